@@ -1,0 +1,107 @@
+// One error tree for the whole library (docs/architecture.md, "Errors"). Callers and tests match on
+// `code`, never on message text; the CLI maps codes to exit statuses (src/cli/exit-codes.ts).
+
+export type ErrorCode =
+  // usage and input (exit 2)
+  | 'USAGE'
+  | 'REF_INVALID'
+  | 'CONFIG_INVALID'
+  | 'LAYOUT_INVALID'
+  | 'MANIFEST_INVALID'
+  | 'CREDENTIALS_INVALID'
+  // operational failures (exit 1)
+  | 'REGISTRY_AUTH'
+  | 'REGISTRY_DENIED'
+  | 'REGISTRY_NOT_FOUND'
+  | 'REGISTRY_PROTOCOL'
+  | 'REGISTRY_UNAVAILABLE'
+  | 'REGISTRY_UNREACHABLE'
+  | 'TLS_FAILED'
+  | 'INSECURE_REFUSED'
+  | 'DIGEST_MISMATCH'
+  | 'SIZE_MISMATCH'
+  | 'IO_FAILED'
+  | 'LOCK_TIMEOUT'
+  | 'CREDENTIAL_HELPER_FAILED'
+  | 'COPY_FAILED'
+  // verification or policy refused (exit 3)
+  | 'VERIFICATION_FAILED'
+  | 'POLICY_VIOLATION'
+  | 'INTERNAL';
+
+export interface ErrorOptions {
+  readonly cause?: unknown;
+  /** Extra lines: what to do, or every problem found when validation collected several. */
+  readonly details?: readonly string[];
+}
+
+export class AirlockError extends Error {
+  readonly code: ErrorCode;
+  readonly details: readonly string[];
+
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AirlockError';
+    this.code = code;
+    this.details = options.details ?? [];
+  }
+}
+
+/** One entry of a distribution-spec error body: {"errors":[{"code","message","detail"}]}. */
+export interface RegistryErrorEntry {
+  readonly code: string;
+  readonly message: string;
+  readonly detail?: unknown;
+}
+
+export class RegistryError extends AirlockError {
+  readonly status: number | undefined;
+  readonly url: string;
+  readonly registryErrors: readonly RegistryErrorEntry[];
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    info: {
+      status?: number;
+      url: string;
+      registryErrors?: readonly RegistryErrorEntry[];
+    } & ErrorOptions,
+  ) {
+    super(code, message, info);
+    this.name = 'RegistryError';
+    this.status = info.status;
+    this.url = info.url;
+    this.registryErrors = info.registryErrors ?? [];
+  }
+}
+
+export interface ConfigIssue {
+  /** File, line and column or field path, e.g. `inventory.csv:4:2` or `refs.txt:3`. */
+  readonly where: string;
+  readonly message: string;
+}
+
+export class ConfigError extends AirlockError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(message: string, issues: readonly ConfigIssue[], options: ErrorOptions = {}) {
+    super('CONFIG_INVALID', message, {
+      ...options,
+      details: issues.map((i) => `${i.where}: ${i.message}`),
+    });
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export function isAirlockError(value: unknown): value is AirlockError {
+  return value instanceof AirlockError;
+}
+
+/** Wrap anything thrown into an AirlockError, keeping AirlockErrors as they are. */
+export function toAirlockError(value: unknown, fallback: ErrorCode = 'INTERNAL'): AirlockError {
+  if (value instanceof AirlockError) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new AirlockError(fallback, message, { cause: value });
+}

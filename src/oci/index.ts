@@ -1,0 +1,45 @@
+export {
+  type AuthFileEnv,
+  authFilePath,
+  type Challenge,
+  type Credential,
+  type CredentialStore,
+  DockerConfigCredentials,
+  eraseCredential,
+  normaliseAuthKey,
+  parseWWWAuthenticate,
+  StaticCredentials,
+  storeCredential,
+} from './auth.ts';
+export {
+  RegistryClient,
+  type RegistryClientOptions,
+  RegistryRepository,
+  referrersTag,
+} from './client.ts';
+export { LayoutRepository, REF_NAME } from './layout.ts';
+export {
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+  manifestMediaType,
+  parseManifest,
+  type ParsedManifest,
+} from './manifest.ts';
+export {
+  DOCKER_HUB,
+  formatReference,
+  formatRepository,
+  isValidTag,
+  LAYOUT_PREFIX,
+  type LayoutReference,
+  parseReference,
+  type Reference,
+  ReferenceError,
+  type ReferenceProblem,
+  type RegistryReference,
+  withTagOrDigest,
+} from './reference.ts';
+export type { BlobSource, FetchedManifest, Repository } from './target.ts';
+export { HTTPTransport, parseRetryAfter, type TransportOptions } from './transport.ts';
+export * from './copy.ts';

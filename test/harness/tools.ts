@@ -1,0 +1,52 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Finds an executable on PATH. */
+export function which(name: string): string | undefined {
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  const path = found.stdout.trim();
+  return found.status === 0 && path !== '' ? path : undefined;
+}
+
+/**
+ * The reason the integration tests cannot run here, or undefined when they can. In CI (CI=true) a
+ * missing tool is a failure, never a skip (DESIGN.md "Real components").
+ */
+export function missingTools(tools: readonly string[]): string | undefined {
+  const missing = tools.filter((t) => which(t) === undefined);
+  if (missing.length === 0) return undefined;
+  const reason = `missing ${missing.join(', ')}: install with apt-get install docker-registry skopeo apache2-utils openssl`;
+  if (process.env.CI === 'true') throw new Error(`CI=true and ${reason}`);
+  console.error(`SKIPPING integration tests: ${reason}`);
+  return reason;
+}
+
+export async function tempDir(
+  prefix = 'airlock-test-',
+): Promise<{ path: string; remove: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+export function run(command: string, args: readonly string[], input?: string): string {
+  return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** The shared fixtures folder (read by relative path, never copied into the project). */
+export const SHARED_FIXTURES = new URL('../../../shared/fixtures/', import.meta.url).pathname;
+
+/**
+ * Conformance tests need ../shared/fixtures: in CI they fail without it, elsewhere they skip with
+ * a visible reason.
+ */
+export function fixturesSkipReason(sub: string): string | undefined {
+  const path = join(SHARED_FIXTURES, sub);
+  const exists = spawnSync('test', ['-e', path]).status === 0;
+  if (exists) return undefined;
+  const reason = `conformance fixtures not found at ${path}`;
+  if (process.env.CI === 'true') throw new Error(`CI=true and ${reason}`);
+  console.error(`SKIPPING conformance tests: ${reason}`);
+  return reason;
+}
