@@ -17,3 +17,4 @@ export {
   MANIFEST_MEDIA_TYPES,
   MediaType,
 } from './media-types.ts';
+export { isValidRange, tagsInRange, tagVersion } from './semver.ts';

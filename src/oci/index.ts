@@ -43,3 +43,12 @@ export {
 export type { BlobSource, FetchedManifest, Repository } from './target.ts';
 export { HTTPTransport, parseRetryAfter, type TransportOptions } from './transport.ts';
 export * from './copy.ts';
+export {
+  type CopySpec,
+  expandCopySpecs,
+  type ExpandOptions,
+  parseCopyList,
+  referenceTarget,
+  Session,
+} from './open.ts';
+export { inspectReference, type Inspection, listTags, tagManifest, type TagResult } from './ops.ts';

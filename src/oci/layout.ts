@@ -128,7 +128,9 @@ export class LayoutRepository implements Repository {
       if (entries.length === 0) return { schemaVersion: 2, manifests: [] };
     } catch (error) {
       if (isMissing(error)) return { schemaVersion: 2, manifests: [] };
-      throw new AirlockError('IO_FAILED', `${this.name}: cannot read the directory`, { cause: error });
+      throw new AirlockError('IO_FAILED', `${this.name}: cannot read the directory`, {
+        cause: error,
+      });
     }
     await this.#check();
     let text: string;

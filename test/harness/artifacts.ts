@@ -10,12 +10,32 @@ export interface TestArtifact {
 }
 
 /** Builds a small Helm-chart-shaped artifact (config + one layer) with random content. */
-export function makeArtifact(options: { layerSize?: number; name?: string; layers?: number } = {}): TestArtifact {
-  const config = Buffer.from(canonicalJSON({ name: options.name ?? 'test', version: '1.0.0', nonce: randomBytes(8).toString('hex') }));
-  const layers = Array.from({ length: options.layers ?? 1 }, () => randomBytes(options.layerSize ?? 2048));
+export function makeArtifact(
+  options: { layerSize?: number; name?: string; layers?: number } = {},
+): TestArtifact {
+  const config = Buffer.from(
+    canonicalJSON({
+      name: options.name ?? 'test',
+      version: '1.0.0',
+      nonce: randomBytes(8).toString('hex'),
+    }),
+  );
+  const layers = Array.from({ length: options.layers ?? 1 }, () =>
+    randomBytes(options.layerSize ?? 2048),
+  );
   const blobs = [
-    { descriptor: { mediaType: MediaType.helmConfig, digest: sha256(config), size: config.byteLength }, bytes: config },
-    ...layers.map((bytes) => ({ descriptor: { mediaType: MediaType.helmChart, digest: sha256(bytes), size: bytes.byteLength }, bytes })),
+    {
+      descriptor: {
+        mediaType: MediaType.helmConfig,
+        digest: sha256(config),
+        size: config.byteLength,
+      },
+      bytes: config,
+    },
+    ...layers.map((bytes) => ({
+      descriptor: { mediaType: MediaType.helmChart, digest: sha256(bytes), size: bytes.byteLength },
+      bytes,
+    })),
   ];
   const manifest = Buffer.from(
     canonicalJSON({
@@ -30,7 +50,11 @@ export function makeArtifact(options: { layerSize?: number; name?: string; layer
 }
 
 /** Pushes an artifact's blobs and manifest (tagged) to a repository. */
-export async function pushArtifact(repository: Repository, artifact: TestArtifact, tag: string): Promise<void> {
+export async function pushArtifact(
+  repository: Repository,
+  artifact: TestArtifact,
+  tag: string,
+): Promise<void> {
   for (const blob of artifact.blobs) {
     await repository.pushBlob(blob.descriptor, () => Promise.resolve(Readable.from([blob.bytes])));
   }

@@ -99,14 +99,12 @@ export async function startTokenServer(options: {
       key,
       dsaEncoding: 'ieee-p1363',
     });
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          token: `${header}.${claims}.${base64url(signature)}`,
-          expires_in: lifetime,
-        }),
-      );
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        token: `${header}.${claims}.${base64url(signature)}`,
+        expires_in: lifetime,
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

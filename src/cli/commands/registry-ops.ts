@@ -1,0 +1,168 @@
+import { AirlockError } from '../../errors.ts';
+import {
+  inspectReference,
+  LayoutRepository,
+  listTags,
+  parseReference,
+  referenceTarget,
+  tagManifest,
+} from '../../oci/index.ts';
+import { type CommandSpec, stringOption } from '../command.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { formatBytes } from '../output.ts';
+
+export const tagCommand: CommandSpec = {
+  name: 'tag',
+  summary: 'Point more tags at the artifact a reference names',
+  usage: 'airlock tag REF TAG [TAG...]',
+  examples: [
+    'airlock tag registry.internal/apps/web:latest latest-stable 1.4.0',
+    'airlock tag oci-layout:./store@sha256:<digest> v1',
+  ],
+  registry: true,
+  options: {},
+  async run({ positionals, out, session }) {
+    const [refText, ...tags] = positionals;
+    if (refText === undefined || tags.length === 0)
+      throw new AirlockError('USAGE', 'tag takes REF and at least one TAG');
+    const ref = parseReference(refText, { requireTagOrDigest: true });
+    const repository = (await session()).open(ref);
+    const result = await tagManifest(repository, referenceTarget(ref) ?? '', tags);
+    out.result(
+      result.tags.map((t) => `tagged ${repository.name}:${t}@${result.digest}`),
+      { repository: repository.name, digest: result.digest, tags: result.tags },
+    );
+    return ExitCode.ok;
+  },
+};
+
+export const lsCommand: CommandSpec = {
+  name: 'ls',
+  summary: 'List the tags of a repository',
+  usage: 'airlock ls REPO [--semver RANGE] [--tags REGEX]',
+  examples: [
+    'airlock ls registry.internal/charts/podinfo',
+    'airlock ls --semver ">=6.0.0" registry.internal/charts/podinfo --json',
+  ],
+  registry: true,
+  options: {
+    semver: {
+      type: 'string',
+      value: 'RANGE',
+      description: 'Only tags whose version satisfies RANGE, newest first ("_" read as "+").',
+    },
+    tags: { type: 'string', value: 'REGEX', description: 'Only tags matching REGEX.' },
+  },
+  async run({ positionals, values, out, session }) {
+    const [refText, ...extra] = positionals;
+    if (refText === undefined || extra.length > 0)
+      throw new AirlockError('USAGE', 'ls takes exactly one REPO');
+    const ref = parseReference(refText, { repositoryOnly: true });
+    const repository = (await session()).open(ref);
+    const semverRange = stringOption(values, 'semver');
+    const pattern = stringOption(values, 'tags');
+    let regex: RegExp | undefined;
+    try {
+      regex = pattern === undefined ? undefined : new RegExp(pattern);
+    } catch (error) {
+      throw new AirlockError(
+        'USAGE',
+        `--tags "${pattern ?? ''}" is not a valid regular expression`,
+        { cause: error },
+      );
+    }
+    const tags = await listTags(repository, {
+      ...(semverRange === undefined ? {} : { semverRange }),
+      ...(regex ? { pattern: regex } : {}),
+    });
+    out.result(tags, { repository: repository.name, tags });
+    return ExitCode.ok;
+  },
+};
+
+export const inspectCommand: CommandSpec = {
+  name: 'inspect',
+  summary: 'Show an artifact: digest, media types, layers, annotations',
+  usage: 'airlock inspect REF [--raw]',
+  examples: [
+    'airlock inspect registry.internal/charts/podinfo:6.5.0',
+    'airlock inspect --raw oci-layout:./store:1.0.0 | jq .',
+  ],
+  registry: true,
+  options: { raw: { type: 'boolean', description: 'Print the manifest bytes exactly as stored.' } },
+  async run({ positionals, values, out, session }) {
+    const [refText, ...extra] = positionals;
+    if (refText === undefined || extra.length > 0)
+      throw new AirlockError('USAGE', 'inspect takes exactly one REF');
+    const ref = parseReference(refText, { requireTagOrDigest: true });
+    const repository = (await session()).open(ref);
+    const inspection = await inspectReference(repository, referenceTarget(ref) ?? '');
+    if (values.raw === true) {
+      out.result(inspection.raw, JSON.parse(inspection.raw) as unknown);
+      return ExitCode.ok;
+    }
+    const m = inspection.manifest;
+    const lines = [
+      `Reference:  ${inspection.reference}`,
+      `Media type: ${inspection.descriptor.mediaType}`,
+      `Size:       ${inspection.descriptor.size} bytes`,
+    ];
+    if (m.kind === 'manifest') {
+      if (m.value.artifactType) lines.push(`Artifact:   ${m.value.artifactType}`);
+      lines.push(
+        `Config:     ${m.value.config.mediaType} ${m.value.config.digest} (${formatBytes(m.value.config.size)})`,
+        'Layers:',
+      );
+      for (const layer of m.value.layers)
+        lines.push(
+          `  ${layer.digest}  ${formatBytes(layer.size).padStart(10)}  ${layer.mediaType}`,
+        );
+    } else {
+      lines.push('Manifests:');
+      for (const child of m.value.manifests) {
+        const platform = child.platform
+          ? ` ${String(child.platform.os ?? '')}/${String(child.platform.architecture ?? '')}`
+          : '';
+        lines.push(`  ${child.digest}  ${child.mediaType}${platform}`);
+      }
+    }
+    if (m.value.subject) lines.push(`Subject:    ${m.value.subject.digest}`);
+    const annotations = Object.entries(m.value.annotations ?? {});
+    if (annotations.length > 0) {
+      lines.push('Annotations:');
+      for (const [k, v] of annotations) lines.push(`  ${k}: ${v}`);
+    }
+    out.result(lines, {
+      reference: inspection.reference,
+      descriptor: inspection.descriptor,
+      manifest: JSON.parse(inspection.raw) as unknown,
+    });
+    return ExitCode.ok;
+  },
+};
+
+export const gcCommand: CommandSpec = {
+  name: 'gc',
+  summary: 'Delete blobs no tagged manifest of an OCI layout references',
+  usage: 'airlock gc oci-layout:PATH',
+  examples: ['airlock gc oci-layout:./airlock-store'],
+  registry: false,
+  options: {},
+  async run({ positionals, out }) {
+    const [refText, ...extra] = positionals;
+    if (refText === undefined || extra.length > 0)
+      throw new AirlockError('USAGE', 'gc takes exactly one oci-layout:PATH');
+    const ref = parseReference(refText, { repositoryOnly: true });
+    if (ref.kind !== 'layout')
+      throw new AirlockError(
+        'USAGE',
+        'gc works on OCI layouts (oci-layout:PATH); registries collect garbage themselves',
+      );
+    const result = await new LayoutRepository(ref.path).garbageCollect();
+    out.result(
+      `removed ${result.removed.length} blobs, ${formatBytes(result.bytes)} freed`,
+      result,
+    );
+    return ExitCode.ok;
+  },
+};

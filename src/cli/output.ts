@@ -1,0 +1,87 @@
+import type { Writable } from 'node:stream';
+import type { AirlockError } from '../errors.ts';
+
+export interface Streams {
+  readonly stdout: Writable;
+  readonly stderr: Writable & { isTTY?: boolean; columns?: number };
+}
+
+/**
+ * All printing goes through here: results on stdout (human text, or one JSON document with
+ * --json), progress on stderr only when it is a terminal, diagnostics on stderr.
+ */
+export class Output {
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly #streams: Streams;
+  readonly #progressEnabled: boolean;
+  #progressShown = false;
+
+  constructor(streams: Streams, options: { json: boolean; verbose: boolean }) {
+    this.#streams = streams;
+    this.json = options.json;
+    this.verbose = options.verbose;
+    this.#progressEnabled = streams.stderr.isTTY === true;
+  }
+
+  /** Prints the command's result: `human` lines, or `data` as JSON. */
+  result(human: string | readonly string[], data: unknown): void {
+    this.clearProgress();
+    if (this.json) this.#streams.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+    else {
+      const lines = typeof human === 'string' ? [human] : human;
+      if (lines.length > 0) this.#streams.stdout.write(`${lines.join('\n')}\n`);
+    }
+  }
+
+  info(line: string): void {
+    this.clearProgress();
+    this.#streams.stderr.write(`${line}\n`);
+  }
+
+  debug(line: string): void {
+    if (this.verbose) this.info(line);
+  }
+
+  progress(line: string): void {
+    if (!this.#progressEnabled) return;
+    const width = this.#streams.stderr.columns ?? 100;
+    this.#streams.stderr.write(`\r\x1b[2K${line.slice(0, width - 1)}`);
+    this.#progressShown = true;
+  }
+
+  clearProgress(): void {
+    if (!this.#progressShown) return;
+    this.#streams.stderr.write('\r\x1b[2K');
+    this.#progressShown = false;
+  }
+
+  error(error: AirlockError, exitCode: number): void {
+    this.clearProgress();
+    if (this.json) {
+      this.#streams.stdout.write(
+        `${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details, exitCode } }, null, 2)}\n`,
+      );
+    }
+    const lines = [
+      `airlock: ${error.message}`,
+      ...error.details.map((d) => `  ${d}`),
+      `  (error code ${error.code}, exit ${exitCode})`,
+    ];
+    if (error.code === 'INTERNAL')
+      lines.push('  This is a bug in airlock: please report it with the command you ran.');
+    this.#streams.stderr.write(`${lines.join('\n')}\n`);
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit] ?? 'TiB'}`;
+}

@@ -1,0 +1,4 @@
+// airlock's library API: named re-exports of each module's public surface.
+export * from './errors.ts';
+export * from './core/index.ts';
+export * from './oci/index.ts';

@@ -1,0 +1,145 @@
+import { AirlockError, ConfigError } from '../errors.ts';
+import { tagsInRange } from '../core/index.ts';
+import type { CopyRequest } from './copy.ts';
+import { LayoutRepository } from './layout.ts';
+import { RegistryClient, type RegistryClientOptions } from './client.ts';
+import { formatReference, parseReference, type Reference } from './reference.ts';
+import type { Repository } from './target.ts';
+
+/**
+ * What a command shares across every reference it touches: one registry client (connections,
+ * tokens) and one layout handle per path.
+ */
+export class Session {
+  readonly client: RegistryClient;
+  readonly #layouts = new Map<string, LayoutRepository>();
+
+  constructor(options: RegistryClientOptions = {}) {
+    this.client = new RegistryClient(options);
+  }
+
+  open(ref: Reference): Repository {
+    if (ref.kind === 'layout') {
+      let layout = this.#layouts.get(ref.path);
+      if (!layout) {
+        layout = new LayoutRepository(ref.path);
+        this.#layouts.set(ref.path, layout);
+      }
+      return layout;
+    }
+    return this.client.repository(ref.registry, ref.repository);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** The tag or digest a reference names (tag wins for display; digest wins for reads). */
+export function referenceTarget(ref: Reference): string | undefined {
+  return ref.digest ?? ref.tag;
+}
+
+export interface CopySpec {
+  readonly source: string;
+  readonly destination: string;
+}
+
+export interface ExpandOptions {
+  /** Keep only tags matching this regular expression (whole-repository copies). */
+  readonly tagPattern?: RegExp;
+  /** Keep only tags whose semver version satisfies this range (whole-repository copies). */
+  readonly semverRange?: string;
+}
+
+/**
+ * Turns `SRC DST` pairs into copy requests. A source with a tag or digest is one request; a bare
+ * repository is every tag in it (after filters), each copied under the same tag. A destination
+ * tag renames; a destination without one keeps the source's tag.
+ */
+export async function expandCopySpecs(
+  session: Session,
+  specs: readonly CopySpec[],
+  options: ExpandOptions = {},
+): Promise<CopyRequest[]> {
+  const requests: CopyRequest[] = [];
+  for (const spec of specs) {
+    const source = parseReference(spec.source);
+    const destination = parseReference(spec.destination);
+    if (destination.digest !== undefined) {
+      throw new AirlockError('USAGE', `destination ${spec.destination} names a digest`, {
+        details: [
+          "A destination is a repository, optionally with a tag: the digest is always the source's.",
+        ],
+      });
+    }
+    const src = session.open(source);
+    const dst = session.open(destination);
+    const target = referenceTarget(source);
+    if (target !== undefined) {
+      const tag = destination.tag ?? source.tag;
+      requests.push({
+        source: src,
+        reference: target,
+        destination: dst,
+        tags: tag === undefined ? [] : [tag],
+      });
+      continue;
+    }
+    if (destination.tag !== undefined) {
+      throw new AirlockError(
+        'USAGE',
+        `cannot copy the whole repository ${spec.source} to one tag (${formatReference(destination)})`,
+        {
+          details: ['Name a tag on the source, or drop the tag from the destination.'],
+        },
+      );
+    }
+    let tags = await src.listTags();
+    if (options.tagPattern) {
+      const pattern = options.tagPattern;
+      tags = tags.filter((t) => pattern.test(t));
+    }
+    if (options.semverRange !== undefined) tags = tagsInRange(tags, options.semverRange);
+    for (const tag of tags.sort())
+      requests.push({ source: src, reference: tag, destination: dst, tags: [tag] });
+  }
+  return requests;
+}
+
+/** Parses a `--from-file` list: one `SRC DST` pair per line; `#` comments and blank lines allowed. */
+export function parseCopyList(text: string, file: string): CopySpec[] {
+  const specs: CopySpec[] = [];
+  const problems: { where: string; message: string }[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (line === '') return;
+    const fields = line.split(/\s+/);
+    if (fields.length !== 2) {
+      problems.push({
+        where: `${file}:${i + 1}`,
+        message: `expected "SOURCE DESTINATION", found ${fields.length} field(s)`,
+      });
+      return;
+    }
+    const [source = '', destination = ''] = fields;
+    for (const [what, value] of [
+      ['source', source],
+      ['destination', destination],
+    ] as const) {
+      try {
+        parseReference(value);
+      } catch (error) {
+        problems.push({
+          where: `${file}:${i + 1}`,
+          message: `${what}: ${(error as Error).message}`,
+        });
+      }
+    }
+    specs.push({ source, destination });
+  });
+  if (problems.length > 0) {
+    throw new ConfigError(`${file}: ${problems.length} problem(s) in the copy list`, problems);
+  }
+  return specs;
+}
