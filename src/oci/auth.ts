@@ -38,7 +38,7 @@ export function parseWWWAuthenticate(header: string): Challenge[] {
         i++;
         while (i < header.length && header[i] !== '"') {
           if (header[i] === '\\' && i + 1 < header.length) i++;
-          value += header[i];
+          value += header[i] ?? '';
           i++;
         }
         i++;
@@ -280,8 +280,9 @@ export async function storeCredential(
       );
     return 'helper';
   }
-  const auths = { ...config.auths };
-  for (const key of Object.keys(auths)) if (normaliseAuthKey(key) === registry) delete auths[key];
+  const auths = Object.fromEntries(
+    Object.entries(config.auths ?? {}).filter(([key]) => normaliseAuthKey(key) !== registry),
+  );
   auths[registry] = {
     auth: Buffer.from(`${credential.username}:${credential.password}`).toString('base64'),
   };
@@ -298,13 +299,9 @@ export async function eraseCredential(path: string, registry: string): Promise<b
     const { code } = await runHelper(helper, 'erase', registry);
     removed = code === 0;
   }
-  const auths = { ...config.auths };
-  for (const key of Object.keys(auths)) {
-    if (normaliseAuthKey(key) === registry) {
-      delete auths[key];
-      removed = true;
-    }
-  }
+  const entries = Object.entries(config.auths ?? {});
+  const auths = Object.fromEntries(entries.filter(([key]) => normaliseAuthKey(key) !== registry));
+  if (Object.keys(auths).length < entries.length) removed = true;
   if (removed && !helper) await writeDockerConfig(path, { ...config, auths });
   return removed;
 }

@@ -17,7 +17,7 @@ import {
   type CredentialStore,
   parseWWWAuthenticate,
 } from './auth.ts';
-import { type Descriptor, type ImageIndex, manifestMediaType } from './manifest.ts';
+import { type Descriptor, manifestMediaType, parseManifest } from './manifest.ts';
 import { registryApiHost } from './reference.ts';
 import type { BlobSource, FetchedManifest, Repository } from './target.ts';
 import {
@@ -336,8 +336,8 @@ export async function responseError(res: HTTPResponse, what: string): Promise<Re
       entries = parsed.errors
         .filter((e): e is Record<string, unknown> => e !== null && typeof e === 'object')
         .map((e) => ({
-          code: String(e.code ?? 'UNKNOWN'),
-          message: String(e.message ?? ''),
+          code: typeof e.code === 'string' ? e.code : 'UNKNOWN',
+          message: typeof e.message === 'string' ? e.message : '',
           detail: e.detail,
         }));
     }
@@ -440,7 +440,7 @@ export class RegistryRepository implements Repository {
       const header = res.headers['docker-content-digest'];
       digest =
         typeof header === 'string' && isDigest(header)
-          ? (digestOf(bytes, digestAlgorithm(header)) as Digest)
+          ? (digestOf(bytes, digestAlgorithm(header)))
           : digestOf(bytes);
       if (typeof header === 'string' && isDigest(header) && header !== digest) {
         throw new RegistryError(
@@ -666,9 +666,7 @@ export class RegistryRepository implements Repository {
         typeof res.headers['content-type'] === 'string' ? res.headers['content-type'] : '';
       if (res.status === 200 && type.startsWith(MediaType.ociIndex)) {
         session.referrersAPI = true;
-        const index = JSON.parse((await readBody(res.body)).toString('utf8')) as ImageIndex;
-        const list = Array.isArray(index.manifests) ? index.manifests : [];
-        return artifactType ? list.filter((d) => d.artifactType === artifactType) : [...list];
+        return filterReferrers(await readBody(res.body), artifactType);
       }
       res.body.resume();
       if (res.status !== 404 && res.status !== 200)
@@ -689,10 +687,16 @@ export class RegistryRepository implements Repository {
     const tag = referrersTag(digest);
     if (!(await this.resolve(tag))) return [];
     const { bytes } = await this.fetchManifest(tag);
-    const index = JSON.parse(bytes.toString('utf8')) as ImageIndex;
-    const list = Array.isArray(index.manifests) ? index.manifests : [];
-    return artifactType ? list.filter((d) => d.artifactType === artifactType) : [...list];
+    return filterReferrers(bytes, artifactType);
   }
+}
+
+/** Reads a referrers index (API answer or tag-schema index), keeping one artifact type if asked. */
+export function filterReferrers(bytes: Buffer, artifactType?: string): Descriptor[] {
+  const parsed = parseManifest(bytes, MediaType.ociIndex, 'referrers index');
+  if (parsed.kind !== 'index') return [];
+  const list = parsed.value.manifests;
+  return artifactType ? list.filter((d) => d.artifactType === artifactType) : [...list];
 }
 
 /** The referrers tag schema (distribution spec v1.1): `<alg>-<hex>` of the subject digest. */

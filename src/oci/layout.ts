@@ -16,9 +16,9 @@ import {
   verifyBytes,
   VerifyingStream,
 } from '../core/index.ts';
-import { type Descriptor, type ImageIndex, manifestMediaType, parseManifest } from './manifest.ts';
+import { type Descriptor, manifestMediaType, parseManifest } from './manifest.ts';
 import type { BlobSource, FetchedManifest, Repository } from './target.ts';
-import { referrersTag } from './client.ts';
+import { filterReferrers, referrersTag } from './client.ts';
 
 /** image-spec image-layout.md: annotation that names a manifest in index.json (skopeo: the tag). */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -149,8 +149,8 @@ export class LayoutRepository implements Repository {
       );
       if (parsed.kind !== 'index')
         throw new AirlockError('LAYOUT_INVALID', `${this.name}: index.json is not an image index`);
-      const index = parsed.value as ImageIndex;
-      return { ...index, manifests: [...index.manifests] } as LayoutIndex;
+      const index = parsed.value;
+      return { ...index, manifests: [...index.manifests] };
     } catch (error) {
       if (error instanceof AirlockError && error.code === 'MANIFEST_INVALID') {
         throw new AirlockError(
@@ -372,11 +372,7 @@ export class LayoutRepository implements Repository {
   async referrers(digest: Digest, artifactType?: string): Promise<Descriptor[]> {
     const tag = referrersTag(digest);
     if (!(await this.resolve(tag))) return [];
-    const { bytes } = await this.fetchManifest(tag);
-    const index = JSON.parse(bytes.toString('utf8')) as ImageIndex;
-    return index.manifests.filter(
-      (d) => artifactType === undefined || d.artifactType === artifactType,
-    );
+    return filterReferrers((await this.fetchManifest(tag)).bytes, artifactType);
   }
 
   /**

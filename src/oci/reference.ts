@@ -261,7 +261,7 @@ export function withTagOrDigest(
     ...(change.tag === undefined ? {} : { tag: change.tag }),
     ...(change.digest === undefined ? {} : { digest: change.digest }),
   };
-  return next as Reference;
+  return next;
 }
 
 /** The API host for a registry name (`docker.io` is served from registry-1.docker.io). */

@@ -105,11 +105,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     ...(ca ? { ca } : {}),
     ...(tokenServer ? { tokenServer } : {}),
     async stop() {
-      if (child.exitCode === null) {
+      const running = (): boolean => child.exitCode === null && child.signalCode === null;
+      if (running()) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
         await Promise.race([exited, sleep(3000)]);
-        if (child.exitCode === null) child.kill('SIGKILL');
+        if (running()) child.kill('SIGKILL');
       }
       await tokenServer?.stop();
       await dir.remove();

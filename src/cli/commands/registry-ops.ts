@@ -21,12 +21,13 @@ export const tagCommand: CommandSpec = {
   ],
   registry: true,
   options: {},
-  async run({ positionals, out, session }) {
+  async run(context) {
+    const { positionals, out } = context;
     const [refText, ...tags] = positionals;
     if (refText === undefined || tags.length === 0)
       throw new AirlockError('USAGE', 'tag takes REF and at least one TAG');
     const ref = parseReference(refText, { requireTagOrDigest: true });
-    const repository = (await session()).open(ref);
+    const repository = (await context.session()).open(ref);
     const result = await tagManifest(repository, referenceTarget(ref) ?? '', tags);
     out.result(
       result.tags.map((t) => `tagged ${repository.name}:${t}@${result.digest}`),
@@ -53,12 +54,13 @@ export const lsCommand: CommandSpec = {
     },
     tags: { type: 'string', value: 'REGEX', description: 'Only tags matching REGEX.' },
   },
-  async run({ positionals, values, out, session }) {
+  async run(context) {
+    const { positionals, values, out } = context;
     const [refText, ...extra] = positionals;
     if (refText === undefined || extra.length > 0)
       throw new AirlockError('USAGE', 'ls takes exactly one REPO');
     const ref = parseReference(refText, { repositoryOnly: true });
-    const repository = (await session()).open(ref);
+    const repository = (await context.session()).open(ref);
     const semverRange = stringOption(values, 'semver');
     const pattern = stringOption(values, 'tags');
     let regex: RegExp | undefined;
@@ -90,12 +92,13 @@ export const inspectCommand: CommandSpec = {
   ],
   registry: true,
   options: { raw: { type: 'boolean', description: 'Print the manifest bytes exactly as stored.' } },
-  async run({ positionals, values, out, session }) {
+  async run(context) {
+    const { positionals, values, out } = context;
     const [refText, ...extra] = positionals;
     if (refText === undefined || extra.length > 0)
       throw new AirlockError('USAGE', 'inspect takes exactly one REF');
     const ref = parseReference(refText, { requireTagOrDigest: true });
-    const repository = (await session()).open(ref);
+    const repository = (await context.session()).open(ref);
     const inspection = await inspectReference(repository, referenceTarget(ref) ?? '');
     if (values.raw === true) {
       out.result(inspection.raw, JSON.parse(inspection.raw) as unknown);
@@ -121,7 +124,7 @@ export const inspectCommand: CommandSpec = {
       lines.push('Manifests:');
       for (const child of m.value.manifests) {
         const platform = child.platform
-          ? ` ${String(child.platform.os ?? '')}/${String(child.platform.architecture ?? '')}`
+          ? ` ${JSON.stringify(child.platform.os ?? '')}/${JSON.stringify(child.platform.architecture ?? '')}`
           : '';
         lines.push(`  ${child.digest}  ${child.mediaType}${platform}`);
       }
