@@ -33,7 +33,10 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
     },
   },
   ...Object.entries(FORBIDDEN).map(([mod, forbidden]) => ({
@@ -44,7 +47,10 @@ export default tseslint.config(
         {
           patterns: [
             onlyThroughIndex(mod),
-            { group: forbidden.map((m) => `**/${m}/**`), message: `${mod} may not depend on this module (see docs/architecture.md).` },
+            {
+              group: forbidden.map((m) => `**/${m}/**`),
+              message: `${mod} may not depend on this module (see docs/architecture.md).`,
+            },
           ],
         },
       ],

@@ -2,12 +2,13 @@ import semver from 'semver';
 
 /**
  * The semver version a tag stands for: Helm writes `+` as `_` in tags (helm pkg/registry
- * reference.go), so `1.2.3_build.1` is 1.2.3+build.1. A leading "v" is accepted as Flux's
- * `semver` filter does. Non-semver tags give undefined.
+ * reference.go), so `1.2.3_build.1` is 1.2.3+build.1. A leading "v" is accepted, as
+ * Flux's OCIRepository semver filter accepts it. Non-semver tags give undefined.
  */
 export function tagVersion(tag: string): string | undefined {
   const candidate = tag.replaceAll('_', '+');
-  return semver.valid(candidate, { loose: false }) ?? undefined;
+  // Keep build metadata in the answer: semver.valid() would drop it.
+  return semver.valid(candidate) === null ? undefined : candidate;
 }
 
 export function isValidRange(range: string): boolean {

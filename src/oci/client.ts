@@ -33,6 +33,8 @@ export interface RegistryClientOptions extends TransportOptions {
   readonly credentials?: CredentialStore;
   /** Blobs up to this size are uploaded in one PUT from memory; larger ones are streamed. */
   readonly monolithicUploadLimit?: number;
+  /** Page size asked for when listing tags and the catalog (the registry may return fewer). */
+  readonly pageSize?: number;
 }
 
 /** Manifests larger than this are refused (the distribution spec suggests registries accept ≥ 4 MiB). */
@@ -70,11 +72,13 @@ export class RegistryClient {
   readonly #credentials: CredentialStore | undefined;
   readonly #sessions = new Map<string, HostSession>();
   readonly monolithicUploadLimit: number;
+  readonly pageSize: number;
 
   constructor(options: RegistryClientOptions = {}) {
     this.transport = new HTTPTransport(options);
     this.#credentials = options.credentials;
     this.monolithicUploadLimit = options.monolithicUploadLimit ?? 8 * 1024 * 1024;
+    this.pageSize = options.pageSize ?? 1000;
   }
 
   close(): void {
@@ -111,7 +115,7 @@ export class RegistryClient {
   async catalog(registry: string): Promise<string[]> {
     const session = this.session(registry);
     const names: string[] = [];
-    let url: string | undefined = `${session.baseURL}/v2/_catalog?n=1000`;
+    let url: string | undefined = `${session.baseURL}/v2/_catalog?n=${this.pageSize}`;
     while (url) {
       const res: HTTPResponse = await this.send(registry, ['registry:catalog:*'], {
         method: 'GET',
@@ -440,7 +444,7 @@ export class RegistryRepository implements Repository {
       const header = res.headers['docker-content-digest'];
       digest =
         typeof header === 'string' && isDigest(header)
-          ? (digestOf(bytes, digestAlgorithm(header)))
+          ? digestOf(bytes, digestAlgorithm(header))
           : digestOf(bytes);
       if (typeof header === 'string' && isDigest(header) && header !== digest) {
         throw new RegistryError(
@@ -567,7 +571,15 @@ export class RegistryRepository implements Repository {
         } else {
           // Streamed upload: one PATCH with a chunked body, then PUT with the digest to commit. The
           // source stream verifies as it flows, so a wrong byte aborts the PATCH before any commit.
-          const stream = await source();
+          // Verified here too: a source that is not already a verifying stream cannot slip
+          // unverified bytes into a commit.
+          const raw = await source();
+          const stream = new VerifyingStream(
+            { digest: descriptor.digest, size: descriptor.size },
+            `blob ${descriptor.digest} for ${this.name}`,
+          );
+          raw.on('error', (error) => stream.destroy(error));
+          raw.pipe(stream);
           const patch = await this.client.send(this.registry, this.#push, {
             method: 'PATCH',
             url: location,
@@ -619,7 +631,7 @@ export class RegistryRepository implements Repository {
 
   async listTags(): Promise<string[]> {
     const tags: string[] = [];
-    let url: string | undefined = this.#url('tags/list?n=1000');
+    let url: string | undefined = this.#url(`tags/list?n=${this.client.pageSize}`);
     while (url) {
       const res: HTTPResponse = await this.client.send(this.registry, this.#pull, {
         method: 'GET',
