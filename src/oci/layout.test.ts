@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { canonicalJSON, MediaType, sha256 } from '../core/index.ts';
+import { canonicalJSON, type Digest, MediaType, sha256 } from '../core/index.ts';
 import { assertRejectsCode } from '../../test/helpers/assert-code.ts';
 import { LayoutRepository, REF_NAME } from './index.ts';
 
 function artifact(seed: string): {
   manifest: Buffer;
-  blobs: { digest: `sha256:${string}`; size: number; mediaType: string; bytes: Buffer }[];
+  blobs: { digest: Digest; size: number; mediaType: string; bytes: Buffer }[];
 } {
   const config = Buffer.from(canonicalJSON({ seed }));
   const layer = Buffer.from(`layer of ${seed}`.repeat(100));
@@ -33,7 +33,7 @@ async function store(
   layout: LayoutRepository,
   seed: string,
   tag?: string,
-): Promise<`sha256:${string}`> {
+): Promise<Digest> {
   const a = artifact(seed);
   for (const b of a.blobs)
     await layout.pushBlob(b, () => Promise.resolve(Readable.from([b.bytes])));
