@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { AirlockError, RegistryError, type ErrorCode, type RegistryErrorEntry } from '../errors.ts';
+import { RegistryError, type ErrorCode, type RegistryErrorEntry } from '../errors.ts';
 import {
   type Digest,
   digestHex,
@@ -40,7 +40,7 @@ export interface RegistryClientOptions extends TransportOptions {
 /** Manifests larger than this are refused (the distribution spec suggests registries accept ≥ 4 MiB). */
 const MANIFEST_SIZE_LIMIT = 4 * 1024 * 1024;
 const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(', ');
-const UPLOAD_ATTEMPTS = 3;
+const UPLOAD_ATTEMPTS = 6;
 
 interface CachedToken {
   readonly header: string;
@@ -516,14 +516,19 @@ export class RegistryRepository implements Repository {
     );
     res.body.on('error', (error) => verifier.destroy(error));
     // A body cut short ends without error on some servers: the verifier's size check catches it.
-    res.body.on('aborted', () =>
+    // A body cut short is a broken connection, not bad content: retryable, like a reset.
+    res.body.on('aborted', () => {
       verifier.destroy(
-        new AirlockError(
-          'SIZE_MISMATCH',
+        new RegistryError(
+          'REGISTRY_UNREACHABLE',
           `blob ${where}: connection closed before the whole body arrived`,
+          {
+            url: res.url,
+            cause: Object.assign(new Error('body truncated'), { code: 'ECONNRESET' }),
+          },
         ),
-      ),
-    );
+      );
+    });
     return res.body.pipe(verifier);
   }
 

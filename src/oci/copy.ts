@@ -105,7 +105,7 @@ export async function copyAll(
     const destination = `${request.destination.name}${request.tags.length > 0 ? `:${request.tags.join(',')}` : ''}`;
     options.onEvent?.({ type: 'copy-start', source, destination });
     try {
-      const result = await engine.copy(request);
+      const result = await retryTransient(() => engine.copy(request));
       results.push(result);
       options.onEvent?.({ type: 'copy-done', result });
     } catch (caught) {
@@ -421,6 +421,29 @@ class CopyEngine {
       }
     }
     return referrers.map((r) => r.digest);
+  }
+}
+
+/** Failures worth another try: the registry or network, never content or auth. */
+function isTransient(error: unknown): boolean {
+  return (
+    error instanceof AirlockError &&
+    (error.code === 'REGISTRY_UNAVAILABLE' || error.code === 'REGISTRY_UNREACHABLE')
+  );
+}
+
+/**
+ * Retries a whole copy after a transient failure the lower layers could not absorb (a body cut
+ * short mid-stream, say). Safe because a copy skips whatever it already wrote.
+ */
+async function retryTransient<T>(task: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await task();
+    } catch (error) {
+      if (attempt >= attempts || !isTransient(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+    }
   }
 }
 

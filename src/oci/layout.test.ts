@@ -29,11 +29,7 @@ function artifact(seed: string): {
   return { manifest, blobs };
 }
 
-async function store(
-  layout: LayoutRepository,
-  seed: string,
-  tag?: string,
-): Promise<Digest> {
+async function store(layout: LayoutRepository, seed: string, tag?: string): Promise<Digest> {
   const a = artifact(seed);
   for (const b of a.blobs)
     await layout.pushBlob(b, () => Promise.resolve(Readable.from([b.bytes])));

@@ -24,7 +24,8 @@ export interface RetryPolicy {
   readonly maxDelayMs: number;
 }
 
-const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 10_000 };
+// Six attempts with full-jitter backoff ride out about 10 s of a flaky registry or proxy.
+const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 200, maxDelayMs: 10_000 };
 
 export interface HTTPRequest {
   readonly method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -304,13 +305,23 @@ export function parseRetryAfter(value: string | undefined): number | undefined {
 export async function readBody(body: Readable, limit = 32 * 1024 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > limit) {
-      body.destroy();
-      throw new AirlockError('REGISTRY_PROTOCOL', `response body larger than ${limit} bytes`);
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.byteLength;
+      if (size > limit) {
+        body.destroy();
+        throw new AirlockError('REGISTRY_PROTOCOL', `response body larger than ${limit} bytes`);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    if (error instanceof AirlockError) throw error;
+    // The connection broke mid-body (reset, truncation): transient, so callers may retry.
+    throw new AirlockError(
+      'REGISTRY_UNREACHABLE',
+      `connection broke while reading a response: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   return Buffer.concat(chunks);
 }
