@@ -56,6 +56,23 @@ export class Output {
     this.#progressShown = false;
   }
 
+  /** Reports one failed item of a batch on stderr (the batch's JSON result carries it too). */
+  failure(what: string, error: AirlockError, exitCode: number): void {
+    this.clearProgress();
+    this.#streams.stderr.write(`${this.#describe(error, exitCode, `${what}: `).join('\n')}\n`);
+  }
+
+  #describe(error: AirlockError, exitCode: number, prefix = ''): string[] {
+    const lines = [
+      `airlock: ${prefix}${error.message}`,
+      ...error.details.map((d) => `  ${d}`),
+      `  (error code ${error.code}, exit ${exitCode})`,
+    ];
+    if (error.code === 'INTERNAL')
+      lines.push('  This is a bug in airlock: please report it with the command you ran.');
+    return lines;
+  }
+
   error(error: AirlockError, exitCode: number): void {
     this.clearProgress();
     if (this.json) {
@@ -63,13 +80,7 @@ export class Output {
         `${JSON.stringify({ error: { code: error.code, message: error.message, details: error.details, exitCode } }, null, 2)}\n`,
       );
     }
-    const lines = [
-      `airlock: ${error.message}`,
-      ...error.details.map((d) => `  ${d}`),
-      `  (error code ${error.code}, exit ${exitCode})`,
-    ];
-    if (error.code === 'INTERNAL')
-      lines.push('  This is a bug in airlock: please report it with the command you ran.');
+    const lines = this.#describe(error, exitCode);
     this.#streams.stderr.write(`${lines.join('\n')}\n`);
   }
 }

@@ -126,6 +126,12 @@ export const copyCommand: CommandSpec = {
         }
       },
     });
+    for (const failure of summary.failures)
+      out.failure(
+        `${failure.source} -> ${failure.destination}`,
+        failure.error,
+        exitCodeFor(failure.error.code),
+      );
     const seconds = (Date.now() - started) / 1000;
     const count = (action: CopyResult['action']): number =>
       summary.results.filter((r) => r.action === action).length;
@@ -134,9 +140,6 @@ export const copyCommand: CommandSpec = {
       ...summary.results.map(
         (r) =>
           `${r.action.padEnd(10)} ${r.destination}${r.tags.length > 0 ? `:${r.tags.join(',')}` : ''}@${r.digest}`,
-      ),
-      ...summary.failures.map(
-        (f) => `FAILED     ${f.source} -> ${f.destination}: ${f.error.message} (${f.error.code})`,
       ),
       `${count('copied')} copied, ${count('unchanged')} unchanged${values['dry-run'] === true ? `, ${count('would-copy')} would be copied` : ''}, ${summary.failures.length} failed; ${formatBytes(bytes)} uploaded in ${seconds.toFixed(1)} s, ${session.client.transport.requestCount} requests`,
     ];

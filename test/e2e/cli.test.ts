@@ -1,0 +1,365 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { RegistryClient } from '../../src/oci/index.ts';
+import { COMMANDS } from '../../src/cli/app.ts';
+import { makeArtifact, pushArtifact } from '../harness/artifacts.ts';
+import { type FaultProxy, startProxy } from '../harness/proxy.ts';
+import { type RegistryServer, startRegistry } from '../harness/registry.ts';
+import { missingTools, tempDir } from '../harness/tools.ts';
+import { airlock } from '../helpers/cli.ts';
+
+const skip = missingTools(['docker-registry', 'htpasswd', 'openssl']);
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+
+describe('airlock CLI', { skip }, () => {
+  let plain: RegistryServer;
+  let basic: RegistryServer;
+  let tls: RegistryServer;
+  let work: { path: string; remove: () => Promise<void> };
+  let env: NodeJS.ProcessEnv;
+  const digests: Record<string, string> = {};
+  const outputs: string[] = [];
+  const run = async (args: string[], stdin?: string) => {
+    const result = await airlock(args, { env, ...(stdin === undefined ? {} : { stdin }) });
+    outputs.push(result.stdout, result.stderr);
+    return result;
+  };
+
+  before(async () => {
+    [plain, basic, tls] = await Promise.all([
+      startRegistry(),
+      startRegistry({ auth: 'htpasswd' }),
+      startRegistry({ tls: true }),
+    ]);
+    work = await tempDir();
+    env = { HOME: work.path, DOCKER_CONFIG: join(work.path, 'docker') };
+    const client = new RegistryClient({ insecureRegistries: [plain.host] });
+    const repo = client.repository(plain.host, 'charts/demo');
+    for (const version of ['1.0.0', '1.1.0', '2.0.0', '2.1.0-rc.1']) {
+      const artifact = makeArtifact({ name: `demo-${version}` });
+      await pushArtifact(repo, artifact, version);
+      digests[version] = artifact.digest;
+    }
+    client.close();
+  });
+  after(async () => {
+    await Promise.all([plain.stop(), basic.stop(), tls.stop()]);
+    await work.remove();
+  });
+
+  it('prints help with examples for every command', async () => {
+    for (const command of COMMANDS) {
+      const result = await run([command.name, '--help']);
+      assert.equal(result.code, 0, command.name);
+      assert.match(result.stdout, /Usage: airlock/);
+      assert.match(result.stdout, /Examples:\n {2}.*airlock /);
+    }
+    assert.equal((await run(['frobnicate'])).code, 2);
+  });
+
+  it('copies one artifact into a layout, then lists, tags and inspects it', async () => {
+    const layout = join(work.path, 'store');
+    const copied = await run([
+      'copy',
+      '--json',
+      '--insecure-registry',
+      plain.host,
+      `${plain.host}/charts/demo:1.0.0`,
+      `oci-layout:${layout}`,
+    ]);
+    assert.equal(copied.code, 0, copied.stderr);
+    const report = copied.json<{
+      results: { digest: string; action: string }[];
+      summary: { copied: number; failed: number };
+    }>();
+    assert.deepEqual(report.summary.copied, 1);
+    assert.equal(report.results[0]?.digest, digests['1.0.0']);
+    assert.equal((await run(['tag', `oci-layout:${layout}:1.0.0`, 'stable', 'prod'])).code, 0);
+    const listed = await run(['ls', '--json', `oci-layout:${layout}`]);
+    assert.deepEqual(listed.json<{ tags: string[] }>().tags, ['1.0.0', 'prod', 'stable']);
+    const inspected = await run(['inspect', '--json', `oci-layout:${layout}:prod`]);
+    assert.equal(
+      inspected.json<{ descriptor: { digest: string } }>().descriptor.digest,
+      digests['1.0.0'],
+    );
+    const human = await run(['inspect', `oci-layout:${layout}:prod`]);
+    assert.match(human.stdout, /application\/vnd\.cncf\.helm\.chart\.content\.v1\.tar\+gzip/);
+  });
+
+  it('copies a whole repository filtered by semver, and ls filters the same way', async () => {
+    const result = await run([
+      'copy',
+      '--json',
+      '--insecure-registry',
+      plain.host,
+      '--semver',
+      '>=1.1.0',
+      `${plain.host}/charts/demo`,
+      `${plain.host}/mirror/demo`,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const ls = await run(['ls', '--insecure-registry', plain.host, `${plain.host}/mirror/demo`]);
+    assert.deepEqual(ls.stdout.trim().split('\n'), ['1.1.0', '2.0.0']);
+    const newest = await run([
+      'ls',
+      '--json',
+      '--insecure-registry',
+      plain.host,
+      '--semver',
+      '*',
+      `${plain.host}/charts/demo`,
+    ]);
+    assert.deepEqual(newest.json<{ tags: string[] }>().tags, ['2.0.0', '1.1.0', '1.0.0']);
+  });
+
+  it('reads AIRLOCK_* environment variables for flags', async () => {
+    const result = await airlock(['ls', `${plain.host}/charts/demo`], {
+      env: { ...env, AIRLOCK_INSECURE_REGISTRY: plain.host },
+    });
+    assert.equal(result.code, 0, result.stderr);
+  });
+
+  it('refuses bad input with one clear error, a code and an exit status, writing nothing', async () => {
+    const layout = join(work.path, 'never-written');
+    const cases: { args: string[]; code: string; exit: number }[] = [
+      {
+        args: ['copy', 'Registry.example.com/UPPER:1', `oci-layout:${layout}`],
+        code: 'REF_INVALID',
+        exit: 2,
+      },
+      { args: ['copy', `${plain.host}/charts/demo:1.0.0`], code: 'USAGE', exit: 2 },
+      {
+        args: [
+          'copy',
+          '--concurrency',
+          'lots',
+          `${plain.host}/charts/demo:1.0.0`,
+          `oci-layout:${layout}`,
+        ],
+        code: 'USAGE',
+        exit: 2,
+      },
+      {
+        args: ['copy', 'registry.invalid/a/b:1', `oci-layout:${layout}`],
+        code: 'REGISTRY_UNREACHABLE',
+        exit: 1,
+      },
+      { args: ['copy', `${tls.host}/a/b:1`, `oci-layout:${layout}`], code: 'TLS_FAILED', exit: 1 },
+      {
+        args: ['copy', `${plain.host}/charts/demo:1.0.0`, `oci-layout:${layout}`],
+        code: 'TLS_FAILED',
+        exit: 1,
+      },
+      {
+        args: [
+          'copy',
+          '--insecure-registry',
+          basic.host,
+          `${basic.host}/a/b:1`,
+          `oci-layout:${layout}`,
+        ],
+        code: 'REGISTRY_AUTH',
+        exit: 1,
+      },
+      {
+        args: [
+          'copy',
+          '--insecure-registry',
+          plain.host,
+          `${plain.host}/charts/demo:9.9.9`,
+          `oci-layout:${layout}`,
+        ],
+        code: 'REGISTRY_NOT_FOUND',
+        exit: 1,
+      },
+    ];
+    for (const c of cases) {
+      const result = await run([c.args[0]!, '--json', ...c.args.slice(1)]);
+      assert.equal(result.code, c.exit, `${c.args.join(' ')}: ${result.stderr}`);
+      const error = result.json<{ error?: { code: string }; failures?: { code: string }[] }>();
+      assert.equal(error.error?.code ?? error.failures?.[0]?.code, c.code, c.args.join(' '));
+      assert.match(result.stderr, /airlock: /);
+      assert.equal(existsSync(layout), false, 'nothing was written');
+    }
+    const corrupt = join(work.path, 'corrupt');
+    await mkdir(corrupt);
+    await writeFile(join(corrupt, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    await writeFile(join(corrupt, 'index.json'), '{"manifests": "nope"}');
+    const result = await run(['ls', '--json', `oci-layout:${corrupt}`]);
+    assert.equal(result.code, 2);
+    assert.equal(result.json<{ error: { code: string } }>().error.code, 'LAYOUT_INVALID');
+  });
+
+  it('reports every bad line of a --from-file list at once and touches no registry', async () => {
+    const list = join(work.path, 'bad-list.txt');
+    await writeFile(
+      list,
+      `# comment\n${plain.host}/charts/demo:1.0.0 oci-layout:${work.path}/x\nonly-one-field\nBAD/ref:1 oci-layout:${work.path}/y\n`,
+    );
+    const result = await run(['copy', '--json', '--from-file', list]);
+    assert.equal(result.code, 2);
+    const error = result.json<{ error: { code: string; details: string[] } }>().error;
+    assert.equal(error.code, 'CONFIG_INVALID');
+    assert.ok(error.details.some((d) => d.startsWith(`${list}:3:`)));
+    assert.ok(error.details.some((d) => d.startsWith(`${list}:4:`)));
+    assert.equal(existsSync(join(work.path, 'x')), false);
+  });
+
+  it('logs in with --password-stdin, uses the stored credentials, logs out, and never prints the password', async () => {
+    const password = basic.password!;
+    const wrong = await run(
+      [
+        'login',
+        '--insecure-registry',
+        basic.host,
+        '--username',
+        basic.username!,
+        '--password-stdin',
+        basic.host,
+      ],
+      'not-the-password\n',
+    );
+    assert.equal(wrong.code, 1);
+    const login = await run(
+      [
+        'login',
+        '--insecure-registry',
+        basic.host,
+        '--username',
+        basic.username!,
+        '--password-stdin',
+        basic.host,
+      ],
+      `${password}\n`,
+    );
+    assert.equal(login.code, 0, login.stderr);
+    const config = JSON.parse(await readFile(join(work.path, 'docker', 'config.json'), 'utf8')) as {
+      auths: Record<string, { auth: string }>;
+    };
+    assert.equal(
+      Buffer.from(config.auths[basic.host]!.auth, 'base64').toString(),
+      `${basic.username!}:${password}`,
+    );
+    const copied = await run([
+      'copy',
+      '--insecure-registry',
+      basic.host,
+      '--insecure-registry',
+      plain.host,
+      `${plain.host}/charts/demo:1.0.0`,
+      `${basic.host}/private/demo`,
+    ]);
+    assert.equal(copied.code, 0, copied.stderr);
+    const explicit = await run(
+      [
+        'ls',
+        '--insecure-registry',
+        basic.host,
+        '--username',
+        basic.username!,
+        '--password-stdin',
+        `${basic.host}/private/demo`,
+      ],
+      password,
+    );
+    assert.equal(explicit.stdout.trim(), '1.0.0');
+    assert.equal((await run(['logout', basic.host])).code, 0);
+    const denied = await run([
+      'ls',
+      '--insecure-registry',
+      basic.host,
+      `${basic.host}/private/demo`,
+    ]);
+    assert.equal(denied.code, 1);
+    for (const text of outputs)
+      assert.ok(!text.includes(password), 'the password never appears in output');
+  });
+
+  it('finishes a copy killed with SIGKILL half way, uploading only what was missing', async () => {
+    const client = new RegistryClient({ insecureRegistries: [plain.host] });
+    const count = 40;
+    for (let i = 0; i < count; i++)
+      await pushArtifact(
+        client.repository(plain.host, `kill/src${i}`),
+        makeArtifact({ layerSize: 4096 }),
+        'v1',
+      );
+    client.close();
+    const proxy: FaultProxy = await startProxy({ upstream: plain.url });
+    proxy.rule = () => ({ kind: 'delay', ms: 15 });
+    const list = join(work.path, 'kill-list.txt');
+    await writeFile(
+      list,
+      Array.from(
+        { length: count },
+        (_, i) => `${plain.host}/kill/src${i}:v1 ${proxy.host}/kill/dst${i}`,
+      ).join('\n'),
+    );
+    const args = [
+      MAIN,
+      'copy',
+      '--from-file',
+      list,
+      '--concurrency',
+      '2',
+      '--insecure-registry',
+      plain.host,
+      '--insecure-registry',
+      proxy.host,
+    ];
+    const child = spawn(process.execPath, args, {
+      env: { ...env, PATH: process.env.PATH },
+      stdio: 'ignore',
+    });
+    const manifestPuts = () =>
+      proxy.log.filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).length;
+    while (manifestPuts() < count / 3) await sleep(10);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const committed = (from: number) =>
+      proxy.log
+        .slice(from)
+        .filter((r) => r.method === 'PUT' && r.path.includes('digest=') && r.status === 201)
+        .map((r) => new URL(r.path, 'http://x').searchParams.get('digest'));
+    const firstRun = new Set(committed(0));
+    const firstTags = manifestPuts();
+    assert.ok(
+      firstTags > 0 && firstTags < count,
+      `killed half way (${firstTags} of ${count} tagged)`,
+    );
+    const mark = proxy.log.length;
+    proxy.rule = undefined;
+    const rerun = await run([
+      'copy',
+      '--json',
+      '--from-file',
+      list,
+      '--insecure-registry',
+      plain.host,
+      '--insecure-registry',
+      proxy.host,
+    ]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    const secondRun = committed(mark);
+    assert.deepEqual(
+      secondRun.filter((d) => firstRun.has(d)),
+      [],
+      'nothing uploaded twice',
+    );
+    assert.equal(
+      firstRun.size + secondRun.length,
+      count * 2,
+      'every blob uploaded exactly once over both runs',
+    );
+    const secondTags = proxy.log
+      .slice(mark)
+      .filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).length;
+    assert.ok(secondTags <= count - firstTags + 2, 'tags already written were not written again');
+    await proxy.stop();
+  });
+});
