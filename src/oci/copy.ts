@@ -1,5 +1,5 @@
 import { AirlockError, toAirlockError } from '../errors.ts';
-import { type Digest, Limiter, mapLimit, MediaType } from '../core/index.ts';
+import { type Digest, isDigest, Limiter, mapLimit, MediaType } from '../core/index.ts';
 import { referrersTag } from './client.ts';
 import { type Descriptor, type ImageIndex, parseManifest } from './manifest.ts';
 import type { FetchedManifest, Repository } from './target.ts';
@@ -12,6 +12,11 @@ export interface CopyRequest {
   readonly destination: Repository;
   /** Tags to point at the copied manifest in the destination; empty copies by digest only. */
   readonly tags: readonly string[];
+  /**
+   * Every tag the destination held when it was listed, if the caller listed it: a tag not in the
+   * set needs no HEAD to know it must be written (saves a round trip per artifact on cold copies).
+   */
+  readonly destinationTags?: ReadonlySet<string>;
 }
 
 export interface CopyOptions {
@@ -141,8 +146,6 @@ class CopyEngine {
 
   async copy(request: CopyRequest): Promise<CopyResult> {
     const { source, destination } = request;
-    const root = await source.fetchManifest(request.reference);
-    const digest = root.descriptor.digest;
     const counters: Counters = {
       uploaded: 0,
       mounted: 0,
@@ -150,32 +153,27 @@ class CopyEngine {
       bytesUploaded: 0,
       manifestsWritten: 0,
     };
-
-    // Which tags already point at this digest? Those need no write at all.
-    const pending: string[] = [];
-    for (const tag of request.tags) {
-      const existing = await destination.resolve(tag);
-      if (existing?.digest !== digest) pending.push(tag);
-    }
-    const rootPresent =
-      request.tags.length === 0
-        ? await destination.hasManifest(digest)
-        : pending.length < request.tags.length;
     const related: string[] = [];
+    const { descriptor, pending, rootPresent, fetched } = await this.#compare(request);
+    const needsWrite = pending.length > 0 || !rootPresent;
 
+    if (!needsWrite && !this.#options.signatures && !this.#options.referrers) {
+      // Warm path: every tag already points at the source digest; the manifest is never read.
+      return this.#result(request, descriptor, 'unchanged', counters, related);
+    }
+    // Read by digest: the bytes are verified against what the comparison saw.
+    const root = fetched ?? (await source.fetchManifest(descriptor.digest));
     if (this.#options.dryRun) {
-      if (pending.length > 0 || !rootPresent)
-        await this.#planGraph(source, destination, root, counters);
+      if (needsWrite) await this.#planGraph(source, destination, root, counters);
       return this.#result(
         request,
-        root,
-        pending.length > 0 || !rootPresent ? 'would-copy' : 'unchanged',
+        root.descriptor,
+        needsWrite ? 'would-copy' : 'unchanged',
         counters,
         related,
       );
     }
-
-    if (pending.length > 0 || !rootPresent) {
+    if (needsWrite) {
       await this.#copyChildren(source, destination, root, counters);
       // The tag is written last, after everything behind it is verified and stored.
       const [first, ...rest] = pending;
@@ -187,27 +185,83 @@ class CopyEngine {
       }
     }
     if (this.#options.signatures)
-      related.push(...(await this.#copyCosignTags(source, destination, digest, counters)));
+      related.push(
+        ...(await this.#copyCosignTags(source, destination, root.descriptor.digest, counters)),
+      );
     if (this.#options.referrers)
-      related.push(...(await this.#copyReferrers(source, destination, digest, counters)));
+      related.push(
+        ...(await this.#copyReferrers(source, destination, root.descriptor.digest, counters)),
+      );
     const wrote = counters.manifestsWritten > 0 || counters.uploaded > 0 || counters.mounted > 0;
-    return this.#result(request, root, wrote ? 'copied' : 'unchanged', counters, related);
+    return this.#result(
+      request,
+      root.descriptor,
+      wrote ? 'copied' : 'unchanged',
+      counters,
+      related,
+    );
+  }
+
+  /**
+   * Resolves the source and the destination tags concurrently (HEAD requests) and decides which
+   * tags need writing. Tags the caller's listing shows absent need no request at all.
+   */
+  async #compare(request: CopyRequest): Promise<{
+    descriptor: Descriptor;
+    pending: string[];
+    rootPresent: boolean;
+    fetched?: FetchedManifest;
+  }> {
+    const { source, destination, reference } = request;
+    const toCheck = request.tags.filter((t) => request.destinationTags?.has(t) ?? true);
+    if (toCheck.length === 0 && request.tags.length > 0) {
+      // Cold path: nothing to compare against, so read the manifest straight away (one GET).
+      const fetched = await source.fetchManifest(reference);
+      return {
+        descriptor: fetched.descriptor,
+        pending: [...request.tags],
+        rootPresent: false,
+        fetched,
+      };
+    }
+    const [found, existing] = await Promise.all([
+      source.resolve(reference),
+      Promise.all(
+        toCheck.map(async (tag) => [tag, (await destination.resolve(tag))?.digest] as const),
+      ),
+    ]);
+    if (!found) {
+      throw new AirlockError(
+        'REGISTRY_NOT_FOUND',
+        `${source.name}${isDigest(reference) ? '@' : ':'}${reference}: not found`,
+        {
+          details: ['Check the tag or digest (airlock ls lists the tags).'],
+        },
+      );
+    }
+    const current = new Map(existing);
+    const pending = request.tags.filter((tag) => current.get(tag) !== found.digest);
+    const rootPresent =
+      request.tags.length === 0
+        ? await destination.hasManifest(found.digest)
+        : pending.length < request.tags.length;
+    return { descriptor: found, pending, rootPresent };
   }
 
   #result(
     request: CopyRequest,
-    root: FetchedManifest,
+    descriptor: Descriptor,
     action: CopyResult['action'],
     counters: Counters,
     related: string[],
   ): CopyResult {
     return {
-      source: `${request.source.name}@${root.descriptor.digest}`,
+      source: `${request.source.name}@${descriptor.digest}`,
       destination: request.destination.name,
-      digest: root.descriptor.digest,
-      mediaType: root.descriptor.mediaType,
+      digest: descriptor.digest,
+      mediaType: descriptor.mediaType,
       action,
-      tags: request.tags.length > 0 ? request.tags : [],
+      tags: request.tags,
       blobs: { uploaded: counters.uploaded, mounted: counters.mounted, present: counters.present },
       bytesUploaded: counters.bytesUploaded,
       manifestsWritten: counters.manifestsWritten,

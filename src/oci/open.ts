@@ -1,5 +1,5 @@
 import { AirlockError, ConfigError } from '../errors.ts';
-import { tagsInRange } from '../core/index.ts';
+import { mapLimit, tagsInRange } from '../core/index.ts';
 import type { CopyRequest } from './copy.ts';
 import { LayoutRepository } from './layout.ts';
 import { RegistryClient, type RegistryClientOptions } from './client.ts';
@@ -50,6 +50,8 @@ export interface ExpandOptions {
   readonly tagPattern?: RegExp;
   /** Keep only tags whose semver version satisfies this range (whole-repository copies). */
   readonly semverRange?: string;
+  /** Repository listings in flight at once. */
+  readonly concurrency?: number;
 }
 
 /**
@@ -62,8 +64,8 @@ export async function expandCopySpecs(
   specs: readonly CopySpec[],
   options: ExpandOptions = {},
 ): Promise<CopyRequest[]> {
-  const requests: CopyRequest[] = [];
-  for (const spec of specs) {
+  // Parse everything first so a bad reference fails before any request is sent.
+  const parsed = specs.map((spec) => {
     const source = parseReference(spec.source);
     const destination = parseReference(spec.destination);
     if (destination.digest !== undefined) {
@@ -73,20 +75,7 @@ export async function expandCopySpecs(
         ],
       });
     }
-    const src = session.open(source);
-    const dst = session.open(destination);
-    const target = referenceTarget(source);
-    if (target !== undefined) {
-      const tag = destination.tag ?? source.tag;
-      requests.push({
-        source: src,
-        reference: target,
-        destination: dst,
-        tags: tag === undefined ? [] : [tag],
-      });
-      continue;
-    }
-    if (destination.tag !== undefined) {
+    if (referenceTarget(source) === undefined && destination.tag !== undefined) {
       throw new AirlockError(
         'USAGE',
         `cannot copy the whole repository ${spec.source} to one tag (${formatReference(destination)})`,
@@ -95,16 +84,47 @@ export async function expandCopySpecs(
         },
       );
     }
-    let tags = await src.listTags();
-    if (options.tagPattern) {
-      const pattern = options.tagPattern;
-      tags = tags.filter((t) => pattern.test(t));
-    }
-    if (options.semverRange !== undefined) tags = tagsInRange(tags, options.semverRange);
-    for (const tag of tags.sort())
-      requests.push({ source: src, reference: tag, destination: dst, tags: [tag] });
-  }
-  return requests;
+    return { source, destination };
+  });
+  // Repository listings run concurrently: with many repositories they are the first thing a
+  // whole-registry copy waits for.
+  const expanded = await mapLimit(
+    parsed,
+    options.concurrency ?? 8,
+    async ({ source, destination }): Promise<CopyRequest[]> => {
+      const src = session.open(source);
+      const dst = session.open(destination);
+      const target = referenceTarget(source);
+      if (target !== undefined) {
+        const tag = destination.tag ?? source.tag;
+        return [
+          {
+            source: src,
+            reference: target,
+            destination: dst,
+            tags: tag === undefined ? [] : [tag],
+          },
+        ];
+      }
+      // One listing of the destination replaces a HEAD per tag for the tags it does not have yet.
+      const [sourceTags, destinationTagList] = await Promise.all([src.listTags(), dst.listTags()]);
+      let tags = sourceTags;
+      if (options.tagPattern) {
+        const pattern = options.tagPattern;
+        tags = tags.filter((t) => pattern.test(t));
+      }
+      if (options.semverRange !== undefined) tags = tagsInRange(tags, options.semverRange);
+      const destinationTags = new Set(destinationTagList);
+      return tags.sort().map((tag) => ({
+        source: src,
+        reference: tag,
+        destination: dst,
+        tags: [tag],
+        destinationTags,
+      }));
+    },
+  );
+  return expanded.flat();
 }
 
 /** Parses a `--from-file` list: one `SRC DST` pair per line; `#` comments and blank lines allowed. */

@@ -18,6 +18,8 @@ export interface RegistryServer {
   readonly password?: string;
   readonly ca?: TestCA;
   readonly tokenServer?: TokenServer;
+  /** Requests the registry served since start (only with `accessLog: true`). */
+  readonly requests: { count: number };
   stop(): Promise<void>;
 }
 
@@ -26,6 +28,8 @@ export interface RegistryOptions {
   readonly tls?: boolean;
   readonly username?: string;
   readonly password?: string;
+  /** Count requests from the registry's access log (benchmarks); off by default. */
+  readonly accessLog?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -57,7 +61,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     'log:',
     '  level: error',
     '  accesslog:',
-    '    disabled: true',
+    `    disabled: ${options.accessLog ? 'false' : 'true'}`,
     'storage:',
     '  filesystem:',
     `    rootdirectory: ${join(dir.path, 'data')}`,
@@ -91,7 +95,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
   const configPath = join(dir.path, 'config.yml');
   await writeFile(configPath, `${lines.join('\n')}\n`);
   const child: ChildProcess = spawn('docker-registry', ['serve', configPath], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const requests = { count: 0 };
+  // The access log is one combined-log-format line per request on stdout.
+  child.stdout?.on('data', (d: Buffer) => {
+    for (const byte of d) if (byte === 10) requests.count++;
   });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -101,6 +110,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     host,
     url,
     storage: join(dir.path, 'data'),
+    requests,
     ...(options.auth === 'htpasswd' || options.auth === 'token' ? { username, password } : {}),
     ...(ca ? { ca } : {}),
     ...(tokenServer ? { tokenServer } : {}),

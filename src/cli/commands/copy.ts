@@ -99,13 +99,14 @@ export const copyCommand: CommandSpec = {
     }
     const session = await context.session();
     const started = Date.now();
+    const concurrency = concurrencyOption(values);
     const requests = await expandCopySpecs(session, specs, {
       ...(tagPattern ? { tagPattern } : {}),
       ...(semverRange === undefined ? {} : { semverRange }),
+      ...(concurrency === undefined ? {} : { concurrency }),
     });
     let done = 0;
     let failed = 0;
-    const concurrency = concurrencyOption(values);
     const summary = await copyAll(requests, {
       ...(concurrency === undefined ? {} : { concurrency }),
       signatures: values.signatures === true,

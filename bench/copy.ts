@@ -1,0 +1,278 @@
+// Benchmark: airlock copy vs skopeo sync on the 263 fixture charts, registry to registry, cold and
+// warm, against the registry-bound floor (bench/floor.ts); then peak RSS while copying one large
+// single-layer artifact. Not a test: it prints numbers and ratios. Usage: npm run bench
+// Env: BENCH_BIG_MB (default 1024) sizes the large artifact; BENCH_CONCURRENCY (default 8).
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { canonicalJSON, type Digest, MediaType, sha256 } from '../src/core/index.ts';
+import { RegistryClient } from '../src/oci/index.ts';
+import { fixtureCharts, seedFixtureCharts } from '../test/harness/fixture-charts.ts';
+import { type RegistryServer, startRegistry } from '../test/harness/registry.ts';
+import { tempDir } from '../test/harness/tools.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? '8');
+const BIG_MB = Number(process.env.BENCH_BIG_MB ?? '1024');
+
+interface Timed {
+  readonly seconds: number;
+  readonly stdout: string;
+  readonly peakRSS: number;
+}
+
+/** Runs a command, timing it and sampling its resident memory from /proc. */
+function timed(command: string, args: readonly string[]): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let peakRSS = 0;
+    const sample = setInterval(() => {
+      try {
+        const status = readFileSync(`/proc/${String(child.pid)}/status`, 'utf8');
+        const match = /VmHWM:\s+(\d+) kB/.exec(status);
+        if (match?.[1]) peakRSS = Math.max(peakRSS, Number(match[1]) * 1024);
+      } catch {
+        // the process is gone
+      }
+    }, 20);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(sample);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code !== 0)
+        reject(
+          new Error(`${command} ${args.join(' ')} exited ${String(code)}\n${stderr.slice(-2000)}`),
+        );
+      else resolve({ seconds, stdout, peakRSS });
+    });
+  });
+}
+
+// The CLI as users run it: the compiled bin (built below), not the TypeScript sources.
+const airlockCLI = (...args: string[]): Promise<Timed> =>
+  timed(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args]);
+
+async function settle(...registries: RegistryServer[]): Promise<number> {
+  // The access log is written asynchronously: let it drain before reading counts.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return registries.reduce((sum, r) => sum + r.requests.count, 0);
+}
+
+function reset(...registries: RegistryServer[]): void {
+  for (const r of registries) r.requests.count = 0;
+}
+
+await timed('npm', ['run', 'build']);
+const work = await tempDir('airlock-bench-');
+const charts = await fixtureCharts();
+const repositories = [...new Set(charts.map((c) => c.name))];
+console.log(
+  `airlock copy benchmark: ${charts.length} fixture charts in ${repositories.length} repositories, concurrency ${CONCURRENCY}`,
+);
+
+const [source, toAirlock, toSkopeo, toFloor] = await Promise.all(
+  [1, 2, 3, 4].map(() => startRegistry({ accessLog: true })),
+);
+if (!source || !toAirlock || !toSkopeo || !toFloor) throw new Error('registries did not start');
+try {
+  const seeder = new RegistryClient({ insecureRegistries: [source.host] });
+  await seedFixtureCharts((repo) => seeder.repository(source.host, repo), 'charts', charts);
+  const bytes = charts.reduce((sum, c) => sum + readFileSync(c.file).length, 0);
+  console.log(
+    `seeded ${charts.length} artifacts (${(bytes / 1024 / 1024).toFixed(1)} MiB of chart layers)\n`,
+  );
+
+  const list = join(work.path, 'airlock-list.txt');
+  writeFileSync(
+    list,
+    repositories.map((r) => `${source.host}/charts/${r} ${toAirlock.host}/charts/${r}`).join('\n'),
+  );
+  const syncYAML = join(work.path, 'skopeo-sync.yaml');
+  writeFileSync(
+    syncYAML,
+    `${source.host}:\n  tls-verify: false\n  images:\n${repositories.map((r) => `    charts/${r}: []`).join('\n')}\n`,
+  );
+  const floorList = join(work.path, 'floor-list.txt');
+  writeFileSync(floorList, charts.map((c) => `charts/${c.name} ${c.version}`).join('\n'));
+
+  const airlockArgs = [
+    'copy',
+    '--json',
+    '--from-file',
+    list,
+    '--concurrency',
+    String(CONCURRENCY),
+    '--insecure-registry',
+    source.host,
+    '--insecure-registry',
+    toAirlock.host,
+  ];
+  const skopeoArgs = [
+    'sync',
+    '--src',
+    'yaml',
+    '--dest',
+    'docker',
+    '--dest-tls-verify=false',
+    syncYAML,
+    `${toSkopeo.host}/charts`,
+  ];
+
+  const rows: { name: string; seconds: number; requests: number }[] = [];
+  const measure = async (
+    name: string,
+    run: () => Promise<Timed>,
+    registries: RegistryServer[],
+  ): Promise<Timed> => {
+    reset(source, ...registries);
+    const result = await run();
+    const requests = await settle(source, ...registries);
+    rows.push({ name, seconds: result.seconds, requests });
+    console.log(
+      `${name.padEnd(22)} ${result.seconds.toFixed(2).padStart(7)} s  ${String(requests).padStart(6)} requests  ${(requests / charts.length).toFixed(2).padStart(6)} per artifact`,
+    );
+    return result;
+  };
+
+  const floor = await measure(
+    'floor (minimal script)',
+    () =>
+      timed(process.execPath, [
+        join(ROOT, 'bench', 'floor.ts'),
+        source.host,
+        toFloor.host,
+        floorList,
+        String(CONCURRENCY),
+      ]),
+    [toFloor],
+  );
+  const skopeoCold = await measure('skopeo sync, cold', () => timed('skopeo', skopeoArgs), [
+    toSkopeo,
+  ]);
+  const airlockCold = await measure('airlock copy, cold', () => airlockCLI(...airlockArgs), [
+    toAirlock,
+  ]);
+  const skopeoWarm = await measure('skopeo sync, warm', () => timed('skopeo', skopeoArgs), [
+    toSkopeo,
+  ]);
+  const airlockWarm = await measure('airlock copy, warm', () => airlockCLI(...airlockArgs), [
+    toAirlock,
+  ]);
+  const floorWarm = await measure(
+    'floor, warm',
+    () =>
+      timed(process.execPath, [
+        join(ROOT, 'bench', 'floor.ts'),
+        source.host,
+        toFloor.host,
+        floorList,
+        String(CONCURRENCY),
+        'warm',
+      ]),
+    [toFloor],
+  );
+
+  const report = JSON.parse(airlockCold.stdout) as { summary: { copied: number; failed: number } };
+  if (report.summary.copied !== charts.length || report.summary.failed !== 0)
+    throw new Error(`airlock copied ${report.summary.copied}, failed ${report.summary.failed}`);
+  const check = new RegistryClient({
+    insecureRegistries: [source.host, toAirlock.host, toSkopeo.host],
+  });
+  for (const chart of charts.filter((_, i) => i % 20 === 0)) {
+    const want = (
+      await check.repository(source.host, `charts/${chart.name}`).resolve(chart.version)
+    )?.digest;
+    const ours = (
+      await check.repository(toAirlock.host, `charts/${chart.name}`).resolve(chart.version)
+    )?.digest;
+    const theirs = (
+      await check.repository(toSkopeo.host, `charts/${chart.name}`).resolve(chart.version)
+    )?.digest;
+    if (want === undefined || ours !== want || theirs !== want)
+      throw new Error(`digest mismatch for ${chart.name}:${chart.version}`);
+  }
+
+  const ratio = (a: Timed, b: Timed): string => (a.seconds / b.seconds).toFixed(2);
+  console.log('');
+  console.log(
+    `cold: airlock is ${ratio(skopeoCold, airlockCold)}x faster than skopeo sync (budget >= 4x)`,
+  );
+  console.log(
+    `cold: airlock takes ${ratio(airlockCold, floor)}x the floor's time (budget <= 1.5x)`,
+  );
+  console.log(
+    `warm: airlock is ${ratio(skopeoWarm, airlockWarm)}x faster than skopeo sync (budget >= 5x)`,
+  );
+  console.log(
+    `warm: airlock takes ${ratio(airlockWarm, floorWarm)}x the warm floor's time; the floor itself is ${ratio(skopeoWarm, floorWarm)}x faster than skopeo`,
+  );
+
+  // Memory stays flat as artifacts grow: one large single-layer artifact, streamed.
+  const size = BIG_MB * 1024 * 1024;
+  const generate = function* (): Generator<Buffer> {
+    for (let i = 0; i < BIG_MB; i++) {
+      const chunk = Buffer.alloc(1024 * 1024, i % 251);
+      chunk.writeUInt32BE(i, 0);
+      yield chunk;
+    }
+  };
+  const hash = createHash('sha256');
+  for (const part of generate()) hash.update(part);
+  const layer = {
+    mediaType: 'application/octet-stream',
+    digest: `sha256:${hash.digest('hex')}` as Digest,
+    size,
+  };
+  const config = Buffer.from('{}');
+  const configDescriptor = {
+    mediaType: MediaType.ociEmpty,
+    digest: sha256(config),
+    size: config.length,
+  };
+  const big = seeder.repository(source.host, 'big/artifact');
+  await big.pushBlob(configDescriptor, () => Promise.resolve(Readable.from([config])));
+  await big.pushBlob(layer, () => Promise.resolve(Readable.from(generate())));
+  await big.pushManifest(
+    Buffer.from(
+      canonicalJSON({
+        schemaVersion: 2,
+        mediaType: MediaType.ociManifest,
+        config: configDescriptor,
+        layers: [layer],
+      }),
+    ),
+    MediaType.ociManifest,
+    'v1',
+  );
+  seeder.close();
+  check.close();
+  const bigCopy = await airlockCLI(
+    'copy',
+    '--insecure-registry',
+    source.host,
+    '--insecure-registry',
+    toAirlock.host,
+    `${source.host}/big/artifact:v1`,
+    `${toAirlock.host}/big/artifact`,
+  );
+  const skopeoBig = await timed('skopeo', [
+    'copy',
+    '--src-tls-verify=false',
+    '--dest-tls-verify=false',
+    `docker://${source.host}/big/artifact:v1`,
+    `docker://${toSkopeo.host}/big/artifact:v1`,
+  ]);
+  console.log(
+    `\n${BIG_MB} MiB single-layer artifact: airlock ${bigCopy.seconds.toFixed(2)} s, peak RSS ${(bigCopy.peakRSS / 1024 / 1024).toFixed(0)} MiB (budget < 200 MiB); skopeo ${skopeoBig.seconds.toFixed(2)} s, peak RSS ${(skopeoBig.peakRSS / 1024 / 1024).toFixed(0)} MiB`,
+  );
+} finally {
+  await Promise.all([source, toAirlock, toSkopeo, toFloor].map((r) => r.stop()));
+  await work.remove();
+}
