@@ -1,7 +1,8 @@
 // Benchmark: airlock copy vs skopeo sync on the 263 fixture charts, registry to registry, cold and
 // warm, against the registry-bound floor (bench/floor.ts); then peak RSS while copying one large
 // single-layer artifact. Not a test: it prints numbers and ratios. Usage: npm run bench
-// Env: BENCH_BIG_MB (default 1024) sizes the large artifact; BENCH_CONCURRENCY (default 8).
+// Env: BENCH_TRIALS (default 3; medians are reported), BENCH_BIG_MB (default 1024),
+// BENCH_CONCURRENCY (default 8).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { tempDir } from '../test/harness/tools.ts';
 const ROOT = new URL('..', import.meta.url).pathname;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? '8');
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? '1024');
+const TRIALS = Number(process.env.BENCH_TRIALS ?? '3');
 
 interface Timed {
   readonly seconds: number;
@@ -23,7 +25,7 @@ interface Timed {
   readonly peakRSS: number;
 }
 
-/** Runs a command, timing it and sampling its resident memory from /proc. */
+/** Runs a command, timing it and sampling its peak resident memory (VmHWM) from /proc. */
 function timed(command: string, args: readonly string[]): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
@@ -33,11 +35,12 @@ function timed(command: string, args: readonly string[]): Promise<Timed> {
     let peakRSS = 0;
     const sample = setInterval(() => {
       try {
-        const status = readFileSync(`/proc/${String(child.pid)}/status`, 'utf8');
-        const match = /VmHWM:\s+(\d+) kB/.exec(status);
+        const match = /VmHWM:\s+(\d+) kB/.exec(
+          readFileSync(`/proc/${String(child.pid)}/status`, 'utf8'),
+        );
         if (match?.[1]) peakRSS = Math.max(peakRSS, Number(match[1]) * 1024);
       } catch {
-        // the process is gone
+        // the process has exited
       }
     }, 20);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -55,167 +58,160 @@ function timed(command: string, args: readonly string[]): Promise<Timed> {
   });
 }
 
-// The CLI as users run it: the compiled bin (built below), not the TypeScript sources.
+// The CLI as users run it: the compiled bin (built first), not the TypeScript sources.
 const airlockCLI = (...args: string[]): Promise<Timed> =>
   timed(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args]);
 
-async function settle(...registries: RegistryServer[]): Promise<number> {
-  // The access log is written asynchronously: let it drain before reading counts.
+/** Requests the registries served, read from their access logs once they have drained. */
+async function settle(registries: RegistryServer[]): Promise<number> {
   await new Promise((resolve) => setTimeout(resolve, 300));
   return registries.reduce((sum, r) => sum + r.requests.count, 0);
 }
 
-function reset(...registries: RegistryServer[]): void {
-  for (const r of registries) r.requests.count = 0;
-}
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 await timed('npm', ['run', 'build']);
 const work = await tempDir('airlock-bench-');
 const charts = await fixtureCharts();
 const repositories = [...new Set(charts.map((c) => c.name))];
 console.log(
-  `airlock copy benchmark: ${charts.length} fixture charts in ${repositories.length} repositories, concurrency ${CONCURRENCY}`,
+  `airlock copy benchmark: ${charts.length} fixture charts in ${repositories.length} repositories, concurrency ${CONCURRENCY}, median of ${TRIALS} trials`,
 );
 
-const [source, toAirlock, toSkopeo, toFloor] = await Promise.all(
-  [1, 2, 3, 4].map(() => startRegistry({ accessLog: true })),
-);
-if (!source || !toAirlock || !toSkopeo || !toFloor) throw new Error('registries did not start');
+const source = await startRegistry({ accessLog: true });
+const results = new Map<string, { seconds: number[]; requests: number[] }>();
 try {
   const seeder = new RegistryClient({ insecureRegistries: [source.host] });
   await seedFixtureCharts((repo) => seeder.repository(source.host, repo), 'charts', charts);
   const bytes = charts.reduce((sum, c) => sum + readFileSync(c.file).length, 0);
   console.log(
-    `seeded ${charts.length} artifacts (${(bytes / 1024 / 1024).toFixed(1)} MiB of chart layers)\n`,
+    `seeded ${charts.length} artifacts (${(bytes / 1024 / 1024).toFixed(1)} MiB of chart layers)`,
   );
-
-  const list = join(work.path, 'airlock-list.txt');
-  writeFileSync(
-    list,
-    repositories.map((r) => `${source.host}/charts/${r} ${toAirlock.host}/charts/${r}`).join('\n'),
-  );
+  const floorList = join(work.path, 'floor-list.txt');
+  writeFileSync(floorList, charts.map((c) => `charts/${c.name} ${c.version}`).join('\n'));
   const syncYAML = join(work.path, 'skopeo-sync.yaml');
   writeFileSync(
     syncYAML,
     `${source.host}:\n  tls-verify: false\n  images:\n${repositories.map((r) => `    charts/${r}: []`).join('\n')}\n`,
   );
-  const floorList = join(work.path, 'floor-list.txt');
-  writeFileSync(floorList, charts.map((c) => `charts/${c.name} ${c.version}`).join('\n'));
 
-  const airlockArgs = [
-    'copy',
-    '--json',
-    '--from-file',
-    list,
-    '--concurrency',
-    String(CONCURRENCY),
-    '--insecure-registry',
-    source.host,
-    '--insecure-registry',
-    toAirlock.host,
-  ];
-  const skopeoArgs = [
-    'sync',
-    '--src',
-    'yaml',
-    '--dest',
-    'docker',
-    '--dest-tls-verify=false',
-    syncYAML,
-    `${toSkopeo.host}/charts`,
-  ];
-
-  const rows: { name: string; seconds: number; requests: number }[] = [];
-  const measure = async (
-    name: string,
-    run: () => Promise<Timed>,
-    registries: RegistryServer[],
-  ): Promise<Timed> => {
-    reset(source, ...registries);
-    const result = await run();
-    const requests = await settle(source, ...registries);
-    rows.push({ name, seconds: result.seconds, requests });
-    console.log(
-      `${name.padEnd(22)} ${result.seconds.toFixed(2).padStart(7)} s  ${String(requests).padStart(6)} requests  ${(requests / charts.length).toFixed(2).padStart(6)} per artifact`,
+  for (let trial = 1; trial <= TRIALS; trial++) {
+    // Fresh destinations each trial, so every cold run is really cold.
+    const [toAirlock, toSkopeo, toFloor] = await Promise.all(
+      [1, 2, 3].map(() => startRegistry({ accessLog: true })),
     );
-    return result;
-  };
-
-  const floor = await measure(
-    'floor (minimal script)',
-    () =>
-      timed(process.execPath, [
+    if (!toAirlock || !toSkopeo || !toFloor) throw new Error('registries did not start');
+    try {
+      const list = join(work.path, `airlock-list-${trial}.txt`);
+      writeFileSync(
+        list,
+        repositories
+          .map((r) => `${source.host}/charts/${r} ${toAirlock.host}/charts/${r}`)
+          .join('\n'),
+      );
+      const airlockArgs = [
+        'copy',
+        '--json',
+        '--from-file',
+        list,
+        '--concurrency',
+        String(CONCURRENCY),
+        '--insecure-registry',
+        source.host,
+        '--insecure-registry',
+        toAirlock.host,
+      ];
+      const skopeoArgs = [
+        'sync',
+        '--src',
+        'yaml',
+        '--dest',
+        'docker',
+        '--dest-tls-verify=false',
+        syncYAML,
+        `${toSkopeo.host}/charts`,
+      ];
+      const floorArgs = (mode: string): string[] => [
         join(ROOT, 'bench', 'floor.ts'),
         source.host,
         toFloor.host,
         floorList,
         String(CONCURRENCY),
-      ]),
-    [toFloor],
-  );
-  const skopeoCold = await measure('skopeo sync, cold', () => timed('skopeo', skopeoArgs), [
-    toSkopeo,
-  ]);
-  const airlockCold = await measure('airlock copy, cold', () => airlockCLI(...airlockArgs), [
-    toAirlock,
-  ]);
-  const skopeoWarm = await measure('skopeo sync, warm', () => timed('skopeo', skopeoArgs), [
-    toSkopeo,
-  ]);
-  const airlockWarm = await measure('airlock copy, warm', () => airlockCLI(...airlockArgs), [
-    toAirlock,
-  ]);
-  const floorWarm = await measure(
-    'floor, warm',
-    () =>
-      timed(process.execPath, [
-        join(ROOT, 'bench', 'floor.ts'),
-        source.host,
-        toFloor.host,
-        floorList,
-        String(CONCURRENCY),
-        'warm',
-      ]),
-    [toFloor],
-  );
-
-  const report = JSON.parse(airlockCold.stdout) as { summary: { copied: number; failed: number } };
-  if (report.summary.copied !== charts.length || report.summary.failed !== 0)
-    throw new Error(`airlock copied ${report.summary.copied}, failed ${report.summary.failed}`);
-  const check = new RegistryClient({
-    insecureRegistries: [source.host, toAirlock.host, toSkopeo.host],
-  });
-  for (const chart of charts.filter((_, i) => i % 20 === 0)) {
-    const want = (
-      await check.repository(source.host, `charts/${chart.name}`).resolve(chart.version)
-    )?.digest;
-    const ours = (
-      await check.repository(toAirlock.host, `charts/${chart.name}`).resolve(chart.version)
-    )?.digest;
-    const theirs = (
-      await check.repository(toSkopeo.host, `charts/${chart.name}`).resolve(chart.version)
-    )?.digest;
-    if (want === undefined || ours !== want || theirs !== want)
-      throw new Error(`digest mismatch for ${chart.name}:${chart.version}`);
+        mode,
+      ];
+      const measure = async (
+        name: string,
+        run: () => Promise<Timed>,
+        destination: RegistryServer,
+      ): Promise<Timed> => {
+        source.requests.count = 0;
+        destination.requests.count = 0;
+        const result = await run();
+        const requests = await settle([source, destination]);
+        const row = results.get(name) ?? { seconds: [], requests: [] };
+        row.seconds.push(result.seconds);
+        row.requests.push(requests);
+        results.set(name, row);
+        return result;
+      };
+      await measure('floor, cold', () => timed(process.execPath, floorArgs('cold')), toFloor);
+      await measure('skopeo sync, cold', () => timed('skopeo', skopeoArgs), toSkopeo);
+      const cold = await measure('airlock copy, cold', () => airlockCLI(...airlockArgs), toAirlock);
+      await measure('floor, warm', () => timed(process.execPath, floorArgs('warm')), toFloor);
+      await measure('skopeo sync, warm', () => timed('skopeo', skopeoArgs), toSkopeo);
+      await measure('airlock copy, warm', () => airlockCLI(...airlockArgs), toAirlock);
+      const report = JSON.parse(cold.stdout) as { summary: { copied: number; failed: number } };
+      if (report.summary.copied !== charts.length || report.summary.failed !== 0)
+        throw new Error(`airlock copied ${report.summary.copied}, failed ${report.summary.failed}`);
+      // Both tools must have produced the same digests as the source.
+      const check = new RegistryClient({
+        insecureRegistries: [source.host, toAirlock.host, toSkopeo.host],
+      });
+      for (const chart of charts.filter((_, i) => i % 20 === 0)) {
+        const want = (
+          await check.repository(source.host, `charts/${chart.name}`).resolve(chart.version)
+        )?.digest;
+        const ours = (
+          await check.repository(toAirlock.host, `charts/${chart.name}`).resolve(chart.version)
+        )?.digest;
+        const theirs = (
+          await check.repository(toSkopeo.host, `charts/${chart.name}`).resolve(chart.version)
+        )?.digest;
+        if (want === undefined || ours !== want || theirs !== want)
+          throw new Error(`digest mismatch for ${chart.name}:${chart.version}`);
+      }
+      check.close();
+    } finally {
+      await Promise.all([toAirlock, toSkopeo, toFloor].map((r) => r.stop()));
+    }
   }
 
-  const ratio = (a: Timed, b: Timed): string => (a.seconds / b.seconds).toFixed(2);
+  console.log('');
+  for (const [name, row] of results) {
+    const seconds = median(row.seconds);
+    const requests = median(row.requests);
+    console.log(
+      `${name.padEnd(20)} ${seconds.toFixed(2).padStart(6)} s  (${row.seconds.map((s) => s.toFixed(2)).join(', ')})  ${String(requests).padStart(5)} requests  ${(requests / charts.length).toFixed(2)} per artifact`,
+    );
+  }
+  const t = (name: string): number => median(results.get(name)?.seconds ?? []);
+  const ratio = (a: string, b: string): string => (t(a) / t(b)).toFixed(2);
   console.log('');
   console.log(
-    `cold: airlock is ${ratio(skopeoCold, airlockCold)}x faster than skopeo sync (budget >= 4x)`,
+    `cold: airlock is ${ratio('skopeo sync, cold', 'airlock copy, cold')}x faster than skopeo sync (budget >= 4x)`,
   );
   console.log(
-    `cold: airlock takes ${ratio(airlockCold, floor)}x the floor's time (budget <= 1.5x)`,
+    `cold: airlock takes ${ratio('airlock copy, cold', 'floor, cold')}x the floor's time (budget <= 1.5x); the floor is ${ratio('skopeo sync, cold', 'floor, cold')}x faster than skopeo`,
   );
   console.log(
-    `warm: airlock is ${ratio(skopeoWarm, airlockWarm)}x faster than skopeo sync (budget >= 5x)`,
+    `warm: airlock is ${ratio('skopeo sync, warm', 'airlock copy, warm')}x faster than skopeo sync (budget >= 5x)`,
   );
   console.log(
-    `warm: airlock takes ${ratio(airlockWarm, floorWarm)}x the warm floor's time; the floor itself is ${ratio(skopeoWarm, floorWarm)}x faster than skopeo`,
+    `warm: airlock takes ${ratio('airlock copy, warm', 'floor, warm')}x the warm floor's time; the floor is ${ratio('skopeo sync, warm', 'floor, warm')}x faster than skopeo`,
   );
 
   // Memory stays flat as artifacts grow: one large single-layer artifact, streamed.
-  const size = BIG_MB * 1024 * 1024;
   const generate = function* (): Generator<Buffer> {
     for (let i = 0; i < BIG_MB; i++) {
       const chunk = Buffer.alloc(1024 * 1024, i % 251);
@@ -228,7 +224,7 @@ try {
   const layer = {
     mediaType: 'application/octet-stream',
     digest: `sha256:${hash.digest('hex')}` as Digest,
-    size,
+    size: BIG_MB * 1024 * 1024,
   };
   const config = Buffer.from('{}');
   const configDescriptor = {
@@ -252,27 +248,32 @@ try {
     'v1',
   );
   seeder.close();
-  check.close();
-  const bigCopy = await airlockCLI(
-    'copy',
-    '--insecure-registry',
-    source.host,
-    '--insecure-registry',
-    toAirlock.host,
-    `${source.host}/big/artifact:v1`,
-    `${toAirlock.host}/big/artifact`,
-  );
-  const skopeoBig = await timed('skopeo', [
-    'copy',
-    '--src-tls-verify=false',
-    '--dest-tls-verify=false',
-    `docker://${source.host}/big/artifact:v1`,
-    `docker://${toSkopeo.host}/big/artifact:v1`,
-  ]);
-  console.log(
-    `\n${BIG_MB} MiB single-layer artifact: airlock ${bigCopy.seconds.toFixed(2)} s, peak RSS ${(bigCopy.peakRSS / 1024 / 1024).toFixed(0)} MiB (budget < 200 MiB); skopeo ${skopeoBig.seconds.toFixed(2)} s, peak RSS ${(skopeoBig.peakRSS / 1024 / 1024).toFixed(0)} MiB`,
-  );
+  const [toAirlock, toSkopeo] = await Promise.all([startRegistry(), startRegistry()]);
+  try {
+    const ours = await airlockCLI(
+      'copy',
+      '--insecure-registry',
+      source.host,
+      '--insecure-registry',
+      toAirlock.host,
+      `${source.host}/big/artifact:v1`,
+      `${toAirlock.host}/big/artifact`,
+    );
+    const theirs = await timed('skopeo', [
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${source.host}/big/artifact:v1`,
+      `docker://${toSkopeo.host}/big/artifact:v1`,
+    ]);
+    const mib = (n: number): string => (n / 1024 / 1024).toFixed(0);
+    console.log(
+      `\n${BIG_MB} MiB single-layer artifact: airlock ${ours.seconds.toFixed(2)} s, peak RSS ${mib(ours.peakRSS)} MiB (budget < 200 MiB); skopeo ${theirs.seconds.toFixed(2)} s, peak RSS ${mib(theirs.peakRSS)} MiB`,
+    );
+  } finally {
+    await Promise.all([toAirlock.stop(), toSkopeo.stop()]);
+  }
 } finally {
-  await Promise.all([source, toAirlock, toSkopeo, toFloor].map((r) => r.stop()));
+  await source.stop();
   await work.remove();
 }
