@@ -2,3 +2,4 @@
 export * from './errors.ts';
 export * from './core/index.ts';
 export * from './oci/index.ts';
+export * from './artifact/index.ts';

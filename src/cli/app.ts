@@ -8,6 +8,8 @@ import {
   envName,
   parseCommandArgs,
 } from './command.ts';
+import { artifactCommands } from './commands/artifact.ts';
+import { chartCommands } from './commands/chart.ts';
 import { copyCommand } from './commands/copy.ts';
 import { loginCommand, logoutCommand } from './commands/login.ts';
 import { gcCommand, inspectCommand, lsCommand, tagCommand } from './commands/registry-ops.ts';
@@ -17,6 +19,8 @@ import { Output, type Streams } from './output.ts';
 export const VERSION = '0.1.0';
 
 export const COMMANDS: readonly CommandSpec[] = [
+  ...artifactCommands,
+  ...chartCommands,
   copyCommand,
   tagCommand,
   lsCommand,
@@ -74,10 +78,10 @@ export async function runCLI(
   argv: readonly string[],
   environment: RunEnvironment,
 ): Promise<number> {
-  const [verb, ...rest] = argv;
+  const [verb, ...rest] = [...argv];
   const stdout = environment.stdout;
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
-    const target = verb === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    const target = verb === 'help' ? COMMANDS.find((c) => c.name === rest.join(' ')) : undefined;
     stdout.write(`${target ? commandHelp(target) : mainHelp()}\n`);
     return verb === undefined ? ExitCode.invalidInput : ExitCode.ok;
   }
@@ -90,8 +94,19 @@ export async function runCLI(
     json: wantsJSON,
     verbose: rest.includes('--verbose') || rest.includes('-v'),
   });
-  const spec = COMMANDS.find((c) => c.name === verb);
+  // Command groups ("artifact push", "chart pull") are looked up by their first two words.
+  const grouped = COMMANDS.find((c) => c.name === `${verb} ${rest[0] ?? ''}`);
+  const spec = grouped ?? COMMANDS.find((c) => c.name === verb);
+  if (grouped) rest.shift();
   if (!spec) {
+    const members = COMMANDS.filter((c) => c.name.startsWith(`${verb} `));
+    if (members.length > 0) {
+      const error = new AirlockError('USAGE', `"airlock ${verb}" needs a subcommand`, {
+        details: members.map((c) => `airlock ${c.name}: ${c.summary}`),
+      });
+      out.error(error, ExitCode.invalidInput);
+      return ExitCode.invalidInput;
+    }
     const error = new AirlockError('USAGE', `unknown command "${verb}"`, {
       details: [`Commands: ${COMMANDS.map((c) => c.name).join(', ')}.`],
     });

@@ -18,3 +18,19 @@ export {
   MediaType,
 } from './media-types.ts';
 export { isValidRange, tagsInRange, tagVersion } from './semver.ts';
+export { gunzipLimited, gzipDeterministic, isGzip } from './gzip.ts';
+export { FLUX_DEFAULT_IGNORE, IgnoreMatcher } from './ignore.ts';
+export {
+  paxRecord,
+  readTar,
+  splitUSTARPath,
+  TAR_TRAILER,
+  tarHeader,
+  type TarEntryHeader,
+  type TarEntryType,
+  tarPadding,
+  type TarReadEntry,
+  type TarReadType,
+} from './tar.ts';
+export { GoMap, goJSON } from './go-json.ts';
+export { readAll } from './streams.ts';

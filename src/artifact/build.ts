@@ -1,0 +1,159 @@
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { AirlockError } from '../errors.ts';
+import {
+  type Digest,
+  FLUX_DEFAULT_IGNORE,
+  gzipDeterministic,
+  IgnoreMatcher,
+  sha256,
+  TAR_TRAILER,
+  tarHeader,
+  tarPadding,
+} from '../core/index.ts';
+
+/** One entry of a layer, in archive order. */
+export interface LayerEntry {
+  readonly name: string;
+  readonly type: 'file' | 'dir';
+  readonly mode: number;
+  readonly data?: Buffer;
+}
+
+export interface BuildOptions {
+  /** Replaces the default ignore list (Flux --ignore-paths). */
+  readonly ignorePaths?: readonly string[];
+  /** Appended to the ignore list (Flux 2.9 --add-ignore-paths). */
+  readonly addIgnorePaths?: readonly string[];
+  /** Follow symlinks (Flux copies the tree first); by default they are skipped, as Flux does. */
+  readonly resolveSymlinks?: boolean;
+}
+
+export interface BuiltLayer {
+  readonly entries: readonly LayerEntry[];
+  /** The uncompressed tar; its digest is the layer's diffID. */
+  readonly tar: Buffer;
+  /** The gzip layer, deterministic for the same tar. */
+  readonly tgz: Buffer;
+  readonly diffID: Digest;
+  readonly digest: Digest;
+}
+
+function byName(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Permission bits plus setuid/setgid/sticky, as Go's FileInfoHeader keeps them. */
+function modeBits(mode: number): number {
+  return mode & 0o7777;
+}
+
+/**
+ * Walks a directory the way Flux builds an artifact (flux-oci.md §1.4): pre-order, each
+ * directory's entries sorted bytewise by name, a "." root entry, directory names without a
+ * trailing slash, on-disk permission bits, symlinks and special files skipped (or followed with
+ * `resolveSymlinks`), ignore rules with go-git semantics and excluded directories not pruned.
+ */
+export async function collectEntries(
+  root: string,
+  options: BuildOptions = {},
+): Promise<LayerEntry[]> {
+  let rootInfo;
+  try {
+    rootInfo = await stat(root);
+  } catch (error) {
+    throw new AirlockError(
+      'USAGE',
+      `${root}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      { cause: error },
+    );
+  }
+  const patterns = [
+    ...(options.ignorePaths ?? FLUX_DEFAULT_IGNORE),
+    ...(options.addIgnorePaths ?? []),
+  ];
+  const matcher = new IgnoreMatcher(patterns);
+  if (rootInfo.isFile()) {
+    // Flux 2.9: a single file is copied into a fresh temp dir, so the root entry has mode 0700.
+    return [
+      { name: '.', type: 'dir', mode: 0o700 },
+      {
+        name: basename(root),
+        type: 'file',
+        mode: modeBits(rootInfo.mode),
+        data: await readFile(root),
+      },
+    ];
+  }
+  const entries: LayerEntry[] = [{ name: '.', type: 'dir', mode: modeBits(rootInfo.mode) }];
+  const visiting = new Set<string>([await realpath(root)]);
+  const walk = async (dir: string, relative: string): Promise<void> => {
+    const names = (await readdir(dir)).sort(byName);
+    for (const name of names) {
+      const path = join(dir, name);
+      const rel = relative === '' ? name : `${relative}/${name}`;
+      let info = await lstat(path);
+      if (info.isSymbolicLink()) {
+        if (!options.resolveSymlinks) continue;
+        try {
+          info = await stat(path);
+        } catch {
+          continue; // dangling link
+        }
+      }
+      if (info.isDirectory()) {
+        const real = await realpath(path);
+        if (visiting.has(real)) continue; // a symlink loop
+        if (!matcher.ignores(rel, true))
+          entries.push({ name: rel, type: 'dir', mode: modeBits(info.mode) });
+        visiting.add(real);
+        await walk(path, rel);
+        visiting.delete(real);
+      } else if (info.isFile()) {
+        if (!matcher.ignores(rel, false))
+          entries.push({
+            name: rel,
+            type: 'file',
+            mode: modeBits(info.mode),
+            data: await readFile(path),
+          });
+      }
+    }
+  };
+  await walk(root, '');
+  return entries;
+}
+
+/** Serialises entries as a tar archive with Go's header layout and gzips it deterministically. */
+export function packLayer(entries: readonly LayerEntry[]): BuiltLayer {
+  const parts: Buffer[] = [];
+  for (const entry of entries) {
+    const size = entry.type === 'file' ? (entry.data?.length ?? 0) : 0;
+    parts.push(tarHeader({ name: entry.name, type: entry.type, mode: entry.mode, size }));
+    if (entry.type === 'file' && entry.data) parts.push(entry.data, tarPadding(size));
+  }
+  parts.push(TAR_TRAILER);
+  const tar = Buffer.concat(parts);
+  const tgz = gzipDeterministic(tar);
+  return { entries, tar, tgz, diffID: sha256(tar), digest: sha256(tgz) };
+}
+
+export async function buildLayer(root: string, options: BuildOptions = {}): Promise<BuiltLayer> {
+  return packLayer(await collectEntries(root, options));
+}
+
+/**
+ * Manifests read from stdin: trailing newlines trimmed as Flux does, stored under a stable name
+ * (Flux uses a random temp-file name, which makes its digest irreproducible; airlock's is not).
+ */
+export function stdinEntries(content: string): LayerEntry[] {
+  return [
+    { name: '.', type: 'dir', mode: 0o700 },
+    {
+      name: 'stdin.yaml',
+      type: 'file',
+      mode: 0o600,
+      data: Buffer.from(content.replace(/[\r\n]+$/, '')),
+    },
+  ];
+}
