@@ -157,3 +157,46 @@ export function stdinEntries(content: string): LayerEntry[] {
     },
   ];
 }
+
+/**
+ * Entries for in-memory files, in the order Flux's walk would write them if the files were on
+ * disk (pre-order, names sorted bytewise per directory), with a "." root; dirs 0755, files 0644.
+ */
+export function entriesFromFiles(files: ReadonlyMap<string, Buffer>): LayerEntry[] {
+  interface Node {
+    readonly dirs: Map<string, Node>;
+    readonly files: Map<string, Buffer>;
+  }
+  const root: Node = { dirs: new Map(), files: new Map() };
+  for (const [path, data] of files) {
+    const parts = path.split('/').filter((p) => p !== '');
+    const file = parts.pop();
+    if (file === undefined) continue;
+    let node = root;
+    for (const part of parts) {
+      let next = node.dirs.get(part);
+      if (!next) {
+        next = { dirs: new Map(), files: new Map() };
+        node.dirs.set(part, next);
+      }
+      node = next;
+    }
+    node.files.set(file, data);
+  }
+  const entries: LayerEntry[] = [{ name: '.', type: 'dir', mode: 0o755 }];
+  const walk = (node: Node, prefix: string): void => {
+    const names = [...new Set([...node.dirs.keys(), ...node.files.keys()])].sort(byName);
+    for (const name of names) {
+      const rel = prefix === '' ? name : `${prefix}/${name}`;
+      const dir = node.dirs.get(name);
+      if (dir) {
+        entries.push({ name: rel, type: 'dir', mode: 0o755 });
+        walk(dir, rel);
+      }
+      const data = node.files.get(name);
+      if (data) entries.push({ name: rel, type: 'file', mode: 0o644, data });
+    }
+  };
+  walk(root, '');
+  return entries;
+}

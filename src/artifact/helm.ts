@@ -18,7 +18,7 @@ import {
 } from '../core/index.ts';
 import { parseManifest, type Repository } from '../oci/index.ts';
 import { ANNOTATION } from './flux.ts';
-import { collectEntries, type LayerEntry, packLayer } from './build.ts';
+import { collectEntries, entriesFromFiles, type LayerEntry, packLayer } from './build.ts';
 
 /** Chart.yaml as Helm models it (helm pkg/chart Metadata); only the fields Helm serialises. */
 export interface ChartMetadata {
@@ -327,40 +327,46 @@ export async function pullChart(
 }
 
 /**
- * CRDs of a chart as Flux artifact entries: every file under `<chart>/crds/`, plus plain
- * (untemplated) YAML documents of kind CustomResourceDefinition elsewhere in the chart.
+ * CRDs of a chart as Flux artifact entries: the files of every `crds/` folder Helm would install
+ * (the chart's own as `crds/<file>`, a subchart's as `crds/<subchart>/<file>`), plus plain
+ * (untemplated) YAML documents of kind CustomResourceDefinition elsewhere in the chart. Templated
+ * CRDs need rendering and are not taken.
  */
 export function chartCRDEntries(chart: ChartArchive): LayerEntry[] {
   const files = new Map<string, Buffer>();
+  let templated = 0;
   for (const entry of chart.entries) {
     if (entry.type !== 'file') continue;
     const relative = entry.name.slice(chart.root.length + 1);
-    if (relative.startsWith('crds/')) {
-      files.set(relative, entry.data);
+    const crdFolder = /^((?:charts\/[^/]+\/)*)crds\/(.+)$/.exec(relative);
+    if (crdFolder) {
+      const subcharts = (crdFolder[1] ?? '').split('/').filter((p, i) => p !== '' && i % 2 === 1);
+      files.set(['crds', ...subcharts, crdFolder[2] ?? ''].join('/'), entry.data);
       continue;
     }
-    if (!/\.ya?ml$/.test(relative) || relative.startsWith('charts/')) continue;
+    if (!/\.ya?ml$/.test(relative)) continue;
     const text = entry.data.toString('utf8');
-    if (text.includes('{{')) continue;
-    if (/^kind:\s*CustomResourceDefinition\s*$/m.test(text))
-      files.set(`crds/${basename(relative)}`, entry.data);
+    if (!/^kind:\s*CustomResourceDefinition\s*$/m.test(text)) continue;
+    if (text.includes('{{')) {
+      templated++;
+      continue;
+    }
+    files.set(`crds/${basename(relative)}`, entry.data);
   }
-  if (files.size === 0)
+  if (files.size === 0) {
     throw new AirlockError(
       'USAGE',
-      `chart ${chart.metadata.name} ${chart.metadata.version} has no CRDs (no crds/ folder and no plain CustomResourceDefinition manifests)`,
+      `chart ${chart.metadata.name} ${chart.metadata.version} has no CRDs to push`,
+      {
+        details: [
+          templated > 0
+            ? `${templated} CRD manifest(s) are Helm templates: render the chart first (helm template) and push the output directory.`
+            : 'The chart has no crds/ folder and no plain CustomResourceDefinition manifests.',
+        ],
+      },
     );
-  const names = [...files.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  return [
-    { name: '.', type: 'dir', mode: 0o755 },
-    { name: 'crds', type: 'dir', mode: 0o755 },
-    ...names.map((name): LayerEntry => ({
-      name,
-      type: 'file',
-      mode: 0o644,
-      data: files.get(name) ?? Buffer.alloc(0),
-    })),
-  ];
+  }
+  return entriesFromFiles(files);
 }
 
 export interface PackageResult {

@@ -62,11 +62,7 @@ function buildOptions(values: OptionValues): BuildOptions {
 }
 
 /** DIR, a single file, or "-" for manifests on standard input. */
-async function layerFrom(
-  path: string,
-  values: OptionValues,
-  stdin: Readable,
-): Promise<BuiltLayer> {
+async function layerFrom(path: string, values: OptionValues, stdin: Readable): Promise<BuiltLayer> {
   if (path === '-') return packLayer(stdinEntries(await readStdin(stdin)));
   return buildLayer(path, buildOptions(values));
 }
