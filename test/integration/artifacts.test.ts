@@ -1,0 +1,359 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ConfigError } from '../../src/errors.ts';
+import {
+  buildLayer,
+  chartCRDEntries,
+  diffFluxArtifact,
+  listFluxArtifacts,
+  packageChart,
+  packLayer,
+  pullChart,
+  pullFluxArtifact,
+  pushChart,
+  pushFluxArtifact,
+  readChartArchive,
+} from '../../src/artifact/index.ts';
+import { MediaType, mapLimit, readAll, sha256 } from '../../src/core/index.ts';
+import { RegistryClient } from '../../src/oci/index.ts';
+import { fixtureCharts } from '../harness/fixture-charts.ts';
+import { type FaultProxy, startProxy } from '../harness/proxy.ts';
+import { type RegistryServer, startRegistry } from '../harness/registry.ts';
+import { fixturesSkipReason, missingTools, run, tempDir } from '../harness/tools.ts';
+import { assertRejectsCode } from '../helpers/assert-code.ts';
+
+const skip = missingTools(['docker-registry', 'skopeo']);
+const META = { source: 'https://git.example/platform', revision: `main@sha1:${'b'.repeat(40)}` };
+
+/** A small chart written for these tests, with a CRD in crds/ and a plain CRD in templates/. */
+async function writeChart(dir: string, version = '1.2.3'): Promise<void> {
+  await mkdir(join(dir, 'templates'), { recursive: true });
+  await mkdir(join(dir, 'crds'), { recursive: true });
+  await writeFile(
+    join(dir, 'Chart.yaml'),
+    `apiVersion: v2\nname: widget\nversion: ${version}\nappVersion: 2.0\ndescription: A <test> chart & more\nhome: https://widget.example\nsources:\n  - https://git.example/widget\nmaintainers:\n  - name: Platform\n    email: platform@example.com\nannotations:\n  example.com/team: platform\n`,
+  );
+  await writeFile(join(dir, 'values.yaml'), 'replicas: 1\n');
+  await writeFile(
+    join(dir, 'templates', 'deployment.yaml'),
+    'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n',
+  );
+  await writeFile(
+    join(dir, 'templates', 'plain-crd.yaml'),
+    'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.example.com\n',
+  );
+  await writeFile(
+    join(dir, 'crds', 'widgets.yaml'),
+    'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\n',
+  );
+  await writeFile(join(dir, '.helmignore'), '*.bak\n');
+  await writeFile(join(dir, 'notes.bak'), 'ignored');
+}
+
+describe('Flux and Helm artifacts on a real registry', { skip }, () => {
+  let registry: RegistryServer;
+  let proxy: FaultProxy;
+  let client: RegistryClient;
+  let work: { path: string; remove: () => Promise<void> };
+  before(async () => {
+    registry = await startRegistry();
+    proxy = await startProxy({ upstream: registry.url });
+    client = new RegistryClient({ insecureRegistries: [registry.host, proxy.host] });
+    work = await tempDir();
+  });
+  after(async () => {
+    client.close();
+    await proxy.stop();
+    await registry.stop();
+    await work.remove();
+  });
+
+  it('pushes a Flux artifact that skopeo reads with Flux media types, annotations and digests, and pulls it back', async () => {
+    const src = join(work.path, 'deploy');
+    await mkdir(join(src, 'apps'), { recursive: true });
+    await writeFile(join(src, 'apps', 'web.yaml'), 'kind: Deployment\n');
+    await writeFile(join(src, 'kustomization.yaml'), 'resources: [apps/web.yaml]\n');
+    const layer = await buildLayer(src);
+    const repo = client.repository(registry.host, 'apps/web');
+    const result = await pushFluxArtifact(repo, layer, {
+      tag: 'latest',
+      meta: { ...META, annotations: { 'example.com/env': 'dev' } },
+    });
+    assert.equal(result.flux.url, `oci://${registry.host}/apps/web@${result.digest}`);
+    const raw = run('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${registry.host}/apps/web:latest`,
+    ]).trimEnd();
+    assert.equal(sha256(raw), result.digest);
+    const manifest = JSON.parse(raw) as {
+      mediaType: string;
+      config: { mediaType: string; size: number; digest: string };
+      layers: { mediaType: string; digest: string; size: number }[];
+      annotations: Record<string, string>;
+    };
+    assert.equal(manifest.mediaType, MediaType.ociManifest);
+    assert.deepEqual(manifest.config, {
+      mediaType: MediaType.fluxConfig,
+      size: 115,
+      digest: 'sha256:5b943e2b943f6c81dbbd4e2eca5121f4fcc39139e3d1219d6d89bd925b77d9fe',
+    });
+    assert.deepEqual(manifest.layers, [
+      { mediaType: MediaType.fluxContent, size: layer.tgz.length, digest: layer.digest },
+    ]);
+    assert.deepEqual(Object.keys(manifest.annotations), [
+      'example.com/env',
+      'org.opencontainers.image.created',
+      'org.opencontainers.image.revision',
+      'org.opencontainers.image.source',
+    ]);
+    assert.match(
+      manifest.annotations['org.opencontainers.image.created'] ?? '',
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
+    );
+    assert.equal(manifest.annotations['org.opencontainers.image.revision'], META.revision);
+    const out = join(work.path, 'pulled');
+    const pulled = await pullFluxArtifact(repo, 'latest', out);
+    assert.deepEqual([...pulled.files].sort(), ['apps/web.yaml', 'kustomization.yaml']);
+    assert.equal(await readFile(join(out, 'apps', 'web.yaml'), 'utf8'), 'kind: Deployment\n');
+    const listing = await listFluxArtifacts(repo);
+    assert.deepEqual(
+      listing.map((l) => [l.tag, l.revision]),
+      [['latest', META.revision]],
+    );
+  });
+
+  it('diff says "no changes" for the same tree and names what changed; --diff-tag skips the push', async () => {
+    const src = join(work.path, 'diffed');
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, 'a.yaml'), 'a: 1\n');
+    await writeFile(join(src, 'b.yaml'), 'b: 1\n');
+    const repo = client.repository(proxy.host, 'apps/diffed');
+    await pushFluxArtifact(repo, await buildLayer(src), { tag: 'latest', meta: META });
+    assert.equal((await diffFluxArtifact(repo, 'latest', await buildLayer(src))).changed, false);
+    proxy.log.length = 0;
+    const skipped = await pushFluxArtifact(repo, await buildLayer(src), {
+      tag: 'sha-2',
+      meta: META,
+      diffTag: 'latest',
+      extraTags: ['latest'],
+    });
+    assert.equal(skipped.pushed, false);
+    assert.deepEqual(
+      proxy.log.filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')),
+      [],
+      'no manifest PUT when nothing changed',
+    );
+    await writeFile(join(src, 'a.yaml'), 'a: 2\n');
+    await writeFile(join(src, 'c.yaml'), 'c: 1\n');
+    await chmod(join(src, 'b.yaml'), 0o600);
+    const diff = await diffFluxArtifact(repo, 'latest', await buildLayer(src));
+    assert.deepEqual(diff, {
+      changed: true,
+      added: ['c.yaml'],
+      removed: [],
+      modified: ['a.yaml', 'b.yaml'],
+    });
+    const pushed = await pushFluxArtifact(repo, await buildLayer(src), {
+      tag: 'sha-3',
+      meta: META,
+      diffTag: 'latest',
+      extraTags: ['latest'],
+    });
+    assert.equal(pushed.pushed, true);
+    assert.equal((await repo.resolve('latest'))?.digest, pushed.digest);
+  });
+
+  it('pushes a chart like helm push: config, layers sorted by digest, annotations; pulls the exact .tgz', async () => {
+    const dir = join(work.path, 'widget');
+    await writeChart(dir, '1.2.3+build.7');
+    const packaged = await packageChart(dir, join(work.path, 'dist'));
+    await writeFile(
+      `${packaged.path}.prov`,
+      '-----BEGIN PGP SIGNED MESSAGE-----\nfake provenance for the test\n',
+    );
+    const result = await pushChart(
+      (r) => client.repository(registry.host, r),
+      packaged.path,
+      'charts',
+      { created: '2026-01-02T03:04:05Z' },
+    );
+    assert.equal(result.repository, `${registry.host}/charts/widget`);
+    assert.equal(result.tag, '1.2.3_build.7');
+    const raw = run('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${registry.host}/charts/widget:1.2.3_build.7`,
+    ]).trimEnd();
+    assert.equal(sha256(raw), result.digest);
+    const manifest = JSON.parse(raw) as {
+      config: { mediaType: string; digest: string };
+      layers: { mediaType: string; digest: string }[];
+      annotations: Record<string, string>;
+    };
+    assert.equal(manifest.config.mediaType, MediaType.helmConfig);
+    assert.deepEqual(
+      manifest.layers.map((l) => l.mediaType).sort(),
+      [MediaType.helmChart, MediaType.helmProvenance].sort(),
+    );
+    assert.deepEqual(
+      manifest.layers.map((l) => l.digest),
+      manifest.layers.map((l) => l.digest).sort(),
+      'layers sorted by digest',
+    );
+    assert.deepEqual(manifest.annotations, {
+      'example.com/team': 'platform',
+      'org.opencontainers.image.authors': 'Platform (platform@example.com)',
+      'org.opencontainers.image.created': '2026-01-02T03:04:05Z',
+      'org.opencontainers.image.description': 'A <test> chart & more',
+      'org.opencontainers.image.source': 'https://git.example/widget',
+      'org.opencontainers.image.title': 'widget',
+      'org.opencontainers.image.url': 'https://widget.example',
+      'org.opencontainers.image.version': '1.2.3+build.7',
+    });
+    const configDescriptor = JSON.parse(raw) as {
+      config: { digest: `sha256:${string}`; size: number };
+    };
+    const configBlob = await readAll(
+      await client
+        .repository(registry.host, 'charts/widget')
+        .fetchBlob({ mediaType: MediaType.helmConfig, ...configDescriptor.config }),
+    );
+    const config = JSON.parse(configBlob.toString('utf8')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(config), [
+      'name',
+      'home',
+      'sources',
+      'version',
+      'description',
+      'maintainers',
+      'apiVersion',
+      'appVersion',
+      'annotations',
+    ]);
+    assert.equal(config.appVersion, '2', 'appVersion read as a string');
+    const pulled = await pullChart(
+      client.repository(registry.host, 'charts/widget'),
+      '1.2.3_build.7',
+      join(work.path, 'pulled-charts'),
+    );
+    assert.deepEqual(await readFile(pulled.path), await readFile(packaged.path));
+  });
+
+  it('packages charts deterministically from different checkouts, honouring .helmignore', async () => {
+    const one = join(work.path, 'co1', 'widget');
+    const two = join(work.path, 'co2', 'widget');
+    await writeChart(one);
+    await writeChart(two);
+    await utimes(join(two, 'values.yaml'), new Date(5_000_000), new Date(5_000_000));
+    const a = await packageChart(one, join(work.path, 'pkg1'));
+    const b = await packageChart(two, join(work.path, 'pkg2'));
+    assert.deepEqual(await readFile(a.path), await readFile(b.path));
+    const archive = readChartArchive(await readFile(a.path), a.path);
+    assert.deepEqual(
+      archive.entries.map((e) => e.name),
+      [
+        'widget/.helmignore',
+        'widget/Chart.yaml',
+        'widget/crds/widgets.yaml',
+        'widget/templates/deployment.yaml',
+        'widget/templates/plain-crd.yaml',
+        'widget/values.yaml',
+      ],
+    );
+  });
+
+  it("turns a chart's CRDs into a Flux artifact", async () => {
+    const dir = join(work.path, 'crd-chart', 'widget');
+    await writeChart(dir);
+    const packaged = await packageChart(dir, join(work.path, 'crd-dist'));
+    const entries = chartCRDEntries(readChartArchive(await readFile(packaged.path), packaged.path));
+    assert.deepEqual(
+      entries.map((e) => e.name),
+      ['.', 'crds', 'crds/plain-crd.yaml', 'crds/widgets.yaml'],
+    );
+    const repo = client.repository(registry.host, 'crds/widget');
+    const pushed = await pushFluxArtifact(repo, packLayer(entries), { tag: '1.2.3', meta: META });
+    const out = join(work.path, 'crds-out');
+    await pullFluxArtifact(repo, pushed.digest, out);
+    assert.match(
+      await readFile(join(out, 'crds', 'widgets.yaml'), 'utf8'),
+      /widgets\.example\.com/,
+    );
+  });
+
+  it('refuses bad charts naming the file and the field', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['missing', '', /Chart\.yaml/],
+      ['unparsable', 'name: [unclosed\n', /Chart\.yaml/],
+      ['bad-version', 'apiVersion: v2\nname: bad\nversion: v1.0\n', /Chart\.yaml: version/],
+      ['no-name', 'apiVersion: v2\nversion: 1.0.0\n', /Chart\.yaml: name/],
+    ];
+    for (const [name, chartYAML, where] of cases) {
+      const dir = join(work.path, 'bad', name);
+      await mkdir(dir, { recursive: true });
+      if (chartYAML !== '') await writeFile(join(dir, 'Chart.yaml'), chartYAML);
+      const error = await assertRejectsCode(
+        () => packageChart(dir, join(work.path, 'bad-out')),
+        'CONFIG_INVALID',
+      );
+      assert.ok(error instanceof ConfigError);
+      assert.ok(
+        error.issues.some((i) => where.test(i.where)),
+        `${name}: ${JSON.stringify(error.issues)}`,
+      );
+    }
+  });
+});
+
+describe(
+  'every fixture chart round-trips through chart push and pull',
+  { skip: skip ?? fixturesSkipReason('upstream-helm/index.yaml') },
+  () => {
+    let registry: RegistryServer;
+    let work: { path: string; remove: () => Promise<void> };
+    before(async () => {
+      registry = await startRegistry();
+      work = await tempDir();
+    });
+    after(async () => {
+      await registry.stop();
+      await work.remove();
+    });
+
+    it('pushes all 263 to <prefix>/<name>:<version> with Helm config, and pulls byte-identical .tgz files', async () => {
+      const charts = await fixtureCharts();
+      assert.equal(charts.length, 263);
+      const client = new RegistryClient({ insecureRegistries: [registry.host] });
+      try {
+        await mapLimit(charts, 8, async (chart) => {
+          const pushed = await pushChart(
+            (r) => client.repository(registry.host, r),
+            chart.file,
+            'mirror',
+          );
+          assert.equal(pushed.repository, `${registry.host}/mirror/${chart.name}`);
+          assert.equal(pushed.tag, chart.version.replaceAll('+', '_'));
+          const repo = client.repository(registry.host, `mirror/${chart.name}`);
+          const manifest = JSON.parse(
+            (await repo.fetchManifest(pushed.tag)).bytes.toString('utf8'),
+          ) as { config: { mediaType: string } };
+          assert.equal(manifest.config.mediaType, MediaType.helmConfig);
+          const pulled = await pullChart(repo, pushed.tag, join(work.path, chart.name));
+          assert.equal(
+            sha256(await readFile(pulled.path)),
+            `sha256:${chart.digest}`,
+            `${chart.name} ${chart.version}`,
+          );
+          assert.equal(pulled.version, chart.version);
+        });
+      } finally {
+        client.close();
+      }
+    });
+  },
+);
