@@ -24,6 +24,12 @@ describe('airlock CLI', { skip }, () => {
   let env: NodeJS.ProcessEnv;
   const digests: Record<string, string> = {};
   const outputs: string[] = [];
+  const airlockTags = async (repo: string): Promise<string[]> => {
+    const result = await airlock(['ls', '--json', '--insecure-registry', plain.host, repo], {
+      env,
+    });
+    return result.json<{ tags: string[] }>().tags;
+  };
   const run = async (args: string[], stdin?: string) => {
     const result = await airlock(args, { env, ...(stdin === undefined ? {} : { stdin }) });
     outputs.push(result.stdout, result.stderr);
@@ -193,6 +199,132 @@ describe('airlock CLI', { skip }, () => {
     const result = await run(['ls', '--json', `oci-layout:${corrupt}`]);
     assert.equal(result.code, 2);
     assert.equal(result.json<{ error: { code: string } }>().error.code, 'LAYOUT_INVALID');
+  });
+
+  it('artifact and chart commands refuse bad input with codes and exit 2', async () => {
+    const dir = join(work.path, 'artifact-input');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'cm.yaml'), 'kind: ConfigMap\n');
+    await writeFile(join(dir, 'not-a-chart.tgz'), 'plain text');
+    const cases: { args: string[]; code: string }[] = [
+      {
+        args: [
+          'artifact',
+          'push',
+          dir,
+          `${plain.host}/apps/x:v1`,
+          '--source',
+          'https://git.example/x',
+          '--revision',
+          'main',
+        ],
+        code: 'USAGE',
+      },
+      { args: ['artifact', 'push', dir, `${plain.host}/apps/x:v1`], code: 'USAGE' },
+      {
+        args: [
+          'artifact',
+          'push',
+          dir,
+          `${plain.host}/apps/x:v1`,
+          '--source',
+          's',
+          '--revision',
+          `main@sha1:${'c'.repeat(40)}`,
+          '-a',
+          'novalue',
+        ],
+        code: 'USAGE',
+      },
+      {
+        args: ['chart', 'push', join(dir, 'not-a-chart.tgz'), `${plain.host}/charts`],
+        code: 'CONFIG_INVALID',
+      },
+      { args: ['chart', 'package', join(dir, 'missing')], code: 'CONFIG_INVALID' },
+      { args: ['artifact'], code: 'USAGE' },
+    ];
+    for (const c of cases) {
+      const registryFlags = c.args[1] === 'package' ? [] : ['--insecure-registry', plain.host];
+      const result = await run([...c.args, '--json', ...registryFlags]);
+      assert.equal(result.code, 2, `${c.args.join(' ')}: ${result.stderr}`);
+      assert.equal(result.json<{ error: { code: string } }>().error.code, c.code, c.args.join(' '));
+    }
+    assert.deepEqual(await airlockTags(`${plain.host}/apps/x`), [], 'nothing was pushed');
+  });
+
+  it('builds, pushes, diffs and pulls a Flux artifact through the CLI', async () => {
+    const dir = join(work.path, 'flux-src');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'cm.yaml'), 'kind: ConfigMap\n');
+    const meta = [
+      '--source',
+      'https://git.example/x',
+      '--revision',
+      `main@sha1:${'d'.repeat(40)}`,
+      '--insecure-registry',
+      plain.host,
+    ];
+    const pushed = await run([
+      'artifact',
+      'push',
+      dir,
+      `oci://${plain.host}/apps/cli:v1`,
+      '--reproducible',
+      '--json',
+      ...meta,
+    ]);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const flux = pushed.json<{ url: string; repository: string; tag: string; digest: string }>();
+    assert.equal(flux.url, `oci://${plain.host}/apps/cli@${flux.digest}`);
+    const again = await run([
+      'artifact',
+      'push',
+      dir,
+      `${plain.host}/apps/cli:v2`,
+      '--reproducible',
+      '--json',
+      ...meta,
+    ]);
+    assert.equal(
+      again.json<{ digest: string }>().digest,
+      flux.digest,
+      '--reproducible gives the same manifest digest',
+    );
+    const same = await run([
+      'artifact',
+      'diff',
+      dir,
+      `${plain.host}/apps/cli:v1`,
+      '--insecure-registry',
+      plain.host,
+    ]);
+    assert.equal(same.code, 0);
+    assert.equal(same.stdout.trim(), 'no changes');
+    await writeFile(join(dir, 'cm.yaml'), 'kind: Secret\n');
+    const changed = await run([
+      'artifact',
+      'diff',
+      dir,
+      `${plain.host}/apps/cli:v1`,
+      '--insecure-registry',
+      plain.host,
+    ]);
+    assert.equal(changed.code, 1);
+    assert.equal(changed.stdout.trim(), 'modified  cm.yaml');
+    const pulled = await run([
+      'artifact',
+      'pull',
+      `${plain.host}/apps/cli:v1`,
+      '-o',
+      join(work.path, 'flux-out'),
+      '--insecure-registry',
+      plain.host,
+    ]);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.equal(
+      await readFile(join(work.path, 'flux-out', 'cm.yaml'), 'utf8'),
+      'kind: ConfigMap\n',
+    );
   });
 
   it('reports every bad line of a --from-file list at once and touches no registry', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { parseAllDocuments } from 'yaml';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RegistryClient, StaticCredentials } from '../../src/oci/index.ts';
@@ -16,7 +17,12 @@ export function bashBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
 }
 
-describe('docs/oci.md examples run as written', { skip }, () => {
+/** The yaml code blocks of a docs page. */
+function yamlBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+}
+
+describe('docs examples run as written', { skip }, () => {
   let registry: RegistryServer;
   let work: { path: string; remove: () => Promise<void> };
   before(async () => {
@@ -42,33 +48,59 @@ describe('docs/oci.md examples run as written', { skip }, () => {
     await work.remove();
   });
 
-  it('every example exits 0, in order', async () => {
-    const blocks = bashBlocks(await readFile(join(ROOT, 'docs', 'oci.md'), 'utf8'));
-    assert.ok(blocks.length >= 8);
-    const env = {
-      PATH: process.env.PATH,
-      HOME: work.path,
-      DOCKER_CONFIG: join(work.path, 'docker'),
-      REGISTRY: registry.host,
-      REGISTRY_USER: registry.username,
-      REGISTRY_PASSWORD: registry.password,
-      AIRLOCK_INSECURE_REGISTRY: registry.host,
-    };
-    // `airlock` in the examples is the CLI from this checkout.
-    const prelude = `set -euo pipefail\nairlock() { "${process.execPath}" "${join(ROOT, 'src', 'cli', 'main.ts')}" "$@"; }\n`;
-    for (const block of blocks) {
-      for (const line of block.split('\n').filter((l) => l.trim() !== '')) {
-        const result = spawnSync('bash', ['-c', prelude + line], {
-          cwd: work.path,
-          env,
-          encoding: 'utf8',
-        });
-        assert.equal(result.status, 0, `${line}\n${result.stderr}`);
+  // oci.md logs in first and out last; artifacts.md runs while logged in, so it comes between.
+  for (const page of ['oci.md', 'artifacts.md']) {
+    it(`every example in docs/${page} exits 0, in order`, async () => {
+      const markdown = await readFile(join(ROOT, 'docs', page), 'utf8');
+      const blocks = bashBlocks(markdown);
+      assert.ok(blocks.length >= 3);
+      const cwd = join(work.path, page);
+      await mkdir(cwd, { recursive: true });
+      const env = {
+        PATH: process.env.PATH,
+        HOME: work.path,
+        DOCKER_CONFIG: join(work.path, 'docker'),
+        REGISTRY: registry.host,
+        REGISTRY_USER: registry.username,
+        REGISTRY_PASSWORD: registry.password,
+        AIRLOCK_INSECURE_REGISTRY: registry.host,
+      };
+      // `airlock` in the examples is the CLI from this checkout.
+      const prelude = `set -euo pipefail\nairlock() { "${process.execPath}" "${join(ROOT, 'src', 'cli', 'main.ts')}" "$@"; }\n`;
+      const script =
+        page === 'oci.md' ? blocks.filter((b) => !b.includes('airlock logout')) : blocks;
+      for (const block of script) {
+        const result = spawnSync('bash', ['-c', prelude + block], { cwd, env, encoding: 'utf8' });
+        assert.equal(result.status, 0, `${block}\n${result.stdout}\n${result.stderr}`);
         assert.ok(
           !`${result.stdout}${result.stderr}`.includes(registry.password!),
           'no password in output',
         );
       }
-    }
+      for (const yaml of yamlBlocks(markdown))
+        assert.ok(
+          parseAllDocuments(yaml).every((d) => d.errors.length === 0),
+          yaml,
+        );
+    });
+  }
+
+  it('docs/oci.md logout example works', async () => {
+    const blocks = bashBlocks(await readFile(join(ROOT, 'docs', 'oci.md'), 'utf8')).filter((b) =>
+      b.includes('airlock logout'),
+    );
+    assert.equal(blocks.length, 1);
+    const prelude = `set -euo pipefail\nairlock() { "${process.execPath}" "${join(ROOT, 'src', 'cli', 'main.ts')}" "$@"; }\n`;
+    const result = spawnSync('bash', ['-c', prelude + (blocks[0] ?? '')], {
+      cwd: work.path,
+      env: {
+        PATH: process.env.PATH,
+        HOME: work.path,
+        DOCKER_CONFIG: join(work.path, 'docker'),
+        REGISTRY: registry.host,
+      },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
   });
 });
