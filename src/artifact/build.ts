@@ -6,6 +6,7 @@ import {
   FLUX_DEFAULT_IGNORE,
   gzipDeterministic,
   IgnoreMatcher,
+  mapLimit,
   sha256,
   TAR_TRAILER,
   tarHeader,
@@ -85,43 +86,56 @@ export async function collectEntries(
       },
     ];
   }
-  const entries: LayerEntry[] = [{ name: '.', type: 'dir', mode: modeBits(rootInfo.mode) }];
+  // First the walk (lstat of a directory's entries in parallel), then the file reads in parallel:
+  // sequential awaits on thousands of small files would leave the disk idle between them.
+  const planned: { name: string; type: 'file' | 'dir'; mode: number; path?: string }[] = [
+    { name: '.', type: 'dir', mode: modeBits(rootInfo.mode) },
+  ];
   const visiting = new Set<string>([await realpath(root)]);
   const walk = async (dir: string, relative: string): Promise<void> => {
     const names = (await readdir(dir)).sort(byName);
-    for (const name of names) {
-      const path = join(dir, name);
-      const rel = relative === '' ? name : `${relative}/${name}`;
-      let info = await lstat(path);
-      if (info.isSymbolicLink()) {
-        if (!options.resolveSymlinks) continue;
-        try {
-          info = await stat(path);
-        } catch {
-          continue; // dangling link
+    const infos = await Promise.all(
+      names.map(async (name) => {
+        const path = join(dir, name);
+        let info = await lstat(path);
+        if (info.isSymbolicLink()) {
+          if (!options.resolveSymlinks) return undefined;
+          try {
+            info = await stat(path);
+          } catch {
+            return undefined; // a dangling link
+          }
         }
-      }
+        return { name, path, info };
+      }),
+    );
+    for (const item of infos) {
+      if (!item) continue;
+      const { name, path, info } = item;
+      const rel = relative === '' ? name : `${relative}/${name}`;
       if (info.isDirectory()) {
         const real = await realpath(path);
         if (visiting.has(real)) continue; // a symlink loop
         if (!matcher.ignores(rel, true))
-          entries.push({ name: rel, type: 'dir', mode: modeBits(info.mode) });
+          planned.push({ name: rel, type: 'dir', mode: modeBits(info.mode) });
         visiting.add(real);
         await walk(path, rel);
         visiting.delete(real);
-      } else if (info.isFile()) {
-        if (!matcher.ignores(rel, false))
-          entries.push({
-            name: rel,
-            type: 'file',
-            mode: modeBits(info.mode),
-            data: await readFile(path),
-          });
+      } else if (info.isFile() && !matcher.ignores(rel, false)) {
+        planned.push({ name: rel, type: 'file', mode: modeBits(info.mode), path });
       }
     }
   };
   await walk(root, '');
-  return entries;
+  return mapLimit(planned, 32, async (entry): Promise<LayerEntry> => {
+    if (entry.path === undefined) return { name: entry.name, type: entry.type, mode: entry.mode };
+    return {
+      name: entry.name,
+      type: entry.type,
+      mode: entry.mode,
+      data: await readFile(entry.path),
+    };
+  });
 }
 
 /** Serialises entries as a tar archive with Go's header layout and gzips it deterministically. */

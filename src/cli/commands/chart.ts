@@ -1,42 +1,65 @@
-import { AirlockError } from '../../errors.ts';
+import { AirlockError, toAirlockError } from '../../errors.ts';
+import { mapLimit } from '../../core/index.ts';
 import { chartTag, packageChart, pullChart, pushChart } from '../../artifact/index.ts';
 import {
   formatRepository,
   parseReference,
   referenceTarget,
+  type Repository,
   withTagOrDigest,
 } from '../../oci/index.ts';
-import { type CommandSpec, stringOption } from '../command.ts';
-import { ExitCode } from '../exit-codes.ts';
+import { type CommandSpec, concurrencyOption, stringOption } from '../command.ts';
+import { ExitCode, exitCodeFor } from '../exit-codes.ts';
 
 export const chartPush: CommandSpec = {
   name: 'chart push',
-  summary: 'Push a packaged Helm chart as a Helm OCI artifact',
-  usage: 'airlock chart push CHART.tgz REGISTRY/PREFIX',
+  summary: 'Push packaged Helm charts as Helm OCI artifacts',
+  usage: 'airlock chart push CHART.tgz [CHART.tgz…] REGISTRY/PREFIX',
   description:
-    'Like "helm push": repository PREFIX/<chart name>, tag = version with "+" as "_", Helm\'s config,\nlayers and annotations; a CHART.tgz.prov beside the chart is pushed as the provenance layer.',
-  examples: ['airlock chart push podinfo-6.5.0.tgz oci://registry.internal/charts'],
+    'Like "helm push": repository PREFIX/<chart name>, tag = version with "+" as "_", Helm\'s config,\nlayers and annotations; a CHART.tgz.prov beside a chart is pushed as the provenance layer.\nSeveral charts are pushed concurrently in one process; each failure is reported and the exit\nstatus is non-zero if any failed.',
+  examples: [
+    'airlock chart push podinfo-6.5.0.tgz oci://registry.internal/charts',
+    'airlock chart push ./dist/*.tgz registry.internal/charts --json',
+  ],
   registry: true,
   options: {},
   async run(context) {
-    const { positionals, out } = context;
-    const [chartPath, prefixText, ...extra] = positionals;
-    if (chartPath === undefined || prefixText === undefined || extra.length > 0)
-      throw new AirlockError('USAGE', 'chart push takes CHART.tgz and REGISTRY/PREFIX');
+    const { positionals, values, out } = context;
+    const prefixText = positionals.at(-1);
+    const charts = positionals.slice(0, -1);
+    if (prefixText === undefined || charts.length === 0)
+      throw new AirlockError('USAGE', 'chart push takes CHART.tgz… and REGISTRY/PREFIX');
     const prefix = parseReference(prefixText, { repositoryOnly: true });
     const session = await context.session();
-    const result = await pushChart(
-      (repository) =>
-        session.open(
-          prefix.kind === 'layout'
-            ? { ...prefix, path: `${prefix.path}/${repository.split('/').pop() ?? ''}` }
-            : { ...prefix, repository },
-        ),
-      chartPath,
-      prefix.kind === 'layout' ? prefix.path : prefix.repository,
+    const open = (repository: string): Repository =>
+      session.open(
+        prefix.kind === 'layout'
+          ? { ...prefix, path: `${prefix.path}/${repository.split('/').pop() ?? ''}` }
+          : { ...prefix, repository },
+      );
+    const base = prefix.kind === 'layout' ? prefix.path : prefix.repository;
+    const outcomes = await mapLimit(charts, concurrencyOption(values) ?? 8, async (chart) => {
+      try {
+        return { chart, result: await pushChart(open, chart, base) };
+      } catch (caught) {
+        const error = toAirlockError(caught);
+        out.failure(chart, error, exitCodeFor(error.code));
+        return { chart, error };
+      }
+    });
+    const pushed = outcomes.flatMap((o) => ('result' in o ? [o.result] : []));
+    const failed = outcomes.flatMap((o) =>
+      'error' in o ? [{ chart: o.chart, code: o.error.code, message: o.error.message }] : [],
     );
-    out.result(`${result.repository}:${result.tag}@${result.digest}`, result);
-    return ExitCode.ok;
+    out.result(
+      pushed.map((r) => `${r.repository}:${r.tag}@${r.digest}`),
+      charts.length === 1 && pushed[0] ? pushed[0] : { pushed, failed },
+    );
+    if (failed.length === 0) return ExitCode.ok;
+    const codes = new Set(
+      outcomes.flatMap((o) => ('error' in o ? [exitCodeFor(o.error.code)] : [])),
+    );
+    return codes.size === 1 ? ([...codes][0] ?? ExitCode.failure) : ExitCode.failure;
   },
 };
 
