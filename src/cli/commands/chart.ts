@@ -43,6 +43,7 @@ export const chartPush: CommandSpec = {
         return { chart, result: await pushChart(open, chart, base) };
       } catch (caught) {
         const error = toAirlockError(caught);
+        if (charts.length === 1) throw error; // one chart: an ordinary error, not a batch report
         out.failure(chart, error, exitCodeFor(error.code));
         return { chart, error };
       }
