@@ -269,12 +269,18 @@ class CopyEngine {
     };
   }
 
-  /** Copies what a manifest references: blobs of an image manifest, child manifests of an index. */
-  async #copyChildren(
+  /**
+   * Visits what a manifest references, children before parents: each blob of an image manifest, and
+   * each child manifest of an index that the destination lacks (after its own references).
+   */
+  async #walkGraph(
     source: Repository,
     destination: Repository,
     manifest: FetchedManifest,
-    counters: Counters,
+    visit: {
+      blob: (blob: Descriptor) => Promise<void>;
+      manifest: (child: FetchedManifest) => Promise<void>;
+    },
   ): Promise<void> {
     const parsed = parseManifest(
       manifest.bytes,
@@ -286,15 +292,31 @@ class CopyEngine {
         parsed.value.manifests.map(async (child) => {
           if (await destination.hasManifest(child.digest)) return;
           const fetched = await source.fetchManifest(child.digest);
-          await this.#copyChildren(source, destination, fetched, counters);
-          await destination.pushManifest(fetched.bytes, fetched.descriptor.mediaType);
-          counters.manifestsWritten++;
+          await this.#walkGraph(source, destination, fetched, visit);
+          await visit.manifest(fetched);
         }),
       );
       return;
     }
-    const blobs = uniqueByDigest([parsed.value.config, ...parsed.value.layers]);
-    await Promise.all(blobs.map((blob) => this.#copyBlob(source, destination, blob, counters)));
+    await Promise.all(
+      uniqueByDigest([parsed.value.config, ...parsed.value.layers]).map(visit.blob),
+    );
+  }
+
+  /** Copies what a manifest references: blobs of an image manifest, child manifests of an index. */
+  async #copyChildren(
+    source: Repository,
+    destination: Repository,
+    manifest: FetchedManifest,
+    counters: Counters,
+  ): Promise<void> {
+    await this.#walkGraph(source, destination, manifest, {
+      blob: (blob) => this.#copyBlob(source, destination, blob, counters),
+      manifest: async (child) => {
+        await destination.pushManifest(child.bytes, child.descriptor.mediaType);
+        counters.manifestsWritten++;
+      },
+    });
   }
 
   async #copyBlob(
@@ -359,45 +381,34 @@ class CopyEngine {
     return 'uploaded';
   }
 
+  /** What a copy would write, found with reads only (dry run). */
   async #planGraph(
     source: Repository,
     destination: Repository,
     manifest: FetchedManifest,
     counters: Counters,
   ): Promise<void> {
-    const parsed = parseManifest(
-      manifest.bytes,
-      manifest.descriptor.mediaType,
-      `${source.name}@${manifest.descriptor.digest}`,
-    );
-    if (parsed.kind === 'index') {
-      for (const child of parsed.value.manifests) {
-        if (await destination.hasManifest(child.digest)) continue;
-        await this.#planGraph(
-          source,
-          destination,
-          await source.fetchManifest(child.digest),
-          counters,
-        );
+    await this.#walkGraph(source, destination, manifest, {
+      blob: async (blob) => {
+        const present = await destination.hasBlob(blob.digest);
+        if (present) counters.present++;
+        else {
+          counters.uploaded++;
+          counters.bytesUploaded += blob.size;
+        }
+        this.#options.onEvent?.({
+          type: 'blob',
+          destination: destination.name,
+          digest: blob.digest,
+          size: blob.size,
+          action: present ? 'present' : 'would-upload',
+        });
+      },
+      manifest: () => {
         counters.manifestsWritten++;
-      }
-      return;
-    }
-    for (const blob of uniqueByDigest([parsed.value.config, ...parsed.value.layers])) {
-      const present = await destination.hasBlob(blob.digest);
-      if (present) counters.present++;
-      else {
-        counters.uploaded++;
-        counters.bytesUploaded += blob.size;
-      }
-      this.#options.onEvent?.({
-        type: 'blob',
-        destination: destination.name,
-        digest: blob.digest,
-        size: blob.size,
-        action: present ? 'present' : 'would-upload',
-      });
-    }
+        return Promise.resolve();
+      },
+    });
   }
 
   /** Copies an artifact (manifest graph) by digest; used for signatures and referrers. */
