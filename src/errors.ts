@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'LAYOUT_INVALID'
   | 'MANIFEST_INVALID'
   | 'CREDENTIALS_INVALID'
+  | 'KEY_INVALID'
+  | 'KEY_DECRYPT_FAILED'
   // operational failures (exit 1)
   | 'REGISTRY_AUTH'
   | 'REGISTRY_DENIED'

@@ -3,3 +3,4 @@ export * from './errors.ts';
 export * from './core/index.ts';
 export * from './oci/index.ts';
 export * from './artifact/index.ts';
+export * from './sign/index.ts';

@@ -12,6 +12,8 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'LAYOUT_INVALID':
     case 'MANIFEST_INVALID':
     case 'CREDENTIALS_INVALID':
+    case 'KEY_INVALID':
+    case 'KEY_DECRYPT_FAILED':
       return ExitCode.invalidInput;
     case 'VERIFICATION_FAILED':
     case 'POLICY_VIOLATION':

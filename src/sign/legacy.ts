@@ -1,0 +1,295 @@
+import { createPublicKey, type KeyObject, verify as cryptoVerify } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { AirlockError } from '../errors.ts';
+import { type Digest, digestHex, GoMap, goJSON, readAll, sha256 } from '../core/index.ts';
+import { type Descriptor, parseManifest, type Repository } from '../oci/index.ts';
+import type { Signer } from './keys.ts';
+
+// cosign's legacy ("tag-based") signatures, read by every cosign and Flux version
+// (shared/reference/signing.md §1): an image manifest under tag `sha256-<hex>.sig`, one layer per
+// signature holding the simple-signing payload, the DER signature in an annotation.
+export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
+export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+/** cosign refuses signature manifests with more layers than this (pkg/oci/remote/signatures.go). */
+const MAX_LAYERS = 1000;
+
+export function signatureTag(digest: Digest): string {
+  return `sha256-${digestHex(digest)}.sig`;
+}
+
+/**
+ * The simple-signing payload exactly as cosign marshals it (Go encoding/json of
+ * sigstore payload.SimpleContainerImage; signing.md §1.3).
+ */
+export function simpleSigningPayload(
+  dockerReference: string,
+  digest: Digest,
+  annotations?: Readonly<Record<string, string>>,
+): Buffer {
+  const optional =
+    annotations && Object.keys(annotations).length > 0 ? new GoMap(annotations) : null;
+  return Buffer.from(
+    goJSON({
+      critical: {
+        identity: { 'docker-reference': dockerReference },
+        image: { 'docker-manifest-digest': digest },
+        type: 'cosign container image signature',
+      },
+      optional,
+    }),
+  );
+}
+
+/** The config ggcr builds for an empty image with N appended layers (signing.md §1.2). */
+function signatureConfig(layers: readonly Descriptor[]): Buffer {
+  const zero = '0001-01-01T00:00:00Z';
+  return Buffer.from(
+    goJSON({
+      architecture: '',
+      created: zero,
+      history: layers.map(() => ({ created: zero })),
+      os: '',
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+      config: {},
+    }),
+  );
+}
+
+interface SignatureLayer {
+  readonly descriptor: Descriptor;
+  readonly payload: Buffer;
+  readonly signature: Buffer;
+}
+
+/** Reads the signature layers stored for `digest` (an empty list when there is no .sig tag). */
+export async function readSignatures(
+  repository: Repository,
+  digest: Digest,
+): Promise<SignatureLayer[]> {
+  const tag = signatureTag(digest);
+  if (!(await repository.resolve(tag))) return [];
+  const fetched = await repository.fetchManifest(tag);
+  const parsed = parseManifest(
+    fetched.bytes,
+    fetched.descriptor.mediaType,
+    `${repository.name}:${tag}`,
+  );
+  if (parsed.kind !== 'manifest')
+    throw new AirlockError(
+      'MANIFEST_INVALID',
+      `${repository.name}:${tag} is not a signature manifest`,
+    );
+  if (parsed.value.layers.length > MAX_LAYERS)
+    throw new AirlockError(
+      'MANIFEST_INVALID',
+      `${repository.name}:${tag} has more than ${MAX_LAYERS} signatures`,
+    );
+  const layers: SignatureLayer[] = [];
+  for (const descriptor of parsed.value.layers) {
+    const payload = await readAll(await repository.fetchBlob(descriptor), 128 * 1024 * 1024);
+    const signature = Buffer.from(descriptor.annotations?.[SIGNATURE_ANNOTATION] ?? '', 'base64');
+    layers.push({ descriptor, payload, signature });
+  }
+  return layers;
+}
+
+export interface SignResult {
+  readonly reference: string;
+  readonly digest: Digest;
+  readonly signatureTag: string;
+  /** false when an identical signature by the same key was already there. */
+  readonly added: boolean;
+}
+
+/**
+ * Signs the manifest a tag or digest names, in cosign's legacy format. The digest is resolved once
+ * and is what gets signed; existing signatures are kept and a duplicate is not added.
+ */
+export async function signLegacy(
+  repository: Repository,
+  reference: string,
+  signer: Signer,
+  options: { annotations?: Readonly<Record<string, string>>; dockerReference?: string } = {},
+): Promise<SignResult> {
+  const resolved = await repository.resolve(reference);
+  if (!resolved)
+    throw new AirlockError(
+      'REGISTRY_NOT_FOUND',
+      `${repository.name}:${reference}: nothing to sign`,
+    );
+  const digest = resolved.digest;
+  const payload = simpleSigningPayload(
+    options.dockerReference ?? repository.name,
+    digest,
+    options.annotations,
+  );
+  const signature = await signer.sign(payload);
+  const existing = await readSignatures(repository, digest);
+  const payloadDigest = sha256(payload);
+  const result = {
+    reference: `${repository.name}@${digest}`,
+    digest,
+    signatureTag: signatureTag(digest),
+  };
+  const publicKey = createPublicKey(signer.publicKeyPEM);
+  // cosign's dedupe: same payload, same media type, and a signature that verifies with this key.
+  if (
+    existing.some(
+      (l) =>
+        l.descriptor.digest === payloadDigest &&
+        l.descriptor.mediaType === SIMPLE_SIGNING_MEDIA_TYPE &&
+        verifySignatureBytes(publicKey, l.payload, l.signature),
+    )
+  ) {
+    return { ...result, added: false };
+  }
+  const layer: Descriptor = {
+    mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
+    digest: payloadDigest,
+    size: payload.length,
+    annotations: { [SIGNATURE_ANNOTATION]: signature.toString('base64') },
+  };
+  const layers = [...existing.map((l) => l.descriptor), layer];
+  const config = signatureConfig(layers);
+  await repository.pushBlob(layer, () => Promise.resolve(Readable.from([payload])));
+  const configDescriptor = { mediaType: OCI_CONFIG, size: config.length, digest: sha256(config) };
+  await repository.pushBlob(configDescriptor, () => Promise.resolve(Readable.from([config])));
+  const manifest = Buffer.from(
+    goJSON({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: configDescriptor,
+      layers: layers.map((l) => ({
+        mediaType: l.mediaType,
+        size: l.size,
+        digest: l.digest,
+        annotations: new GoMap(l.annotations ?? {}),
+      })),
+    }),
+  );
+  // Signature last: after the artifact it covers exists (resolved above).
+  await repository.pushManifest(manifest, OCI_MANIFEST, signatureTag(digest));
+  return { ...result, added: true };
+}
+
+/** ECDSA over SHA-256: DER first, IEEE P1363 (r‖s) as cosign's verifier falls back to. */
+export function verifySignatureBytes(key: KeyObject, payload: Buffer, signature: Buffer): boolean {
+  if (signature.length === 0) return false;
+  try {
+    if (cryptoVerify('sha256', payload, { key, dsaEncoding: 'der' }, signature)) return true;
+  } catch {
+    // not DER: try r||s below
+  }
+  try {
+    return (
+      key.asymmetricKeyType === 'ec' &&
+      cryptoVerify('sha256', payload, { key, dsaEncoding: 'ieee-p1363' }, signature)
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** The digest a payload claims (field names matched case-insensitively, as Go's json does). */
+export function claimedDigest(payload: Buffer): string | undefined {
+  try {
+    const lower = (o: unknown): Record<string, unknown> =>
+      Object.fromEntries(
+        Object.entries(
+          o !== null && typeof o === 'object' ? (o as Record<string, unknown>) : {},
+        ).map(([k, v]) => [k.toLowerCase(), v]),
+      );
+    const image = lower(lower(lower(JSON.parse(payload.toString('utf8'))).critical).image);
+    const value = image['docker-manifest-digest'];
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface VerifiedSignature {
+  readonly reference: string;
+  readonly digest: Digest;
+  readonly format: 'cosign-legacy';
+  /** Index of the key (in the order given) that verified. */
+  readonly keyIndex: number;
+  readonly keyName: string;
+  readonly annotations: Readonly<Record<string, unknown>> | null;
+}
+
+/**
+ * Verifies legacy signatures with one or more public keys (Flux tries every `.pub` entry). Stricter
+ * than Flux: the payload's digest claim must equal the artifact digest, so a signature copied from
+ * another artifact is refused. Throws VERIFICATION_FAILED with the reason per signature.
+ */
+export async function verifyLegacy(
+  repository: Repository,
+  reference: string,
+  keys: readonly { name: string; key: KeyObject }[],
+): Promise<VerifiedSignature> {
+  const resolved = await repository.resolve(reference);
+  if (!resolved)
+    throw new AirlockError('REGISTRY_NOT_FOUND', `${repository.name}:${reference}: not found`);
+  const digest = resolved.digest;
+  const layers = await readSignatures(repository, digest);
+  if (layers.length === 0) {
+    throw new AirlockError(
+      'VERIFICATION_FAILED',
+      `${repository.name}@${digest}: no signatures found (no ${signatureTag(digest)} tag)`,
+      {
+        details: ['Sign it with "airlock sign --key cosign.key".'],
+      },
+    );
+  }
+  const reasons: string[] = [];
+  for (const [i, layer] of layers.entries()) {
+    if (layer.descriptor.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) {
+      reasons.push(
+        `signature ${i + 1}: media type ${layer.descriptor.mediaType} is not a simple-signing payload`,
+      );
+      continue;
+    }
+    const keyIndex = keys.findIndex(({ key }) =>
+      verifySignatureBytes(key, layer.payload, layer.signature),
+    );
+    if (keyIndex < 0) {
+      reasons.push(
+        `signature ${i + 1}: does not verify with ${keys.map((k) => k.name).join(', ')}`,
+      );
+      continue;
+    }
+    const claimed = claimedDigest(layer.payload);
+    if (claimed !== digest) {
+      reasons.push(
+        `signature ${i + 1}: signed by ${keys[keyIndex]?.name ?? ''} but for ${claimed ?? 'no digest'}, not ${digest} (copied from another artifact?)`,
+      );
+      continue;
+    }
+    let annotations: Record<string, unknown> | null = null;
+    try {
+      const optional = (JSON.parse(layer.payload.toString('utf8')) as { optional?: unknown })
+        .optional;
+      annotations =
+        optional !== null && typeof optional === 'object'
+          ? (optional as Record<string, unknown>)
+          : null;
+    } catch {
+      annotations = null;
+    }
+    return {
+      reference: `${repository.name}@${digest}`,
+      digest,
+      format: 'cosign-legacy',
+      keyIndex,
+      keyName: keys[keyIndex]?.name ?? '',
+      annotations,
+    };
+  }
+  throw new AirlockError(
+    'VERIFICATION_FAILED',
+    `${repository.name}@${digest}: no signature verifies`,
+    { details: reasons },
+  );
+}
