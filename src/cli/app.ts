@@ -11,6 +11,7 @@ import {
 import { artifactCommands } from './commands/artifact.ts';
 import { chartCommands } from './commands/chart.ts';
 import { copyCommand } from './commands/copy.ts';
+import { signCommands } from './commands/sign.ts';
 import { loginCommand, logoutCommand } from './commands/login.ts';
 import { gcCommand, inspectCommand, lsCommand, tagCommand } from './commands/registry-ops.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
@@ -21,6 +22,7 @@ export const VERSION = '0.1.0';
 export const COMMANDS: readonly CommandSpec[] = [
   ...artifactCommands,
   ...chartCommands,
+  ...signCommands,
   copyCommand,
   tagCommand,
   lsCommand,

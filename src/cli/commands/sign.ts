@@ -1,0 +1,290 @@
+import { existsSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { AirlockError } from '../../errors.ts';
+import { parseReference, referenceTarget } from '../../oci/index.ts';
+import {
+  decryptPrivateKey,
+  encryptKeyPair,
+  generateKeyPair,
+  importPrivateKey,
+  keySecretYAML,
+  KeySigner,
+  loadPublicKey,
+  signLegacy,
+  verifyLegacy,
+} from '../../sign/index.ts';
+import {
+  type CommandContext,
+  type CommandSpec,
+  readStdin,
+  stringList,
+  stringOption,
+} from '../command.ts';
+import { ExitCode } from '../exit-codes.ts';
+
+/**
+ * The key password, as cosign reads it (signing.md §3): COSIGN_PASSWORD if set (it may be empty),
+ * else a prompt on a terminal, else all of standard input.
+ */
+async function password(context: CommandContext, confirm: boolean): Promise<string> {
+  const fromEnv = context.env.COSIGN_PASSWORD;
+  if (fromEnv !== undefined) return fromEnv;
+  const stdin = context.stdin as Readable & {
+    isTTY?: boolean;
+    setRawMode?: (raw: boolean) => void;
+  };
+  if (stdin.isTTY !== true) return (await readStdin(stdin)).replace(/\r?\n$/, '');
+  const ask = (question: string): Promise<string> =>
+    new Promise((resolve) => {
+      const rl = createInterface({ input: stdin, terminal: true });
+      process.stderr.write(question);
+      // Keep the typed password off the screen.
+      (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
+      rl.question('', (answer) => {
+        rl.close();
+        process.stderr.write('\n');
+        resolve(answer);
+      });
+    });
+  const first = await ask('Enter password for private key: ');
+  if (confirm && (await ask('Enter password for private key again: ')) !== first)
+    throw new AirlockError('USAGE', 'the passwords do not match');
+  return first;
+}
+
+/** Writes a key file atomically with its mode set from the start; never overwrites without --force. */
+async function writeNew(
+  path: string,
+  content: string,
+  mode: number,
+  force: boolean,
+): Promise<void> {
+  if (!force && existsSync(path))
+    throw new AirlockError('USAGE', `${path} already exists`, {
+      details: ['Pass --force to overwrite it.'],
+    });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, content, { mode, flag: 'wx' });
+  await rename(tmp, path);
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new AirlockError(
+      'USAGE',
+      `${what} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      { cause: error },
+    );
+  }
+}
+
+export const keyGenerate: CommandSpec = {
+  name: 'key generate',
+  summary: 'Generate a cosign key pair (cosign.key encrypted, cosign.pub)',
+  usage: 'airlock key generate [--output-key-prefix cosign] [--force]',
+  description:
+    'Writes <prefix>.key (mode 0600, encrypted exactly like "cosign generate-key-pair") and\n<prefix>.pub. The password comes from COSIGN_PASSWORD, a prompt, or standard input.',
+  examples: [
+    'COSIGN_PASSWORD="$(cat /run/secrets/pw)" airlock key generate',
+    'airlock key generate --output-key-prefix release',
+  ],
+  registry: false,
+  options: {
+    'output-key-prefix': {
+      type: 'string',
+      value: 'PREFIX',
+      description: 'File name prefix (default cosign).',
+    },
+    force: { type: 'boolean', description: 'Overwrite existing files.' },
+  },
+  async run(context) {
+    const prefix = stringOption(context.values, 'output-key-prefix') ?? 'cosign';
+    const pair = generateKeyPair(await password(context, true));
+    const force = context.values.force === true;
+    await writeNew(`${prefix}.key`, pair.privateKeyPEM, 0o600, force);
+    await writeNew(`${prefix}.pub`, pair.publicKeyPEM, 0o644, force);
+    context.out.result(
+      [`Private key written to ${prefix}.key`, `Public key written to ${prefix}.pub`],
+      { privateKey: `${prefix}.key`, publicKey: `${prefix}.pub` },
+    );
+    return ExitCode.ok;
+  },
+};
+
+export const keyImport: CommandSpec = {
+  name: 'key import',
+  summary: 'Import an unencrypted PKCS#8 or SEC1 key as an encrypted cosign key pair',
+  usage: 'airlock key import KEY.pem [--output-key-prefix import-cosign] [--force]',
+  examples: ['COSIGN_PASSWORD=... airlock key import ec-key.pem'],
+  registry: false,
+  options: {
+    'output-key-prefix': {
+      type: 'string',
+      value: 'PREFIX',
+      description: 'File name prefix (default import-cosign).',
+    },
+    force: { type: 'boolean', description: 'Overwrite existing files.' },
+  },
+  async run(context) {
+    const [path, ...extra] = context.positionals;
+    if (path === undefined || extra.length > 0)
+      throw new AirlockError('USAGE', 'key import takes one KEY.pem');
+    const key = importPrivateKey(await readText(path, 'key'), path);
+    const pair = encryptKeyPair(key, await password(context, true));
+    const prefix = stringOption(context.values, 'output-key-prefix') ?? 'import-cosign';
+    const force = context.values.force === true;
+    await writeNew(`${prefix}.key`, pair.privateKeyPEM, 0o600, force);
+    await writeNew(`${prefix}.pub`, pair.publicKeyPEM, 0o644, force);
+    context.out.result(
+      [`Private key written to ${prefix}.key`, `Public key written to ${prefix}.pub`],
+      { privateKey: `${prefix}.key`, publicKey: `${prefix}.pub` },
+    );
+    return ExitCode.ok;
+  },
+};
+
+export const keySecret: CommandSpec = {
+  name: 'key secret',
+  summary: 'Print the Kubernetes Secret Flux reads public keys from (entry cosign.pub)',
+  usage: 'airlock key secret --namespace NS [--name cosign-pub] [--key cosign.pub]',
+  examples: ['airlock key secret --namespace flux-system > cosign-pub.yaml'],
+  registry: false,
+  options: {
+    namespace: { type: 'string', value: 'NS', description: 'Namespace of the OCIRepository.' },
+    name: { type: 'string', value: 'NAME', description: 'Secret name (default cosign-pub).' },
+    key: { type: 'string', value: 'FILE', description: 'Public key file (default cosign.pub).' },
+  },
+  async run({ values, out }) {
+    const namespace = stringOption(values, 'namespace');
+    if (namespace === undefined) throw new AirlockError('USAGE', 'key secret needs --namespace');
+    const path = stringOption(values, 'key') ?? 'cosign.pub';
+    const pem = await readText(path, 'public key');
+    loadPublicKey(pem, path);
+    const yaml = keySecretYAML(namespace, stringOption(values, 'name') ?? 'cosign-pub', pem);
+    out.result(yaml.trimEnd(), { yaml });
+    return ExitCode.ok;
+  },
+};
+
+function parseAnnotations(items: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new AirlockError('USAGE', `-a "${item}" is not key=value`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+export const signCommand: CommandSpec = {
+  name: 'sign',
+  summary: 'Sign artifacts with a cosign key (cosign legacy format, read by every cosign and Flux)',
+  usage: 'airlock sign REF… --key cosign.key [-a key=value…]',
+  description:
+    'Signs the manifest digest each REF resolves to (resolved once), as cosign does: a\nsimple-signing payload in the sha256-<hex>.sig tag. Existing signatures are kept; a duplicate is\nnot added. The key password comes from COSIGN_PASSWORD, a prompt, or standard input.',
+  examples: [
+    'COSIGN_PASSWORD=... airlock sign registry.internal/charts/podinfo:6.5.0 --key cosign.key',
+    'airlock sign registry.internal/apps/web:latest --key cosign.key -a git-sha=$GIT_SHA',
+  ],
+  registry: true,
+  options: {
+    key: {
+      type: 'string',
+      value: 'FILE',
+      env: true,
+      description: 'cosign private key (encrypted PEM).',
+    },
+    annotation: {
+      type: 'string',
+      short: 'a',
+      multiple: true,
+      value: 'K=V',
+      description: 'Annotation signed into the payload (optional section).',
+    },
+  },
+  async run(context) {
+    const { positionals, values, out } = context;
+    if (positionals.length === 0) throw new AirlockError('USAGE', 'sign takes at least one REF');
+    const keyPath = stringOption(values, 'key');
+    if (keyPath === undefined)
+      throw new AirlockError('USAGE', 'sign needs --key (keyless signing is not available yet)');
+    const refs = positionals.map((p) => parseReference(p, { requireTagOrDigest: true }));
+    const signer = new KeySigner(
+      decryptPrivateKey(await readText(keyPath, 'key'), await password(context, false), keyPath),
+    );
+    const annotations = parseAnnotations(stringList(values, 'annotation'));
+    const session = await context.session();
+    const results = [];
+    for (const ref of refs)
+      results.push(
+        await signLegacy(session.open(ref), referenceTarget(ref) ?? '', signer, { annotations }),
+      );
+    out.result(
+      results.map(
+        (r) => `${r.added ? 'signed' : 'already signed'} ${r.reference} (${r.signatureTag})`,
+      ),
+      results,
+    );
+    return ExitCode.ok;
+  },
+};
+
+export const verifyCommand: CommandSpec = {
+  name: 'verify',
+  summary: 'Verify cosign signatures with one or more public keys (exit 3 when nothing verifies)',
+  usage: 'airlock verify REF… --key cosign.pub [--key other.pub…]',
+  description:
+    "Like Flux, any of the keys may match. Stricter than Flux: the signed payload must name this\nartifact's digest, so a signature copied from another artifact is refused.",
+  examples: [
+    'airlock verify registry.internal/charts/podinfo:6.5.0 --key cosign.pub',
+    'airlock verify registry.internal/apps/web:latest --key team-a.pub --key team-b.pub --json',
+  ],
+  registry: true,
+  options: {
+    key: {
+      type: 'string',
+      multiple: true,
+      value: 'FILE',
+      env: true,
+      description: 'Public key (repeatable).',
+    },
+  },
+  async run(context) {
+    const { positionals, values, out } = context;
+    if (positionals.length === 0) throw new AirlockError('USAGE', 'verify takes at least one REF');
+    const keyPaths = stringList(values, 'key');
+    if (keyPaths.length === 0)
+      throw new AirlockError(
+        'USAGE',
+        'verify needs --key (identity-based verification is not available yet)',
+      );
+    const keys = await Promise.all(
+      keyPaths.map(async (path) => ({
+        name: path,
+        key: loadPublicKey(await readText(path, 'public key'), path),
+      })),
+    );
+    const refs = positionals.map((p) => parseReference(p, { requireTagOrDigest: true }));
+    const session = await context.session();
+    const results = [];
+    for (const ref of refs)
+      results.push(await verifyLegacy(session.open(ref), referenceTarget(ref) ?? '', keys));
+    out.result(
+      results.map((r) => `verified ${r.reference} (${r.format}, key ${r.keyName})`),
+      results,
+    );
+    return ExitCode.ok;
+  },
+};
+
+export const signCommands: readonly CommandSpec[] = [
+  keyGenerate,
+  keyImport,
+  keySecret,
+  signCommand,
+  verifyCommand,
+];

@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sha256 } from '../../src/core/index.ts';
+import { RegistryClient } from '../../src/oci/index.ts';
+import {
+  decryptPrivateKey,
+  generateKeyPair,
+  KeySigner,
+  loadPublicKey,
+  readSignatures,
+  SIGNATURE_ANNOTATION,
+  signatureTag,
+  signLegacy,
+  SIMPLE_SIGNING_MEDIA_TYPE,
+  verifyLegacy,
+} from '../../src/sign/index.ts';
+import { makeArtifact, pushArtifact } from '../harness/artifacts.ts';
+import { type RegistryServer, startRegistry } from '../harness/registry.ts';
+import {
+  fixturesSkipReason,
+  missingTools,
+  run,
+  SHARED_FIXTURES,
+  tempDir,
+} from '../harness/tools.ts';
+import { airlock } from '../helpers/cli.ts';
+import { assertRejectsCode } from '../helpers/assert-code.ts';
+
+const skip = missingTools(['docker-registry', 'skopeo']);
+
+function keyPair(password = 'pw'): {
+  signer: KeySigner;
+  pub: { name: string; key: ReturnType<typeof loadPublicKey> };
+} {
+  const pair = generateKeyPair(password);
+  return {
+    signer: new KeySigner(decryptPrivateKey(pair.privateKeyPEM, password, 'k')),
+    pub: { name: 'generated.pub', key: loadPublicKey(pair.publicKeyPEM, 'generated.pub') },
+  };
+}
+
+describe('cosign legacy signatures on a real registry', { skip }, () => {
+  let registry: RegistryServer;
+  let client: RegistryClient;
+  let work: { path: string; remove: () => Promise<void> };
+  before(async () => {
+    registry = await startRegistry();
+    client = new RegistryClient({ insecureRegistries: [registry.host] });
+    work = await tempDir();
+  });
+  after(async () => {
+    client.close();
+    await registry.stop();
+    await work.remove();
+  });
+
+  it("signs with a generated key and verifies; the manifest has exactly cosign's shape", async () => {
+    const repo = client.repository(registry.host, 'signed/a');
+    const artifact = makeArtifact();
+    await pushArtifact(repo, artifact, 'v1');
+    const { signer, pub } = keyPair();
+    const signed = await signLegacy(repo, 'v1', signer, { annotations: { team: 'platform' } });
+    assert.equal(signed.digest, artifact.digest);
+    assert.equal(signed.signatureTag, `sha256-${artifact.digest.slice(7)}.sig`);
+    const verified = await verifyLegacy(repo, 'v1', [pub]);
+    assert.deepEqual(verified.annotations, { team: 'platform' });
+    // Field by field, as signing.md §1.2 describes and skopeo (an independent client) reads it.
+    const raw = run('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${registry.host}/signed/a:${signed.signatureTag}`,
+    ]).trimEnd();
+    const manifest = JSON.parse(raw) as {
+      schemaVersion: number;
+      mediaType: string;
+      config: { mediaType: string; size: number; digest: string };
+      layers: {
+        mediaType: string;
+        size: number;
+        digest: string;
+        annotations: Record<string, string>;
+      }[];
+    };
+    assert.deepEqual(Object.keys(manifest), ['schemaVersion', 'mediaType', 'config', 'layers']);
+    assert.equal(manifest.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.equal(manifest.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+    assert.equal(manifest.layers.length, 1);
+    const layer = manifest.layers[0]!;
+    assert.equal(layer.mediaType, SIMPLE_SIGNING_MEDIA_TYPE);
+    assert.deepEqual(Object.keys(layer.annotations), [SIGNATURE_ANNOTATION]);
+    const config = run('skopeo', [
+      'inspect',
+      '--raw',
+      '--config',
+      '--tls-verify=false',
+      `docker://${registry.host}/signed/a:${signed.signatureTag}`,
+    ]).trimEnd();
+    assert.equal(
+      config,
+      `{"architecture":"","created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],"os":"","rootfs":{"type":"layers","diff_ids":["${layer.digest}"]},"config":{}}`,
+    );
+    assert.equal(sha256(config), manifest.config.digest);
+  });
+
+  it(
+    'signs with a key from the cosign fixtures and verifies with its public key',
+    { skip: fixturesSkipReason('sigstore/cosign') },
+    async () => {
+      const dir = join(SHARED_FIXTURES, 'sigstore', 'cosign');
+      const signer = new KeySigner(
+        decryptPrivateKey(
+          readFileSync(join(dir, 'cosign-encrypted-sigstore-type.key'), 'utf8'),
+          'hello',
+          'fixture',
+        ),
+      );
+      const repo = client.repository(registry.host, 'signed/fixture');
+      await pushArtifact(repo, makeArtifact(), 'v1');
+      await signLegacy(repo, 'v1', signer);
+      const pub = {
+        name: 'fixture.pub',
+        key: loadPublicKey(
+          readFileSync(join(dir, 'cosign-encrypted-sigstore-type.pub'), 'utf8'),
+          'fixture.pub',
+        ),
+      };
+      assert.equal((await verifyLegacy(repo, 'v1', [pub])).keyName, 'fixture.pub');
+    },
+  );
+
+  it("keeps two signers' signatures, adds no duplicate, and either key verifies", async () => {
+    const repo = client.repository(registry.host, 'signed/two');
+    const artifact = makeArtifact();
+    await pushArtifact(repo, artifact, 'v1');
+    const a = keyPair();
+    const b = keyPair();
+    await signLegacy(repo, 'v1', a.signer);
+    await signLegacy(repo, 'v1', b.signer);
+    const again = await signLegacy(repo, 'v1', a.signer);
+    assert.equal(again.added, false);
+    assert.equal((await readSignatures(repo, artifact.digest)).length, 2);
+    assert.equal((await verifyLegacy(repo, 'v1', [{ ...a.pub, name: 'a.pub' }])).keyName, 'a.pub');
+    assert.equal((await verifyLegacy(repo, 'v1', [{ ...b.pub, name: 'b.pub' }])).keyName, 'b.pub');
+    const other = keyPair();
+    const error = await assertRejectsCode(
+      () => verifyLegacy(repo, 'v1', [other.pub]),
+      'VERIFICATION_FAILED',
+    );
+    assert.equal(error.details.length, 2, 'one reason per signature');
+  });
+
+  it('refuses a signature copied from artifact A onto artifact B, and a tampered payload', async () => {
+    const repo = client.repository(registry.host, 'signed/copied');
+    const a = makeArtifact();
+    const b = makeArtifact();
+    await pushArtifact(repo, a, 'a');
+    await pushArtifact(repo, b, 'b');
+    const { signer, pub } = keyPair();
+    await signLegacy(repo, 'a', signer);
+    // Copy A's signature manifest under B's signature tag.
+    const sig = await repo.fetchManifest(signatureTag(a.digest));
+    await repo.pushManifest(sig.bytes, sig.descriptor.mediaType, signatureTag(b.digest));
+    const error = await assertRejectsCode(
+      () => verifyLegacy(repo, 'b', [pub]),
+      'VERIFICATION_FAILED',
+    );
+    assert.match(error.details[0] ?? '', /copied from another artifact/);
+    assert.equal((await verifyLegacy(repo, 'a', [pub])).digest, a.digest);
+    await assertRejectsCode(
+      () => verifyLegacy(client.repository(registry.host, 'signed/unsigned'), 'a', [pub]),
+      'REGISTRY_NOT_FOUND',
+    );
+  });
+
+  it('CLI: key generate (0600, no overwrite), sign, verify; wrong key and tampered payload exit 3; no password in output', async () => {
+    const env = { HOME: work.path, COSIGN_PASSWORD: 'sentinel-key-password' };
+    const cwdKey = join(work.path, 'cosign');
+    const gen = await airlock(['key', 'generate', '--output-key-prefix', cwdKey], { env });
+    assert.equal(gen.code, 0, gen.stderr);
+    assert.equal((await stat(`${cwdKey}.key`)).mode & 0o777, 0o600);
+    assert.match(await readFile(`${cwdKey}.key`, 'utf8'), /ENCRYPTED SIGSTORE PRIVATE KEY/);
+    const again = await airlock(['key', 'generate', '--output-key-prefix', cwdKey], { env });
+    assert.equal(again.code, 2, 'never overwrites without --force');
+    const repo = client.repository(registry.host, 'cli/signed');
+    const artifact = makeArtifact();
+    await pushArtifact(repo, artifact, 'v1');
+    const ref = `${registry.host}/cli/signed:v1`;
+    const flags = ['--insecure-registry', registry.host];
+    const signed = await airlock(['sign', ref, '--key', `${cwdKey}.key`, ...flags], { env });
+    assert.equal(signed.code, 0, signed.stderr);
+    const verified = await airlock(['verify', ref, '--key', `${cwdKey}.pub`, '--json', ...flags], {
+      env,
+    });
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.equal(
+      verified.json<{ digest: string; keyName: string }[]>()[0]?.keyName,
+      `${cwdKey}.pub`,
+    );
+    const otherKey = join(work.path, 'other');
+    await airlock(['key', 'generate', '--output-key-prefix', otherKey], { env });
+    const wrong = await airlock(['verify', ref, '--key', `${otherKey}.pub`, '--json', ...flags], {
+      env,
+    });
+    assert.equal(wrong.code, 3);
+    assert.equal(wrong.json<{ error: { code: string } }>().error.code, 'VERIFICATION_FAILED');
+    const badPassword = await airlock(['sign', ref, '--key', `${cwdKey}.key`, ...flags], {
+      env: { ...env, COSIGN_PASSWORD: 'nope' },
+    });
+    assert.equal(badPassword.code, 2);
+    // Tamper: re-push the signature manifest with a payload that claims another digest.
+    const [layer] = await readSignatures(repo, artifact.digest);
+    assert.ok(layer);
+    const tampered = Buffer.from(
+      layer.payload.toString('utf8').replace(artifact.digest.slice(7, 15), '00000000'),
+    );
+    const { Readable } = await import('node:stream');
+    await repo.pushBlob(
+      { mediaType: SIMPLE_SIGNING_MEDIA_TYPE, digest: sha256(tampered), size: tampered.length },
+      () => Promise.resolve(Readable.from([tampered])),
+    );
+    const sig = JSON.parse(
+      (await repo.fetchManifest(signatureTag(artifact.digest))).bytes.toString('utf8'),
+    ) as { layers: { digest: string; size: number }[] };
+    sig.layers[0]!.digest = sha256(tampered);
+    sig.layers[0]!.size = tampered.length;
+    await repo.pushManifest(
+      Buffer.from(JSON.stringify(sig)),
+      'application/vnd.oci.image.manifest.v1+json',
+      signatureTag(artifact.digest),
+    );
+    const afterTamper = await airlock(['verify', ref, '--key', `${cwdKey}.pub`, ...flags], { env });
+    assert.equal(afterTamper.code, 3);
+    assert.match(afterTamper.stderr, /does not verify/);
+    const secret = await airlock(
+      ['key', 'secret', '--namespace', 'flux-system', '--key', `${cwdKey}.pub`],
+      { env },
+    );
+    assert.match(secret.stdout, /cosign\.pub: /);
+    for (const output of [gen, signed, verified, wrong, badPassword, afterTamper, secret]) {
+      assert.ok(
+        !`${output.stdout}${output.stderr}`.includes('sentinel-key-password'),
+        'the password never appears',
+      );
+      assert.ok(
+        !`${output.stdout}${output.stderr}`.includes('PRIVATE KEY'),
+        'the private key never appears',
+      );
+    }
+  });
+});
