@@ -1,7 +1,8 @@
 import { AirlockError, toAirlockError } from '../errors.ts';
-import { type Digest, isDigest, Limiter, mapLimit, MediaType } from '../core/index.ts';
+import { type Digest, isDigest, Limiter, mapLimit } from '../core/index.ts';
 import { referrersTag } from './client.ts';
-import { type Descriptor, type ImageIndex, parseManifest } from './manifest.ts';
+import { addReferrers } from './referrers.ts';
+import { type Descriptor, parseManifest } from './manifest.ts';
 import type { FetchedManifest, Repository } from './target.ts';
 
 /** One thing to copy: a manifest (by tag or digest) from one repository to another. */
@@ -461,30 +462,7 @@ class CopyEngine {
       );
     }
     // A destination without the referrers API learns them through the tag schema index.
-    const native =
-      destination.kind === 'registry' &&
-      (await destination.referrers(digest)).length >= referrers.length;
-    if (!native) {
-      const tag = referrersTag(digest);
-      let existing: Descriptor[] = [];
-      if (await destination.resolve(tag)) {
-        existing = [
-          ...(
-            JSON.parse((await destination.fetchManifest(tag)).bytes.toString('utf8')) as ImageIndex
-          ).manifests,
-        ];
-      }
-      const merged = uniqueByDigest([...existing, ...referrers]);
-      if (merged.length > existing.length) {
-        const index: ImageIndex = {
-          schemaVersion: 2,
-          mediaType: MediaType.ociIndex,
-          manifests: merged,
-        };
-        await destination.pushManifest(Buffer.from(JSON.stringify(index)), MediaType.ociIndex, tag);
-        counters.manifestsWritten++;
-      }
-    }
+    if (await addReferrers(destination, digest, referrers)) counters.manifestsWritten++;
     return referrers.map((r) => r.digest);
   }
 }

@@ -52,3 +52,4 @@ export {
   Session,
 } from './open.ts';
 export { inspectReference, type Inspection, listTags, tagManifest, type TagResult } from './ops.ts';
+export { addReferrers } from './referrers.ts';
