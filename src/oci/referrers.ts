@@ -9,14 +9,22 @@ import type { Repository } from './target.ts';
  * `sha256-<hex>` (distribution spec v1.1; go-containerregistry does the same read-modify-write).
  * Descriptors the store already lists are left alone. Returns how many were added.
  */
-export async function addReferrers(repository: Repository, subject: Digest, referrers: readonly Descriptor[]): Promise<number> {
+export async function addReferrers(
+  repository: Repository,
+  subject: Digest,
+  referrers: readonly Descriptor[],
+): Promise<number> {
   const listed = new Set((await repository.referrers(subject)).map((d) => d.digest));
   const missing = referrers.filter((d) => !listed.has(d.digest));
   if (missing.length === 0) return 0;
   const tag = referrersTag(subject);
-  const existing = (await repository.resolve(tag)) ? filterReferrers((await repository.fetchManifest(tag)).bytes) : [];
+  const existing = (await repository.resolve(tag))
+    ? filterReferrers((await repository.fetchManifest(tag)).bytes)
+    : [];
   const seen = new Set(existing.map((d) => d.digest));
-  const merged = [...existing, ...missing.filter((d) => !seen.has(d.digest))].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  const merged = [...existing, ...missing.filter((d) => !seen.has(d.digest))].sort((a, b) =>
+    a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0,
+  );
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: merged };
   await repository.pushManifest(Buffer.from(JSON.stringify(index)), MediaType.ociIndex, tag);
   return missing.length;

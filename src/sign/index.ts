@@ -27,3 +27,18 @@ export {
   verifyLegacy,
   verifySignatureBytes,
 } from './legacy.ts';
+export {
+  BUNDLE_MEDIA_TYPE,
+  type BundlePolicy,
+  type BundleSignResult,
+  type BundleVerification,
+  COSIGN_SIGN_PREDICATE,
+  cosignStatement,
+  findBundles,
+  type IdentityPolicy,
+  keyHint,
+  preAuthEncoding,
+  signBundle,
+  verifyBundleJSON,
+} from './bundle.ts';
+export { type Verification, verifyArtifact } from './verify.ts';

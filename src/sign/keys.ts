@@ -224,6 +224,7 @@ export interface Signer {
 /** A signer over an in-memory private key: ECDSA with SHA-256, ASN.1 DER signatures (cosign's default). */
 export class KeySigner implements Signer {
   readonly publicKeyPEM: string;
+  readonly publicKey: KeyObject;
   readonly #key: KeyObject;
 
   constructor(key: KeyObject) {
@@ -234,6 +235,7 @@ export class KeySigner implements Signer {
       );
     }
     this.#key = key;
+    this.publicKey = createPublicKey(key);
     this.publicKeyPEM = publicKeyPEM(key);
   }
 

@@ -4,8 +4,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256 } from '../../src/core/index.ts';
-import { RegistryClient } from '../../src/oci/index.ts';
+import { addReferrers, RegistryClient } from '../../src/oci/index.ts';
 import {
+  BUNDLE_MEDIA_TYPE,
   decryptPrivateKey,
   generateKeyPair,
   KeySigner,
@@ -174,6 +175,97 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
       () => verifyLegacy(client.repository(registry.host, 'signed/unsigned'), 'a', [pub]),
       'REGISTRY_NOT_FOUND',
     );
+  });
+
+  it('attaches a Sigstore bundle referrer with --bundle; verification then uses only bundles', async () => {
+    const env = { HOME: work.path, COSIGN_PASSWORD: '' };
+    const prefix = join(work.path, 'bundle-key');
+    assert.equal(
+      (await airlock(['key', 'generate', '--output-key-prefix', prefix], { env })).code,
+      0,
+    );
+    const repo = client.repository(registry.host, 'bundled/a');
+    const artifact = makeArtifact();
+    await pushArtifact(repo, artifact, 'v1');
+    const ref = `${registry.host}/bundled/a:v1`;
+    const flags = ['--insecure-registry', registry.host];
+    const signed = await airlock(
+      ['sign', ref, '--key', `${prefix}.key`, '--bundle', '--json', ...flags],
+      { env },
+    );
+    assert.equal(signed.code, 0, signed.stderr);
+    const bundleDigest = signed.json<{ bundleDigest: string }[]>()[0]?.bundleDigest ?? '';
+    // distribution 2.8 has no referrers API: the bundle is listed in the sha256-<hex> index.
+    const index = JSON.parse(
+      run('skopeo', [
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        `docker://${registry.host}/bundled/a:sha256-${artifact.digest.slice(7)}`,
+      ]),
+    ) as { manifests: { digest: string; artifactType: string }[] };
+    assert.deepEqual(
+      index.manifests.map((m) => [m.digest, m.artifactType]),
+      [[bundleDigest, BUNDLE_MEDIA_TYPE]],
+    );
+    const referrer = JSON.parse(
+      run('skopeo', [
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        `docker://${registry.host}/bundled/a@${bundleDigest}`,
+      ]),
+    ) as {
+      artifactType: string;
+      subject: { digest: string };
+      layers: { mediaType: string }[];
+      annotations: Record<string, string>;
+    };
+    assert.equal(referrer.artifactType, BUNDLE_MEDIA_TYPE);
+    assert.equal(referrer.subject.digest, artifact.digest);
+    assert.deepEqual(
+      referrer.layers.map((l) => l.mediaType),
+      [BUNDLE_MEDIA_TYPE],
+    );
+    assert.equal(
+      referrer.annotations['dev.sigstore.bundle.predicateType'],
+      'https://sigstore.dev/cosign/sign/v1',
+    );
+    const verified = await airlock(
+      ['verify', ref, '--key', `${prefix}.pub`, '--insecure-ignore-tlog', '--json', ...flags],
+      { env },
+    );
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.equal(verified.json<{ format: string }[]>()[0]?.format, 'sigstore-bundle');
+    // Without --insecure-ignore-tlog the key-only bundle is refused (as cosign refuses it), and the
+    // legacy .sig is not consulted once a bundle exists.
+    const strict = await airlock(['verify', ref, '--key', `${prefix}.pub`, ...flags], { env });
+    assert.equal(strict.code, 3);
+    assert.match(strict.stderr, /insecure-ignore-tlog/);
+    // A bundle for A listed as a referrer of B is refused: its statement names A's digest.
+    const b = makeArtifact();
+    await pushArtifact(repo, b, 'b');
+    await addReferrers(repo, b.digest, [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: bundleDigest as `sha256:${string}`,
+        size: 1,
+        artifactType: BUNDLE_MEDIA_TYPE,
+      },
+    ]);
+    const copied = await airlock(
+      [
+        'verify',
+        `${registry.host}/bundled/a:b`,
+        '--key',
+        `${prefix}.pub`,
+        '--insecure-ignore-tlog',
+        ...flags,
+      ],
+      { env },
+    );
+    assert.equal(copied.code, 3);
+    assert.match(copied.stderr, /does not name/);
   });
 
   it('CLI: key generate (0600, no overwrite), sign, verify; wrong key and tampered payload exit 3; no password in output', async () => {

@@ -8,16 +8,19 @@ import {
   decryptPrivateKey,
   encryptKeyPair,
   generateKeyPair,
+  type IdentityPolicy,
   importPrivateKey,
   keySecretYAML,
   KeySigner,
   loadPublicKey,
+  signBundle,
   signLegacy,
-  verifyLegacy,
+  verifyArtifact,
 } from '../../sign/index.ts';
 import {
   type CommandContext,
   type CommandSpec,
+  type OptionValues,
   readStdin,
   stringList,
   stringOption,
@@ -205,6 +208,11 @@ export const signCommand: CommandSpec = {
       value: 'K=V',
       description: 'Annotation signed into the payload (optional section).',
     },
+    bundle: {
+      type: 'boolean',
+      description:
+        'Also attach a Sigstore bundle v0.3 referrer (cosign v3 and Flux >= 2.8 then read only bundles).',
+    },
   },
   async run(context) {
     const { positionals, values, out } = context;
@@ -219,13 +227,22 @@ export const signCommand: CommandSpec = {
     const annotations = parseAnnotations(stringList(values, 'annotation'));
     const session = await context.session();
     const results = [];
-    for (const ref of refs)
-      results.push(
-        await signLegacy(session.open(ref), referenceTarget(ref) ?? '', signer, { annotations }),
-      );
+    for (const ref of refs) {
+      const repository = session.open(ref);
+      const legacy = await signLegacy(repository, referenceTarget(ref) ?? '', signer, {
+        annotations,
+      });
+      // The bundle signs the digest the legacy signature resolved: one resolution per reference.
+      const bundle =
+        values.bundle === true
+          ? await signBundle(repository, legacy.digest, signer, { annotations })
+          : undefined;
+      results.push({ ...legacy, ...(bundle ? { bundleDigest: bundle.bundleDigest } : {}) });
+    }
     out.result(
       results.map(
-        (r) => `${r.added ? 'signed' : 'already signed'} ${r.reference} (${r.signatureTag})`,
+        (r) =>
+          `${r.added ? 'signed' : 'already signed'} ${r.reference} (${r.signatureTag}${'bundleDigest' in r ? `, bundle ${r.bundleDigest}` : ''})`,
       ),
       results,
     );
@@ -233,15 +250,53 @@ export const signCommand: CommandSpec = {
   },
 };
 
+function identityPolicies(values: OptionValues): IdentityPolicy[] {
+  const regex = (text: string, flag: string): RegExp => {
+    try {
+      return new RegExp(text);
+    } catch (error) {
+      throw new AirlockError('USAGE', `--${flag} "${text}" is not a valid regular expression`, {
+        cause: error,
+      });
+    }
+  };
+  const subjects = [
+    ...stringList(values, 'certificate-identity'),
+    ...stringList(values, 'certificate-identity-regexp').map((r) =>
+      regex(r, 'certificate-identity-regexp'),
+    ),
+  ];
+  const issuers = [
+    ...stringList(values, 'certificate-oidc-issuer'),
+    ...stringList(values, 'certificate-oidc-issuer-regexp').map((r) =>
+      regex(r, 'certificate-oidc-issuer-regexp'),
+    ),
+  ];
+  if (subjects.length !== issuers.length) {
+    throw new AirlockError(
+      'USAGE',
+      'give one --certificate-oidc-issuer[-regexp] for each --certificate-identity[-regexp]',
+      { details: ['Pairs are matched in order; any pair may match (Flux matchOIDCIdentity).'] },
+    );
+  }
+  return subjects.map((subject, i) => ({ subject, issuer: issuers[i] ?? '' }));
+}
+
 export const verifyCommand: CommandSpec = {
   name: 'verify',
-  summary: 'Verify cosign signatures with one or more public keys (exit 3 when nothing verifies)',
-  usage: 'airlock verify REF… --key cosign.pub [--key other.pub…]',
-  description:
-    "Like Flux, any of the keys may match. Stricter than Flux: the signed payload must name this\nartifact's digest, so a signature copied from another artifact is refused.",
+  summary: 'Verify cosign signatures and Sigstore bundles (exit 3 when nothing verifies)',
+  usage:
+    'airlock verify REF… (--key cosign.pub… | --certificate-identity ID --certificate-oidc-issuer URL --trusted-root FILE)',
+  description: [
+    'Bundles attached as referrers are read first and, when any exists, only they count (cosign v3,',
+    'Flux 2.8); otherwise the legacy sha256-<hex>.sig signatures. Any of several keys, or any of',
+    'several identity pairs, may match. Stricter than Flux: the signed payload must name this',
+    "artifact's digest, so a signature copied from another artifact is refused.",
+  ].join('\n'),
   examples: [
     'airlock verify registry.internal/charts/podinfo:6.5.0 --key cosign.pub',
     'airlock verify registry.internal/apps/web:latest --key team-a.pub --key team-b.pub --json',
+    'airlock verify registry.internal/apps/web:latest --certificate-identity-regexp "^https://gitlab.internal/platform/" --certificate-oidc-issuer https://gitlab.internal --trusted-root trusted_root.json',
   ],
   registry: true,
   options: {
@@ -252,29 +307,85 @@ export const verifyCommand: CommandSpec = {
       env: true,
       description: 'Public key (repeatable).',
     },
+    'certificate-identity': {
+      type: 'string',
+      multiple: true,
+      value: 'ID',
+      description: 'Accepted signer identity (certificate SAN), exact.',
+    },
+    'certificate-identity-regexp': {
+      type: 'string',
+      multiple: true,
+      value: 'REGEX',
+      description: 'Accepted signer identity as a regular expression.',
+    },
+    'certificate-oidc-issuer': {
+      type: 'string',
+      multiple: true,
+      value: 'URL',
+      description: 'OIDC issuer paired with an identity, exact.',
+    },
+    'certificate-oidc-issuer-regexp': {
+      type: 'string',
+      multiple: true,
+      value: 'REGEX',
+      description: 'OIDC issuer as a regular expression.',
+    },
+    'trusted-root': {
+      type: 'string',
+      value: 'FILE',
+      env: true,
+      description:
+        'trusted_root.json with Fulcio, Rekor and CT keys (offline or private Sigstore).',
+    },
+    'insecure-ignore-tlog': {
+      type: 'boolean',
+      description: 'Do not require a transparency-log entry (key-only offline checks).',
+    },
   },
   async run(context) {
     const { positionals, values, out } = context;
     if (positionals.length === 0) throw new AirlockError('USAGE', 'verify takes at least one REF');
-    const keyPaths = stringList(values, 'key');
-    if (keyPaths.length === 0)
-      throw new AirlockError(
-        'USAGE',
-        'verify needs --key (identity-based verification is not available yet)',
-      );
     const keys = await Promise.all(
-      keyPaths.map(async (path) => ({
+      stringList(values, 'key').map(async (path) => ({
         name: path,
         key: loadPublicKey(await readText(path, 'public key'), path),
       })),
     );
+    const identities = identityPolicies(values);
+    if (keys.length === 0 && identities.length === 0)
+      throw new AirlockError(
+        'USAGE',
+        'verify needs --key, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]',
+      );
+    const rootPath = stringOption(values, 'trusted-root');
+    let trustedRoot: unknown;
+    if (rootPath !== undefined) {
+      try {
+        trustedRoot = JSON.parse(await readText(rootPath, 'trusted root'));
+      } catch (error) {
+        if (error instanceof AirlockError) throw error;
+        throw new AirlockError('USAGE', `--trusted-root ${rootPath} is not JSON`, { cause: error });
+      }
+    }
     const refs = positionals.map((p) => parseReference(p, { requireTagOrDigest: true }));
     const session = await context.session();
     const results = [];
-    for (const ref of refs)
-      results.push(await verifyLegacy(session.open(ref), referenceTarget(ref) ?? '', keys));
+    for (const ref of refs) {
+      results.push(
+        await verifyArtifact(session.open(ref), referenceTarget(ref) ?? '', {
+          keys,
+          identities,
+          ...(trustedRoot === undefined ? {} : { trustedRoot }),
+          ignoreTlog: values['insecure-ignore-tlog'] === true,
+        }),
+      );
+    }
     out.result(
-      results.map((r) => `verified ${r.reference} (${r.format}, key ${r.keyName})`),
+      results.map(
+        (r) =>
+          `verified ${r.reference} (${r.format}${'keyName' in r && r.keyName ? `, key ${r.keyName}` : ''}${'subject' in r && r.subject ? `, signed by ${r.subject}` : ''})`,
+      ),
       results,
     );
     return ExitCode.ok;

@@ -1,0 +1,297 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { bundleFromJSON } from '@sigstore/bundle';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { AirlockError } from '../errors.ts';
+import { type Digest, digestHex, readAll, sha256 } from '../core/index.ts';
+import { addReferrers, type Descriptor, parseManifest, type Repository } from '../oci/index.ts';
+import { type Signer } from './keys.ts';
+
+// cosign v3's default: a Sigstore bundle v0.3 holding a DSSE envelope over an in-toto statement,
+// attached to the artifact as an OCI 1.1 referrer (shared/reference/signing.md §2, §7).
+export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
+const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+const EMPTY_CONFIG = Buffer.from('{}');
+
+/** DSSE pre-authentication encoding: "DSSEv1 <len> <type> <len> <body>" (byte lengths). */
+export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${Buffer.byteLength(payloadType)} ${payloadType} ${payload.length} `),
+    payload,
+  ]);
+}
+
+/** The key hint sigstore uses: base64(sha256(SPKI DER)). */
+export function keyHint(key: KeyObject): string {
+  return createHash('sha256')
+    .update(key.export({ format: 'der', type: 'spki' }))
+    .digest('base64');
+}
+
+/** The in-toto v1 statement cosign signs: one subject with no name, empty predicate. */
+export function cosignStatement(
+  digest: Digest,
+  annotations?: Readonly<Record<string, string>>,
+): Buffer {
+  const subject =
+    annotations && Object.keys(annotations).length > 0
+      ? { digest: { sha256: digestHex(digest) }, annotations }
+      : { digest: { sha256: digestHex(digest) } };
+  return Buffer.from(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [subject],
+      predicateType: COSIGN_SIGN_PREDICATE,
+      predicate: {},
+    }),
+  );
+}
+
+export interface BundleSignResult {
+  readonly reference: string;
+  readonly digest: Digest;
+  readonly bundleDigest: Digest;
+}
+
+/**
+ * Signs the manifest a tag or digest names as a v0.3 bundle (key-based, no transparency log entry:
+ * verify with the public key and --insecure-ignore-tlog, as cosign requires for such bundles) and
+ * attaches it as a referrer, maintaining the referrers tag index where the store lacks the API.
+ */
+export async function signBundle(
+  repository: Repository,
+  reference: string,
+  signer: Signer & { publicKey: KeyObject },
+  options: { annotations?: Readonly<Record<string, string>> } = {},
+): Promise<BundleSignResult> {
+  const subject = await repository.resolve(reference);
+  if (!subject)
+    throw new AirlockError(
+      'REGISTRY_NOT_FOUND',
+      `${repository.name}:${reference}: nothing to sign`,
+    );
+  const statement = cosignStatement(subject.digest, options.annotations);
+  const signature = await signer.sign(preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, statement));
+  const hint = keyHint(signer.publicKey);
+  const bundle = Buffer.from(
+    JSON.stringify({
+      mediaType: BUNDLE_MEDIA_TYPE,
+      verificationMaterial: { publicKey: { hint }, tlogEntries: [], timestampVerificationData: {} },
+      dsseEnvelope: {
+        payload: statement.toString('base64'),
+        payloadType: IN_TOTO_PAYLOAD_TYPE,
+        signatures: [{ sig: signature.toString('base64'), keyid: hint }],
+      },
+    }),
+  );
+  const layer = { mediaType: BUNDLE_MEDIA_TYPE, digest: sha256(bundle), size: bundle.length };
+  const config = {
+    mediaType: 'application/vnd.oci.empty.v1+json',
+    digest: sha256(EMPTY_CONFIG),
+    size: EMPTY_CONFIG.length,
+  };
+  await repository.pushBlob(layer, () => Promise.resolve(Readable.from([bundle])));
+  await repository.pushBlob(config, () => Promise.resolve(Readable.from([EMPTY_CONFIG])));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: BUNDLE_MEDIA_TYPE,
+      config,
+      layers: [layer],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+      annotations: {
+        'dev.sigstore.bundle.content': 'dsse-envelope',
+        'dev.sigstore.bundle.predicateType': COSIGN_SIGN_PREDICATE,
+        'org.opencontainers.image.created': `${new Date().toISOString().slice(0, 19)}Z`,
+      },
+    }),
+  );
+  // Pushed by digest, as cosign does; then made discoverable.
+  const pushed = await repository.pushManifest(
+    manifest,
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  await addReferrers(repository, subject.digest, [{ ...pushed, artifactType: BUNDLE_MEDIA_TYPE }]);
+  return {
+    reference: `${repository.name}@${subject.digest}`,
+    digest: subject.digest,
+    bundleDigest: pushed.digest,
+  };
+}
+
+/** Bundles attached to `digest`: referrer manifests with exactly one sigstore bundle layer (cosign GetBundles). */
+export async function findBundles(
+  repository: Repository,
+  digest: Digest,
+): Promise<{ descriptor: Descriptor; bundle: unknown }[]> {
+  const found: { descriptor: Descriptor; bundle: unknown }[] = [];
+  for (const referrer of await repository.referrers(digest)) {
+    const fetched = await repository.fetchManifest(referrer.digest);
+    const parsed = parseManifest(
+      fetched.bytes,
+      fetched.descriptor.mediaType,
+      `${repository.name}@${referrer.digest}`,
+    );
+    if (parsed.kind !== 'manifest' || parsed.value.layers.length !== 1) continue;
+    const layer = parsed.value.layers[0];
+    if (!layer?.mediaType.startsWith('application/vnd.dev.sigstore.bundle')) continue;
+    const bytes = await readAll(await repository.fetchBlob(layer), 16 * 1024 * 1024);
+    try {
+      found.push({ descriptor: referrer, bundle: JSON.parse(bytes.toString('utf8')) });
+    } catch {
+      continue;
+    }
+  }
+  return found;
+}
+
+/** One accepted signer identity: each field exact or a regular expression (Flux matchOIDCIdentity). */
+export interface IdentityPolicy {
+  readonly subject: string | RegExp;
+  readonly issuer: string | RegExp;
+}
+
+export interface BundlePolicy {
+  readonly keys?: readonly { name: string; key: KeyObject }[];
+  /** Several pairs are ORed, as in Flux's matchOIDCIdentity. */
+  readonly identities?: readonly IdentityPolicy[];
+  /** trusted_root.json contents: Fulcio CAs, Rekor and CT log keys (offline or private Sigstore). */
+  readonly trustedRoot?: unknown;
+  /** Key-only offline checks: no transparency-log entry required. */
+  readonly ignoreTlog?: boolean;
+}
+
+export interface BundleVerification {
+  readonly format: 'sigstore-bundle';
+  readonly keyName?: string;
+  readonly subject?: string;
+  readonly issuer?: string;
+}
+
+const matches = (rule: string | RegExp, value: string | undefined): boolean =>
+  value !== undefined && (typeof rule === 'string' ? rule === value : rule.test(value));
+
+const EMPTY_ROOT = {
+  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+  tlogs: [],
+  certificateAuthorities: [],
+  ctlogs: [],
+  timestampAuthorities: [],
+};
+
+/**
+ * Verifies one bundle JSON for `digest`: the DSSE signature (key or certificate chain to the trusted
+ * root), transparency evidence unless ignored, the signer identity, and that the in-toto statement
+ * names the digest. Throws VERIFICATION_FAILED with the reason.
+ */
+export function verifyBundleJSON(
+  json: unknown,
+  digest: Digest,
+  policy: BundlePolicy,
+): BundleVerification {
+  let bundle;
+  try {
+    bundle = bundleFromJSON(json);
+  } catch (error) {
+    throw new AirlockError(
+      'VERIFICATION_FAILED',
+      `the bundle is malformed: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  if (bundle.content.$case !== 'dsseEnvelope')
+    throw new AirlockError(
+      'VERIFICATION_FAILED',
+      'the bundle has no DSSE envelope (cosign v3 verifies DSSE bundles only)',
+    );
+  const keys = policy.keys ?? [];
+  const byHint = new Map(keys.map((k) => [keyHint(k.key), k]));
+  const usesKey = bundle.verificationMaterial.content.$case === 'publicKey';
+  if (usesKey && keys.length === 0)
+    throw new AirlockError('VERIFICATION_FAILED', 'the bundle is signed with a key; pass --key');
+  if (!usesKey && (policy.identities ?? []).length === 0)
+    throw new AirlockError(
+      'VERIFICATION_FAILED',
+      'the bundle is signed keylessly; pass --certificate-identity and --certificate-oidc-issuer',
+    );
+  let root;
+  try {
+    root = TrustedRoot.fromJSON(policy.trustedRoot ?? EMPTY_ROOT);
+  } catch (error) {
+    throw new AirlockError('USAGE', `the trusted root is invalid: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  let matchedKey: { name: string; key: KeyObject } | undefined;
+  const trust = toTrustMaterial(root, (hint: string) => {
+    const found = byHint.get(hint) ?? (keys.length === 1 ? keys[0] : undefined);
+    if (!found) throw new Error(`no key with hint ${hint}`);
+    matchedKey = found;
+    return { publicKey: found.key, validFor: () => true };
+  });
+  const ignore = policy.ignoreTlog === true;
+  const verifier = new Verifier(
+    trust,
+    usesKey
+      ? { tlogThreshold: ignore ? 0 : 1, ctlogThreshold: 0, timestampThreshold: 0 }
+      : { tlogThreshold: ignore ? 0 : 1, ctlogThreshold: 1, timestampThreshold: ignore ? 0 : 1 },
+  );
+  let signer;
+  try {
+    signer = verifier.verify(toSignedEntity(bundle));
+  } catch (error) {
+    throw new AirlockError(
+      'VERIFICATION_FAILED',
+      `bundle signature does not verify: ${(error as Error).message}`,
+      {
+        cause: error,
+        ...(usesKey && !ignore
+          ? {
+              details: [
+                'Key-signed bundles without a transparency-log entry need --insecure-ignore-tlog, as with cosign.',
+              ],
+            }
+          : {}),
+      },
+    );
+  }
+  let verification: BundleVerification = { format: 'sigstore-bundle' };
+  if (usesKey) {
+    verification = { ...verification, ...(matchedKey ? { keyName: matchedKey.name } : {}) };
+  } else {
+    const subject = signer.identity?.subjectAlternativeName;
+    const issuer = signer.identity?.extensions?.issuer;
+    if (
+      !(policy.identities ?? []).some(
+        (p) => matches(p.subject, subject) && matches(p.issuer, issuer),
+      )
+    ) {
+      throw new AirlockError(
+        'VERIFICATION_FAILED',
+        `signer identity ${subject ?? '?'} (issuer ${issuer ?? '?'}) matches no --certificate-identity/--certificate-oidc-issuer pair`,
+      );
+    }
+    verification = {
+      ...verification,
+      ...(subject ? { subject } : {}),
+      ...(issuer ? { issuer } : {}),
+    };
+  }
+  const envelope = bundle.content.dsseEnvelope;
+  let statement: { subject?: { digest?: { sha256?: string } }[] };
+  try {
+    statement = JSON.parse(envelope.payload.toString('utf8')) as typeof statement;
+  } catch {
+    throw new AirlockError('VERIFICATION_FAILED', 'the signed statement is not JSON');
+  }
+  if (!(statement.subject ?? []).some((s) => s.digest?.sha256 === digestHex(digest))) {
+    throw new AirlockError(
+      'VERIFICATION_FAILED',
+      `the signed statement does not name ${digest} (copied from another artifact?)`,
+    );
+  }
+  return verification;
+}
