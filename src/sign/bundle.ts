@@ -192,6 +192,34 @@ export function verifyBundleJSON(
   digest: Digest,
   policy: BundlePolicy,
 ): BundleVerification {
+  const { bundle, verification } = verifySigstore(json, policy, { requireDSSE: true });
+  if (bundle.content.$case !== 'dsseEnvelope')
+    throw new AirlockError('VERIFICATION_FAILED', 'the bundle has no DSSE envelope');
+  const envelope = bundle.content.dsseEnvelope;
+  let statement: { subject?: { digest?: { sha256?: string } }[] };
+  try {
+    statement = JSON.parse(envelope.payload.toString('utf8')) as typeof statement;
+  } catch {
+    throw new AirlockError('VERIFICATION_FAILED', 'the signed statement is not JSON');
+  }
+  if (!(statement.subject ?? []).some((s) => s.digest?.sha256 === digestHex(digest))) {
+    throw new AirlockError(
+      'VERIFICATION_FAILED',
+      `the signed statement does not name ${digest} (copied from another artifact?)`,
+    );
+  }
+  return verification;
+}
+
+/**
+ * Verifies a Sigstore bundle's signature against keys or identities and the trusted root: the
+ * shared step of bundle verification and of keyless legacy signatures (turned into v0.1 bundles).
+ */
+export function verifySigstore(
+  json: unknown,
+  policy: BundlePolicy,
+  options: { requireDSSE: boolean; artifact?: Buffer },
+): { bundle: ReturnType<typeof bundleFromJSON>; verification: BundleVerification } {
   let bundle;
   try {
     bundle = bundleFromJSON(json);
@@ -202,11 +230,12 @@ export function verifyBundleJSON(
       { cause: error },
     );
   }
-  if (bundle.content.$case !== 'dsseEnvelope')
+  if (options.requireDSSE && bundle.content.$case !== 'dsseEnvelope') {
     throw new AirlockError(
       'VERIFICATION_FAILED',
       'the bundle has no DSSE envelope (cosign v3 verifies DSSE bundles only)',
     );
+  }
   const keys = policy.keys ?? [];
   const byHint = new Map(keys.map((k) => [keyHint(k.key), k]));
   const usesKey = bundle.verificationMaterial.content.$case === 'publicKey';
@@ -241,7 +270,7 @@ export function verifyBundleJSON(
   );
   let signer;
   try {
-    signer = verifier.verify(toSignedEntity(bundle));
+    signer = verifier.verify(toSignedEntity(bundle, options.artifact));
   } catch (error) {
     throw new AirlockError(
       'VERIFICATION_FAILED',
@@ -280,18 +309,5 @@ export function verifyBundleJSON(
       ...(issuer ? { issuer } : {}),
     };
   }
-  const envelope = bundle.content.dsseEnvelope;
-  let statement: { subject?: { digest?: { sha256?: string } }[] };
-  try {
-    statement = JSON.parse(envelope.payload.toString('utf8')) as typeof statement;
-  } catch {
-    throw new AirlockError('VERIFICATION_FAILED', 'the signed statement is not JSON');
-  }
-  if (!(statement.subject ?? []).some((s) => s.digest?.sha256 === digestHex(digest))) {
-    throw new AirlockError(
-      'VERIFICATION_FAILED',
-      `the signed statement does not name ${digest} (copied from another artifact?)`,
-    );
-  }
-  return verification;
+  return { bundle, verification };
 }

@@ -19,6 +19,7 @@ export {
   readSignatures,
   SIGNATURE_ANNOTATION,
   signatureTag,
+  type KeylessOptions,
   signLegacy,
   type SignResult,
   SIMPLE_SIGNING_MEDIA_TYPE,
@@ -42,3 +43,16 @@ export {
   verifyBundleJSON,
 } from './bundle.ts';
 export { type Verification, verifyArtifact } from './verify.ts';
+export {
+  BUNDLE_ANNOTATION,
+  CERTIFICATE_ANNOTATION,
+  CHAIN_ANNOTATION,
+  type KeylessSignature,
+  legacyLayerAsBundle,
+  oidcToken,
+  PUBLIC_FULCIO_URL,
+  PUBLIC_REKOR_URL,
+  signKeyless,
+  type TokenSources,
+} from './keyless.ts';
+export { verifySigstore } from './bundle.ts';

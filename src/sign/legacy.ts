@@ -4,6 +4,8 @@ import { AirlockError } from '../errors.ts';
 import { type Digest, digestHex, GoMap, goJSON, readAll, sha256 } from '../core/index.ts';
 import { type Descriptor, parseManifest, type Repository } from '../oci/index.ts';
 import type { Signer } from './keys.ts';
+import { type BundlePolicy, verifySigstore } from './bundle.ts';
+import { legacyLayerAsBundle, signKeyless } from './keyless.ts';
 
 // cosign's legacy ("tag-based") signatures, read by every cosign and Flux version
 // (shared/reference/signing.md §1): an image manifest under tag `sha256-<hex>.sig`, one layer per
@@ -107,10 +109,18 @@ export interface SignResult {
  * Signs the manifest a tag or digest names, in cosign's legacy format. The digest is resolved once
  * and is what gets signed; existing signatures are kept and a duplicate is not added.
  */
+/** Keyless signing through Fulcio and Rekor (public or a private deployment). */
+export interface KeylessOptions {
+  readonly keyless: true;
+  readonly token: string;
+  readonly fulcioURL?: string;
+  readonly rekorURL?: string;
+}
+
 export async function signLegacy(
   repository: Repository,
   reference: string,
-  signer: Signer,
+  signer: Signer | KeylessOptions,
   options: { annotations?: Readonly<Record<string, string>>; dockerReference?: string } = {},
 ): Promise<SignResult> {
   const resolved = await repository.resolve(reference);
@@ -125,7 +135,6 @@ export async function signLegacy(
     digest,
     options.annotations,
   );
-  const signature = await signer.sign(payload);
   const existing = await readSignatures(repository, digest);
   const payloadDigest = sha256(payload);
   const result = {
@@ -133,23 +142,33 @@ export async function signLegacy(
     digest,
     signatureTag: signatureTag(digest),
   };
-  const publicKey = createPublicKey(signer.publicKeyPEM);
-  // cosign's dedupe: same payload, same media type, and a signature that verifies with this key.
-  if (
-    existing.some(
-      (l) =>
-        l.descriptor.digest === payloadDigest &&
-        l.descriptor.mediaType === SIMPLE_SIGNING_MEDIA_TYPE &&
-        verifySignatureBytes(publicKey, l.payload, l.signature),
-    )
-  ) {
-    return { ...result, added: false };
+  let signature: Buffer;
+  let extra: Record<string, string> = {};
+  if ('keyless' in signer) {
+    // Every keyless signature has a fresh certificate, so there is nothing to deduplicate.
+    const keyless = await signKeyless(payload, signer);
+    signature = keyless.signature;
+    extra = keyless.annotations;
+  } else {
+    const publicKey = createPublicKey(signer.publicKeyPEM);
+    // cosign's dedupe: same payload, same media type, and a signature that verifies with this key.
+    if (
+      existing.some(
+        (l) =>
+          l.descriptor.digest === payloadDigest &&
+          l.descriptor.mediaType === SIMPLE_SIGNING_MEDIA_TYPE &&
+          verifySignatureBytes(publicKey, l.payload, l.signature),
+      )
+    ) {
+      return { ...result, added: false };
+    }
+    signature = await signer.sign(payload);
   }
   const layer: Descriptor = {
     mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
     digest: payloadDigest,
     size: payload.length,
-    annotations: { [SIGNATURE_ANNOTATION]: signature.toString('base64') },
+    annotations: { [SIGNATURE_ANNOTATION]: signature.toString('base64'), ...extra },
   };
   const layers = [...existing.map((l) => l.descriptor), layer];
   const config = signatureConfig(layers);
@@ -210,6 +229,8 @@ export function claimedDigest(payload: Buffer): string | undefined {
 }
 
 export interface VerifiedSignature {
+  readonly subject?: string;
+  readonly issuer?: string;
   readonly reference: string;
   readonly digest: Digest;
   readonly format: 'cosign-legacy';
@@ -227,8 +248,12 @@ export interface VerifiedSignature {
 export async function verifyLegacy(
   repository: Repository,
   reference: string,
-  keys: readonly { name: string; key: KeyObject }[],
+  keysOrPolicy: readonly { name: string; key: KeyObject }[] | BundlePolicy,
 ): Promise<VerifiedSignature> {
+  const policy: BundlePolicy = Array.isArray(keysOrPolicy)
+    ? { keys: keysOrPolicy }
+    : (keysOrPolicy as BundlePolicy);
+  const keys = policy.keys ?? [];
   const resolved = await repository.resolve(reference);
   if (!resolved)
     throw new AirlockError('REGISTRY_NOT_FOUND', `${repository.name}:${reference}: not found`);
@@ -239,7 +264,7 @@ export async function verifyLegacy(
       'VERIFICATION_FAILED',
       `${repository.name}@${digest}: no signatures found (no ${signatureTag(digest)} tag)`,
       {
-        details: ['Sign it with "airlock sign --key cosign.key".'],
+        details: ['Sign it with "airlock sign".'],
       },
     );
   }
@@ -251,10 +276,35 @@ export async function verifyLegacy(
       );
       continue;
     }
+    let signedBy:
+      { keyIndex: number; keyName: string } | { subject: string; issuer: string } | undefined;
     const keyIndex = keys.findIndex(({ key }) =>
       verifySignatureBytes(key, layer.payload, layer.signature),
     );
-    if (keyIndex < 0) {
+    if (keyIndex >= 0) signedBy = { keyIndex, keyName: keys[keyIndex]?.name ?? '' };
+    else if ((policy.identities ?? []).length > 0) {
+      const asBundle = legacyLayerAsBundle(
+        layer.payload,
+        layer.signature,
+        layer.descriptor.annotations ?? {},
+      );
+      if (asBundle === undefined) {
+        reasons.push(`signature ${i + 1}: has no certificate for an identity check`);
+        continue;
+      }
+      try {
+        const { verification } = verifySigstore(
+          asBundle,
+          { ...policy, keys: [] },
+          { requireDSSE: false, artifact: layer.payload },
+        );
+        signedBy = { subject: verification.subject ?? '', issuer: verification.issuer ?? '' };
+      } catch (error) {
+        if (!(error instanceof AirlockError)) throw error;
+        reasons.push(`signature ${i + 1}: ${error.message}`);
+        continue;
+      }
+    } else {
       reasons.push(
         `signature ${i + 1}: does not verify with ${keys.map((k) => k.name).join(', ')}`,
       );
@@ -263,7 +313,7 @@ export async function verifyLegacy(
     const claimed = claimedDigest(layer.payload);
     if (claimed !== digest) {
       reasons.push(
-        `signature ${i + 1}: signed by ${keys[keyIndex]?.name ?? ''} but for ${claimed ?? 'no digest'}, not ${digest} (copied from another artifact?)`,
+        `signature ${i + 1}: valid, but for ${claimed ?? 'no digest'}, not ${digest} (copied from another artifact?)`,
       );
       continue;
     }
@@ -282,8 +332,9 @@ export async function verifyLegacy(
       reference: `${repository.name}@${digest}`,
       digest,
       format: 'cosign-legacy',
-      keyIndex,
-      keyName: keys[keyIndex]?.name ?? '',
+      keyIndex: 'keyIndex' in signedBy ? signedBy.keyIndex : -1,
+      keyName: 'keyName' in signedBy ? signedBy.keyName : '',
+      ...('subject' in signedBy ? { subject: signedBy.subject, issuer: signedBy.issuer } : {}),
       annotations,
     };
   }

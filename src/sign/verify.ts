@@ -49,16 +49,13 @@ export async function verifyArtifact(
       { details: reasons },
     );
   }
-  if ((policy.keys ?? []).length === 0) {
-    throw new AirlockError(
-      'VERIFICATION_FAILED',
-      `${where}: only legacy signatures here, and keyless legacy verification is not supported yet; pass --key`,
-    );
-  }
-  const legacy = await verifyLegacy(repository, resolved.digest, policy.keys ?? []);
+  const legacy = await verifyLegacy(repository, resolved.digest, policy);
   return {
     format: legacy.format,
     keyName: legacy.keyName,
+    ...(legacy.subject === undefined
+      ? {}
+      : { subject: legacy.subject, issuer: legacy.issuer ?? '' }),
     reference: legacy.reference,
     digest: legacy.digest,
   };

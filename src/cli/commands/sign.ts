@@ -11,8 +11,10 @@ import {
   type IdentityPolicy,
   importPrivateKey,
   keySecretYAML,
+  type KeylessOptions,
   KeySigner,
   loadPublicKey,
+  oidcToken,
   signBundle,
   signLegacy,
   verifyArtifact,
@@ -186,7 +188,7 @@ function parseAnnotations(items: readonly string[]): Record<string, string> {
 export const signCommand: CommandSpec = {
   name: 'sign',
   summary: 'Sign artifacts with a cosign key (cosign legacy format, read by every cosign and Flux)',
-  usage: 'airlock sign REF… --key cosign.key [-a key=value…]',
+  usage: 'airlock sign REF… (--key cosign.key | --keyless) [-a key=value…]',
   description:
     'Signs the manifest digest each REF resolves to (resolved once), as cosign does: a\nsimple-signing payload in the sha256-<hex>.sig tag. Existing signatures are kept; a duplicate is\nnot added. The key password comes from COSIGN_PASSWORD, a prompt, or standard input.',
   examples: [
@@ -208,6 +210,29 @@ export const signCommand: CommandSpec = {
       value: 'K=V',
       description: 'Annotation signed into the payload (optional section).',
     },
+    keyless: {
+      type: 'boolean',
+      description:
+        "Sign with a Fulcio certificate for the CI job's OIDC identity, logged in Rekor.",
+    },
+    'identity-token-env': {
+      type: 'string',
+      value: 'NAME',
+      description:
+        'Variable holding the OIDC token (GitLab id_tokens); else SIGSTORE_ID_TOKEN or GitHub Actions.',
+    },
+    'fulcio-url': {
+      type: 'string',
+      value: 'URL',
+      env: true,
+      description: 'Fulcio of a private Sigstore (default the public one).',
+    },
+    'rekor-url': {
+      type: 'string',
+      value: 'URL',
+      env: true,
+      description: 'Rekor of a private Sigstore (default the public one).',
+    },
     bundle: {
       type: 'boolean',
       description:
@@ -218,12 +243,36 @@ export const signCommand: CommandSpec = {
     const { positionals, values, out } = context;
     if (positionals.length === 0) throw new AirlockError('USAGE', 'sign takes at least one REF');
     const keyPath = stringOption(values, 'key');
-    if (keyPath === undefined)
-      throw new AirlockError('USAGE', 'sign needs --key (keyless signing is not available yet)');
+    const keyless = values.keyless === true;
+    if ((keyPath === undefined) === !keyless)
+      throw new AirlockError('USAGE', 'sign needs exactly one of --key FILE and --keyless');
+    if (keyless && values.bundle === true) {
+      throw new AirlockError(
+        'USAGE',
+        '--bundle is for key signing here; keyless signatures carry their certificate and Rekor entry on the .sig layer',
+      );
+    }
     const refs = positionals.map((p) => parseReference(p, { requireTagOrDigest: true }));
-    const signer = new KeySigner(
-      decryptPrivateKey(await readText(keyPath, 'key'), await password(context, false), keyPath),
-    );
+    const identityTokenEnv = stringOption(values, 'identity-token-env');
+    const fulcioURL = stringOption(values, 'fulcio-url');
+    const rekorURL = stringOption(values, 'rekor-url');
+    const signer: KeySigner | KeylessOptions = keyless
+      ? {
+          keyless: true,
+          token: await oidcToken({
+            env: context.env,
+            ...(identityTokenEnv === undefined ? {} : { identityTokenEnv }),
+          }),
+          ...(fulcioURL === undefined ? {} : { fulcioURL }),
+          ...(rekorURL === undefined ? {} : { rekorURL }),
+        }
+      : new KeySigner(
+          decryptPrivateKey(
+            await readText(keyPath ?? '', 'key'),
+            await password(context, false),
+            keyPath ?? '',
+          ),
+        );
     const annotations = parseAnnotations(stringList(values, 'annotation'));
     const session = await context.session();
     const results = [];
@@ -235,7 +284,7 @@ export const signCommand: CommandSpec = {
       // The bundle signs the digest the legacy signature resolved: one resolution per reference.
       const bundle =
         values.bundle === true
-          ? await signBundle(repository, legacy.digest, signer, { annotations })
+          ? await signBundle(repository, legacy.digest, signer as KeySigner, { annotations })
           : undefined;
       results.push({ ...legacy, ...(bundle ? { bundleDigest: bundle.bundleDigest } : {}) });
     }
