@@ -4,3 +4,4 @@ export * from './core/index.ts';
 export * from './oci/index.ts';
 export * from './artifact/index.ts';
 export * from './sign/index.ts';
+export * from './sbom/index.ts';

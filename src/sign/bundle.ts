@@ -66,13 +66,45 @@ export async function signBundle(
   signer: Signer & { publicKey: KeyObject },
   options: { annotations?: Readonly<Record<string, string>> } = {},
 ): Promise<BundleSignResult> {
+  return attachStatement(repository, reference, signer, COSIGN_SIGN_PREDICATE, (digest) =>
+    cosignStatement(digest, options.annotations),
+  );
+}
+
+/** An in-toto attestation (any predicate) about the artifact, signed and attached as a bundle referrer. */
+export async function attestBundle(
+  repository: Repository,
+  reference: string,
+  signer: Signer & { publicKey: KeyObject },
+  predicateType: string,
+  predicate: unknown,
+): Promise<BundleSignResult> {
+  return attachStatement(repository, reference, signer, predicateType, (digest) =>
+    Buffer.from(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [{ digest: { sha256: digestHex(digest) } }],
+        predicateType,
+        predicate,
+      }),
+    ),
+  );
+}
+
+async function attachStatement(
+  repository: Repository,
+  reference: string,
+  signer: Signer & { publicKey: KeyObject },
+  predicateType: string,
+  statementFor: (digest: Digest) => Buffer,
+): Promise<BundleSignResult> {
   const subject = await repository.resolve(reference);
   if (!subject)
     throw new AirlockError(
       'REGISTRY_NOT_FOUND',
       `${repository.name}:${reference}: nothing to sign`,
     );
-  const statement = cosignStatement(subject.digest, options.annotations);
+  const statement = statementFor(subject.digest);
   const signature = await signer.sign(preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, statement));
   const hint = keyHint(signer.publicKey);
   const bundle = Buffer.from(
@@ -86,40 +118,57 @@ export async function signBundle(
       },
     }),
   );
-  const layer = { mediaType: BUNDLE_MEDIA_TYPE, digest: sha256(bundle), size: bundle.length };
+  const pushed = await attachReferrer(repository, subject, BUNDLE_MEDIA_TYPE, bundle, {
+    'dev.sigstore.bundle.content': 'dsse-envelope',
+    'dev.sigstore.bundle.predicateType': predicateType,
+  });
+  return {
+    reference: `${repository.name}@${subject.digest}`,
+    digest: subject.digest,
+    bundleDigest: pushed,
+  };
+}
+
+/**
+ * Attaches one blob to an artifact as an OCI 1.1 referrer the way cosign and @sigstore/oci do:
+ * empty config, one layer, `artifactType`, `subject`, a created annotation; pushed by digest and
+ * listed in the referrers tag index where the store has no referrers API.
+ */
+export async function attachReferrer(
+  repository: Repository,
+  subject: Descriptor,
+  artifactType: string,
+  content: Buffer,
+  annotations: Readonly<Record<string, string>>,
+): Promise<Digest> {
+  const layer = { mediaType: artifactType, digest: sha256(content), size: content.length };
   const config = {
     mediaType: 'application/vnd.oci.empty.v1+json',
     digest: sha256(EMPTY_CONFIG),
     size: EMPTY_CONFIG.length,
   };
-  await repository.pushBlob(layer, () => Promise.resolve(Readable.from([bundle])));
+  await repository.pushBlob(layer, () => Promise.resolve(Readable.from([content])));
   await repository.pushBlob(config, () => Promise.resolve(Readable.from([EMPTY_CONFIG])));
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      artifactType: BUNDLE_MEDIA_TYPE,
+      artifactType,
       config,
       layers: [layer],
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
       annotations: {
-        'dev.sigstore.bundle.content': 'dsse-envelope',
-        'dev.sigstore.bundle.predicateType': COSIGN_SIGN_PREDICATE,
+        ...annotations,
         'org.opencontainers.image.created': `${new Date().toISOString().slice(0, 19)}Z`,
       },
     }),
   );
-  // Pushed by digest, as cosign does; then made discoverable.
   const pushed = await repository.pushManifest(
     manifest,
     'application/vnd.oci.image.manifest.v1+json',
   );
-  await addReferrers(repository, subject.digest, [{ ...pushed, artifactType: BUNDLE_MEDIA_TYPE }]);
-  return {
-    reference: `${repository.name}@${subject.digest}`,
-    digest: subject.digest,
-    bundleDigest: pushed.digest,
-  };
+  await addReferrers(repository, subject.digest, [{ ...pushed, artifactType }]);
+  return pushed.digest;
 }
 
 /** Bundles attached to `digest`: referrer manifests with exactly one sigstore bundle layer (cosign GetBundles). */

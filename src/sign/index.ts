@@ -29,6 +29,8 @@ export {
   verifySignatureBytes,
 } from './legacy.ts';
 export {
+  attachReferrer,
+  attestBundle,
   BUNDLE_MEDIA_TYPE,
   type BundlePolicy,
   type BundleSignResult,
