@@ -1,5 +1,4 @@
-import { AirlockError, toAirlockError } from '../../errors.ts';
-import { mapLimit } from '../../core/index.ts';
+import { AirlockError } from '../../errors.ts';
 import { chartTag, packageChart, pullChart, pushChart } from '../../artifact/index.ts';
 import {
   formatRepository,
@@ -8,8 +7,8 @@ import {
   type Repository,
   withTagOrDigest,
 } from '../../oci/index.ts';
-import { type CommandSpec, concurrencyOption, stringOption } from '../command.ts';
-import { ExitCode, exitCodeFor } from '../exit-codes.ts';
+import { type CommandSpec, concurrencyOption, runBatch, stringOption } from '../command.ts';
+import { ExitCode } from '../exit-codes.ts';
 
 export const chartPush: CommandSpec = {
   name: 'chart push',
@@ -38,29 +37,20 @@ export const chartPush: CommandSpec = {
           : { ...prefix, repository },
       );
     const base = prefix.kind === 'layout' ? prefix.path : prefix.repository;
-    const outcomes = await mapLimit(charts, concurrencyOption(values) ?? 8, async (chart) => {
-      try {
-        return { chart, result: await pushChart(open, chart, base) };
-      } catch (caught) {
-        const error = toAirlockError(caught);
-        if (charts.length === 1) throw error; // one chart: an ordinary error, not a batch report
-        out.failure(chart, error, exitCodeFor(error.code));
-        return { chart, error };
-      }
-    });
-    const pushed = outcomes.flatMap((o) => ('result' in o ? [o.result] : []));
-    const failed = outcomes.flatMap((o) =>
-      'error' in o ? [{ chart: o.chart, code: o.error.code, message: o.error.message }] : [],
+    const batch = await runBatch(
+      charts,
+      (chart) => chart,
+      concurrencyOption(values) ?? 8,
+      out,
+      (chart) => pushChart(open, chart, base),
     );
     out.result(
-      pushed.map((r) => `${r.repository}:${r.tag}@${r.digest}`),
-      charts.length === 1 && pushed[0] ? pushed[0] : { pushed, failed },
+      batch.results.map((r) => `${r.repository}:${r.tag}@${r.digest}`),
+      charts.length === 1 && batch.results[0]
+        ? batch.results[0]
+        : { pushed: batch.results, failed: batch.failures },
     );
-    if (failed.length === 0) return ExitCode.ok;
-    const codes = new Set(
-      outcomes.flatMap((o) => ('error' in o ? [exitCodeFor(o.error.code)] : [])),
-    );
-    return codes.size === 1 ? ([...codes][0] ?? ExitCode.failure) : ExitCode.failure;
+    return batch.exitCode;
   },
 };
 

@@ -3,7 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { AirlockError } from '../../errors.ts';
-import { parseReference, referenceTarget } from '../../oci/index.ts';
+import { formatReference, parseReference, referenceTarget } from '../../oci/index.ts';
 import { attachSBOM } from '../../sbom/index.ts';
 import {
   decryptPrivateKey,
@@ -23,8 +23,10 @@ import {
 import {
   type CommandContext,
   type CommandSpec,
+  concurrencyOption,
   type OptionValues,
   readStdin,
+  runBatch,
   stringList,
   stringOption,
 } from '../command.ts';
@@ -276,27 +278,34 @@ export const signCommand: CommandSpec = {
         );
     const annotations = parseAnnotations(stringList(values, 'annotation'));
     const session = await context.session();
-    const results = [];
-    for (const ref of refs) {
-      const repository = session.open(ref);
-      const legacy = await signLegacy(repository, referenceTarget(ref) ?? '', signer, {
-        annotations,
-      });
-      // The bundle signs the digest the legacy signature resolved: one resolution per reference.
-      const bundle =
-        values.bundle === true
-          ? await signBundle(repository, legacy.digest, signer as KeySigner, { annotations })
-          : undefined;
-      results.push({ ...legacy, ...(bundle ? { bundleDigest: bundle.bundleDigest } : {}) });
-    }
+    const batch = await runBatch(
+      refs,
+      formatReference,
+      concurrencyOption(values) ?? 8,
+      out,
+      async (ref) => {
+        const repository = session.open(ref);
+        const legacy = await signLegacy(repository, referenceTarget(ref) ?? '', signer, {
+          annotations,
+        });
+        // The bundle signs the digest the legacy signature resolved: one resolution per reference.
+        const bundle =
+          values.bundle === true
+            ? await signBundle(repository, legacy.digest, signer as KeySigner, { annotations })
+            : undefined;
+        return { ...legacy, ...(bundle ? { bundleDigest: bundle.bundleDigest } : {}) };
+      },
+    );
     out.result(
-      results.map(
+      batch.results.map(
         (r) =>
           `${r.added ? 'signed' : 'already signed'} ${r.reference} (${r.signatureTag}${'bundleDigest' in r ? `, bundle ${r.bundleDigest}` : ''})`,
       ),
-      results,
+      batch.failures.length === 0
+        ? batch.results
+        : { results: batch.results, failures: batch.failures },
     );
-    return ExitCode.ok;
+    return batch.exitCode;
   },
 };
 
@@ -420,25 +429,29 @@ export const verifyCommand: CommandSpec = {
     }
     const refs = positionals.map((p) => parseReference(p, { requireTagOrDigest: true }));
     const session = await context.session();
-    const results = [];
-    for (const ref of refs) {
-      results.push(
-        await verifyArtifact(session.open(ref), referenceTarget(ref) ?? '', {
-          keys,
-          identities,
-          ...(trustedRoot === undefined ? {} : { trustedRoot }),
-          ignoreTlog: values['insecure-ignore-tlog'] === true,
-        }),
-      );
-    }
+    const policy = {
+      keys,
+      identities,
+      ...(trustedRoot === undefined ? {} : { trustedRoot }),
+      ignoreTlog: values['insecure-ignore-tlog'] === true,
+    };
+    const batch = await runBatch(
+      refs,
+      formatReference,
+      concurrencyOption(values) ?? 8,
+      out,
+      (ref) => verifyArtifact(session.open(ref), referenceTarget(ref) ?? '', policy),
+    );
     out.result(
-      results.map(
+      batch.results.map(
         (r) =>
           `verified ${r.reference} (${r.format}${'keyName' in r && r.keyName ? `, key ${r.keyName}` : ''}${'subject' in r && r.subject ? `, signed by ${r.subject}` : ''})`,
       ),
-      results,
+      batch.failures.length === 0
+        ? batch.results
+        : { results: batch.results, failures: batch.failures },
     );
-    return ExitCode.ok;
+    return batch.exitCode;
   },
 };
 
