@@ -332,7 +332,13 @@ export function verifySigstore(
                 'Key-signed bundles without a transparency-log entry need --insecure-ignore-tlog, as with cosign.',
               ],
             }
-          : {}),
+          : !usesKey && policy.trustedRoot === undefined
+            ? {
+                details: [
+                  "Keyless signatures verify against a trusted root: pass --trusted-root with the public-good or your private Sigstore's trusted_root.json.",
+                ],
+              }
+            : {}),
       },
     );
   }
