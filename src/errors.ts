@@ -26,6 +26,9 @@ export type ErrorCode =
   | 'LOCK_TIMEOUT'
   | 'CREDENTIAL_HELPER_FAILED'
   | 'COPY_FAILED'
+  | 'UPSTREAM_NOT_FOUND'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_INVALID'
   // verification or policy refused (exit 3)
   | 'VERIFICATION_FAILED'
   | 'POLICY_VIOLATION'

@@ -5,3 +5,4 @@ export * from './oci/index.ts';
 export * from './artifact/index.ts';
 export * from './sign/index.ts';
 export * from './sbom/index.ts';
+export * from './mirror/index.ts';

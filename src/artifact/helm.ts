@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import semver from 'semver';
@@ -218,15 +218,31 @@ export async function pushChart(
       { cause: error },
     );
   }
-  const chart = readChartArchive(tgz, chartPath);
-  const provPath = `${chartPath}.prov`;
   let prov: Buffer | undefined;
   try {
-    prov = await readFile(provPath);
+    prov = await readFile(`${chartPath}.prov`);
   } catch {
     prov = undefined;
   }
   const created = options.created ?? `${(await stat(chartPath)).mtime.toISOString().slice(0, 19)}Z`;
+  const chart = readChartArchive(tgz, chartPath);
+  const repository = open(`${prefix.replace(/\/+$/, '')}/${chart.metadata.name}`);
+  return pushChartArchive(repository, tgz, {
+    created,
+    ...(prov ? { provenance: prov } : {}),
+    where: chartPath,
+  });
+}
+
+/** Pushes chart bytes to a given repository (the step `pushChart` and the mirror share). */
+export async function pushChartArchive(
+  repository: Repository,
+  tgz: Buffer,
+  options: { created: string; provenance?: Buffer; where?: string },
+): Promise<ChartPushResult> {
+  const chart = readChartArchive(tgz, options.where ?? repository.name);
+  const prov = options.provenance;
+  const created = options.created;
   const config = helmConfig(chart.metadata);
   const configDescriptor = {
     mediaType: MediaType.helmConfig,
@@ -244,7 +260,6 @@ export async function pushChart(
       bytes: prov,
     });
   layers.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
-  const repository = open(`${prefix.replace(/\/+$/, '')}/${chart.metadata.name}`);
   const mount = repository.mountName ? { mountFrom: repository.mountName } : {};
   await repository.pushBlob(
     configDescriptor,
@@ -376,12 +391,10 @@ export interface PackageResult {
   readonly digest: Digest;
 }
 
-/**
- * Packages a chart directory as a deterministic .tgz: files only, under `<name>/`, in sorted
- * pre-order, permission bits from disk, uid/gid 0, mtime 0, `.helmignore` honoured. The same tree
- * gives the same bytes on every machine.
- */
-export async function packageChart(dir: string, outputDir: string): Promise<PackageResult> {
+/** The deterministic .tgz of a chart directory, in memory. */
+export async function packageChartBytes(
+  dir: string,
+): Promise<{ tgz: Buffer; digest: Digest; metadata: ChartMetadata }> {
   const chartYAMLPath = join(dir, 'Chart.yaml');
   let text: string;
   try {
@@ -405,10 +418,48 @@ export async function packageChart(dir: string, outputDir: string): Promise<Pack
     .filter((e) => e.type === 'file')
     .map((e): LayerEntry => ({ ...e, name: `${metadata.name}/${e.name}` }));
   const { tgz, digest } = packLayer(entries);
+  return { tgz, digest, metadata };
+}
+
+/**
+ * Packages a chart directory as a deterministic .tgz: files only, under `<name>/`, in sorted
+ * pre-order, permission bits from disk, uid/gid 0, mtime 0, `.helmignore` honoured. The same tree
+ * gives the same bytes on every machine.
+ */
+export async function packageChart(dir: string, outputDir: string): Promise<PackageResult> {
+  const { tgz, digest, metadata } = await packageChartBytes(dir);
   await mkdir(outputDir, { recursive: true });
   const path = join(outputDir, `${metadata.name}-${metadata.version}.tgz`);
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, tgz);
   await rename(tmp, path);
   return { path, name: metadata.name, version: metadata.version, digest };
+}
+
+/**
+ * Adds test manifests to a packaged chart under `<name>/templates/tests/` and repacks it
+ * deterministically. The result's digest differs from upstream's; whoever signs it vouches for it.
+ */
+export async function injectTests(tgz: Buffer, testsDir: string, where: string): Promise<Buffer> {
+  const chart = readChartArchive(tgz, where);
+  let names: string[];
+  try {
+    names = (await readdir(testsDir)).filter((n) => /\.(ya?ml|tpl)$/.test(n)).sort();
+  } catch (error) {
+    throw new AirlockError('USAGE', `tests directory ${testsDir} cannot be read`, { cause: error });
+  }
+  if (names.length === 0)
+    throw new AirlockError('USAGE', `tests directory ${testsDir} has no .yaml files`);
+  const added = new Map<string, Buffer>();
+  for (const name of names)
+    added.set(`${chart.root}/templates/tests/${name}`, await readFile(join(testsDir, name)));
+  const entries: LayerEntry[] = chart.entries
+    .filter((e) => (e.type === 'file' || e.type === 'dir') && !added.has(e.name))
+    .map((e) =>
+      e.type === 'file'
+        ? { name: e.name, type: 'file' as const, mode: e.mode, data: e.data }
+        : { name: e.name, type: 'dir' as const, mode: e.mode },
+    );
+  for (const [name, data] of added) entries.push({ name, type: 'file', mode: 0o644, data });
+  return packLayer(entries).tgz;
 }

@@ -42,10 +42,13 @@ export {
   chartTag,
   helmAnnotations,
   helmConfig,
+  injectTests,
   packageChart,
+  packageChartBytes,
   type PackageResult,
   parseChartYAML,
   pullChart,
   pushChart,
+  pushChartArchive,
   readChartArchive,
 } from './helm.ts';

@@ -11,6 +11,7 @@ import {
 import { artifactCommands } from './commands/artifact.ts';
 import { chartCommands } from './commands/chart.ts';
 import { copyCommand } from './commands/copy.ts';
+import { mirrorCommand } from './commands/mirror.ts';
 import { signCommands } from './commands/sign.ts';
 import { loginCommand, logoutCommand } from './commands/login.ts';
 import { gcCommand, inspectCommand, lsCommand, tagCommand } from './commands/registry-ops.ts';
@@ -20,6 +21,7 @@ import { Output, type Streams } from './output.ts';
 export const VERSION = '0.1.0';
 
 export const COMMANDS: readonly CommandSpec[] = [
+  mirrorCommand,
   ...artifactCommands,
   ...chartCommands,
   ...signCommands,

@@ -32,6 +32,9 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'LOCK_TIMEOUT':
     case 'CREDENTIAL_HELPER_FAILED':
     case 'COPY_FAILED':
+    case 'UPSTREAM_NOT_FOUND':
+    case 'UPSTREAM_UNAVAILABLE':
+    case 'UPSTREAM_INVALID':
     case 'INTERNAL':
       return ExitCode.failure;
   }

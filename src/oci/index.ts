@@ -41,7 +41,7 @@ export {
   withTagOrDigest,
 } from './reference.ts';
 export type { BlobSource, FetchedManifest, Repository } from './target.ts';
-export { HTTPTransport, parseRetryAfter, type TransportOptions } from './transport.ts';
+export { HTTPTransport, parseRetryAfter, readBody, type TransportOptions } from './transport.ts';
 export * from './copy.ts';
 export {
   type CopySpec,

@@ -11,12 +11,17 @@ export interface StaticServer {
 }
 
 /** Serves a directory over HTTP on loopback: an upstream Helm repository for tests. */
-export async function startStaticServer(root: string): Promise<StaticServer> {
+export async function startStaticServer(
+  root: string,
+  options: { delayMs?: (path: string) => number } = {},
+): Promise<StaticServer> {
   const requests: string[] = [];
   const server = http.createServer((req, res) => {
     void (async () => {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       requests.push(path);
+      const delay = options.delayMs?.(path) ?? 0;
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       const file = normalize(join(root, path));
       if (!file.startsWith(normalize(root))) {
         res.writeHead(403).end();

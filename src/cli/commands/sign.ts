@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { AirlockError } from '../../errors.ts';
@@ -36,6 +37,11 @@ import { ExitCode } from '../exit-codes.ts';
  * The key password, as cosign reads it (signing.md §3): COSIGN_PASSWORD if set (it may be empty),
  * else a prompt on a terminal, else all of standard input.
  */
+/** The private-key password for commands that sign (COSIGN_PASSWORD, a prompt, or stdin). */
+export function keyPassword(context: CommandContext): Promise<string> {
+  return password(context, false);
+}
+
 async function password(context: CommandContext, confirm: boolean): Promise<string> {
   const fromEnv = context.env.COSIGN_PASSWORD;
   if (fromEnv !== undefined) return fromEnv;
@@ -73,6 +79,7 @@ async function writeNew(
     throw new AirlockError('USAGE', `${path} already exists`, {
       details: ['Pass --force to overwrite it.'],
     });
+  await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, content, { mode, flag: 'wx' });
   await rename(tmp, path);

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../errors.ts';
+import { parseCSV, parseInventory, selectVersions } from './index.ts';
+
+function issues(text: string): string[] {
+  try {
+    parseInventory(text, 'inv.csv');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.issues.map((i) => `${i.where} ${i.message}`);
+  }
+  assert.fail('expected the inventory to be refused');
+}
+
+describe('inventory CSV', () => {
+  it('parses RFC 4180 quoting, comments and blank lines, keeping line numbers', () => {
+    const { records, problems } = parseCSV(
+      '# comment\n\na,"b,c","say ""hi"""\r\n"multi\nline",x,y\n',
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(
+      records.map((r) => [r.line, r.fields.map((f) => f.value)]),
+      [
+        [3, ['a', 'b,c', 'say "hi"']],
+        [4, ['multi\nline', 'x', 'y']],
+      ],
+    );
+  });
+
+  it('reads rows with defaults', () => {
+    const rows = parseInventory(
+      'source,chart,versions,type,target\nhttps://charts.example.com,podinfo,,,\noci://ghcr.io/acme/charts,cert-manager,">=1.14 <2",crds,platform/cert-manager\n./local,hello,*,helm,\n',
+      'inv.csv',
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.where, r.sourceKind, r.chart, r.versions, r.type, r.target]),
+      [
+        ['inv.csv:2', 'http', 'podinfo', '', 'helm', undefined],
+        ['inv.csv:3', 'oci', 'cert-manager', '>=1.14 <2', 'crds', 'platform/cert-manager'],
+        ['inv.csv:4', 'local', 'hello', '*', 'helm', undefined],
+      ],
+    );
+  });
+
+  const corpus: [string, string, RegExp][] = [
+    ['empty file', '', /^inv\.csv:1:1 no header row/],
+    ['only comments', '# nothing\n', /^inv\.csv:1:1 no header row/],
+    ['wrong header', 'url,name\nhttps://x.example,y\n', /^inv\.csv:1:1 unknown column "url"/],
+    [
+      'unknown column',
+      'source,chart,colour\nhttps://x.example,y,blue\n',
+      /^inv\.csv:1:14 unknown column "colour"/,
+    ],
+    [
+      'bad range',
+      'source,chart,versions\nhttps://x.example,y,>>1\n',
+      /^inv\.csv:2:21 ">>1" is not a semver range/,
+    ],
+    [
+      'bad URL',
+      'source,chart\nftp://x.example,y\n',
+      /^inv\.csv:2:1 "ftp:\/\/x\.example" is not an https:\/\/ or oci:\/\/ URL/,
+    ],
+    [
+      'duplicate row',
+      'source,chart\nhttps://x.example,y\nhttps://x.example,y\n',
+      /^inv\.csv:3:1 duplicate of line 2/,
+    ],
+    [
+      'unterminated quote',
+      'source,chart\n"https://x.example,y\n',
+      /^inv\.csv:2:1 unterminated quoted field/,
+    ],
+    [
+      'bad type',
+      'source,chart,type\nhttps://x.example,y,image\n',
+      /^inv\.csv:2:21 type "image" is not helm or crds/,
+    ],
+    [
+      'wrong field count',
+      'source,chart\nhttps://x.example\n',
+      /^inv\.csv:2:1 1 fields, but the header has 2/,
+    ],
+  ];
+  for (const [what, text, expected] of corpus) {
+    it(`refuses ${what} with line and column`, () => {
+      assert.ok(
+        issues(text).some((i) => expected.test(i)),
+        JSON.stringify(issues(text)),
+      );
+    });
+  }
+
+  it('reports every problem at once', () => {
+    const found = issues(
+      'source,chart,versions,extra\nftp://x,Bad Name,>>1,\nhttps://x.example,y,,\nhttps://x.example,y,,\n',
+    );
+    assert.ok(found.length >= 5, JSON.stringify(found));
+  });
+});
+
+describe('version constraints', () => {
+  const versions = ['1.0.0', '1.1.0', '1.2.0-rc.1', '2.0.0', '2.1.0-beta.2', 'not-semver'];
+  it('defaults to the newest stable version', () => {
+    assert.deepEqual(selectVersions(versions, ''), ['2.0.0']);
+  });
+  it('takes every version in a range, prereleases only when the range names one', () => {
+    assert.deepEqual(selectVersions(versions, '>=1.0.0 <2'), ['1.1.0', '1.0.0']);
+    assert.deepEqual(selectVersions(versions, '>=1.2.0-rc.0 <2'), ['1.2.0-rc.1']);
+  });
+  it('takes everything with *', () => {
+    assert.deepEqual(selectVersions(versions, '*'), [
+      '2.1.0-beta.2',
+      '2.0.0',
+      '1.2.0-rc.1',
+      '1.1.0',
+      '1.0.0',
+    ]);
+  });
+});
