@@ -128,7 +128,7 @@ export async function runMirror(options: MirrorOptions): Promise<MirrorReport> {
   const rows = parseInventory(options.inventoryText, options.inventoryFile).filter((row) =>
     inShard(row, options.shard),
   );
-  const context: UpstreamContext = { ...options.upstream, baseDir };
+  const context: UpstreamContext = { indexCache: new Map(), ...options.upstream, baseDir };
   const records: MirrorRecord[] = [];
   const concurrency = options.concurrency ?? 8;
 

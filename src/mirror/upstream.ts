@@ -14,6 +14,12 @@ const MAX_CHART = 256 * 1024 * 1024;
 
 export interface UpstreamContext {
   readonly transport: HTTPTransport;
+  /** Basic-auth credentials for an HTTP repository host (docker config.json, or --username). */
+  readonly credentials?: (
+    host: string,
+  ) => Promise<{ username: string; password: string } | undefined>;
+  /** index.yaml fetches shared by every row that names the same repository. */
+  readonly indexCache?: Map<string, Promise<string>>;
   /** Opens `host/path` of an oci:// source. */
   readonly openOCI: (reference: string) => Repository;
   /** Directory relative local sources are resolved against (the inventory's). */
@@ -52,7 +58,24 @@ function upstreamError(error: unknown, what: string): AirlockError {
 
 async function httpGet(context: UpstreamContext, url: string, limit: number): Promise<Buffer> {
   try {
-    const res = await context.transport.request({ method: 'GET', url });
+    const credential = await context.credentials?.(new URL(url).host);
+    // Sent to this origin only: the transport drops Authorization on a cross-origin redirect.
+    const headers: Record<string, string> = credential
+      ? {
+          authorization: `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString('base64')}`,
+        }
+      : {};
+    const res = await context.transport.request({ method: 'GET', url, headers });
+    if (res.status === 401 || res.status === 403) {
+      res.body.resume();
+      throw new AirlockError('REGISTRY_AUTH', `${url}: HTTP ${res.status}`, {
+        details: [
+          credential
+            ? 'The repository refused the credentials.'
+            : `The repository needs credentials: airlock login ${new URL(url).host}, or --username with --password-stdin.`,
+        ],
+      });
+    }
     if (res.status === 404) {
       res.body.resume();
       throw new AirlockError('UPSTREAM_NOT_FOUND', `${url}: not found (HTTP 404)`);
@@ -118,7 +141,13 @@ export async function listUpstream(
   context: UpstreamContext,
 ): Promise<UpstreamVersion[]> {
   if (row.sourceKind === 'http') {
-    const text = (await httpGet(context, indexURL(row.source), MAX_INDEX)).toString('utf8');
+    const url = indexURL(row.source);
+    let pending = context.indexCache?.get(url);
+    if (!pending) {
+      pending = httpGet(context, url, MAX_INDEX).then((b) => b.toString('utf8'));
+      context.indexCache?.set(url, pending);
+    }
+    const text = await pending;
     return versionsFromIndex(text, row.chart, row.source, indexURL(row.source));
   }
   if (row.sourceKind === 'oci') {

@@ -3,6 +3,7 @@ import { mapLimit, tagsInRange } from '../core/index.ts';
 import type { CopyRequest } from './copy.ts';
 import { LayoutRepository } from './layout.ts';
 import { RegistryClient, type RegistryClientOptions } from './client.ts';
+import type { CredentialStore } from './auth.ts';
 import { formatReference, parseReference, type Reference } from './reference.ts';
 import type { Repository } from './target.ts';
 
@@ -12,10 +13,13 @@ import type { Repository } from './target.ts';
  */
 export class Session {
   readonly client: RegistryClient;
+  /** The credentials the command runs with, for other HTTP services (Helm repositories). */
+  readonly credentials: CredentialStore | undefined;
   readonly #layouts = new Map<string, LayoutRepository>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.client = new RegistryClient(options);
+    this.credentials = options.credentials;
   }
 
   open(ref: Reference): Repository {

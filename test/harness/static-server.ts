@@ -20,6 +20,14 @@ export async function startStaticServer(
     void (async () => {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       requests.push(path);
+      if (
+        options.auth &&
+        req.headers.authorization !==
+          `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`
+      ) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="charts"' }).end();
+        return;
+      }
       const delay = options.delayMs?.(path) ?? 0;
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       const file = normalize(join(root, path));

@@ -327,6 +327,142 @@ describe('airlock mirror: the Shared Artifacts pipeline', { skip }, () => {
     }
   });
 
+  it('authenticates to a Helm repository with credentials from config.json', async () => {
+    const dir = join(work.path, 'private-repo');
+    await mkdir(dir);
+    const chart = (await fixtureCharts()).find((c) => c.name === 'prometheus-blackbox-exporter')!;
+    await cp(chart.file, join(dir, 'chart.tgz'));
+    await writeFile(
+      join(dir, 'index.yaml'),
+      stringify({
+        apiVersion: 'v1',
+        entries: {
+          [chart.name]: [
+            { name: chart.name, version: chart.version, digest: chart.digest, urls: ['chart.tgz'] },
+          ],
+        },
+      }),
+    );
+    const server = await startStaticServer(dir, {
+      auth: { username: 'reader', password: 'sentinel-helm-password' },
+    });
+    try {
+      const inventory = join(work.path, 'private.csv');
+      await writeFile(
+        inventory,
+        `source,chart,target
+${server.url},${chart.name},private/${chart.name}
+`,
+      );
+      const denied = await mirror(inventory);
+      assert.equal(denied.code, 1);
+      assert.equal(
+        denied.json<{ records: { error?: { code: string } }[] }>().records[0]?.error?.code,
+        'REGISTRY_AUTH',
+      );
+      const dockerConfig = join(work.path, 'docker-helm');
+      await mkdir(dockerConfig);
+      await writeFile(
+        join(dockerConfig, 'config.json'),
+        JSON.stringify({
+          auths: {
+            [new URL(server.url).host]: {
+              auth: Buffer.from('reader:sentinel-helm-password').toString('base64'),
+            },
+          },
+        }),
+      );
+      const allowed = await airlock(
+        [
+          'mirror',
+          inventory,
+          '--to',
+          `${proxy.host}/mirror`,
+          '--key',
+          join(work.path, 'cosign.key'),
+          '--insecure-registry',
+          proxy.host,
+          '--json',
+        ],
+        { env: { ...env, DOCKER_CONFIG: dockerConfig } },
+      );
+      assert.equal(allowed.code, 0, allowed.stderr);
+      assert.ok(
+        !`${allowed.stdout}${allowed.stderr}${denied.stdout}${denied.stderr}`.includes(
+          'sentinel-helm-password',
+        ),
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('verifies cosign signatures of an OCI upstream where the inventory asks, and refuses a wrong key', async () => {
+    const chart = (await fixtureCharts()).find((c) => c.name === 'prometheus-statsd-exporter')!;
+    const flags = ['--insecure-registry', registry.host];
+    assert.equal(
+      (
+        await airlock(['chart', 'push', chart.file, `${registry.host}/upstream-oci`, ...flags], {
+          env,
+        })
+      ).code,
+      0,
+    );
+    assert.equal(
+      (
+        await airlock(
+          [
+            'sign',
+            `${registry.host}/upstream-oci/${chart.name}:${chart.version}`,
+            '--key',
+            join(work.path, 'cosign.key'),
+            ...flags,
+          ],
+          { env },
+        )
+      ).code,
+      0,
+    );
+    await airlock(['key', 'generate', '--output-key-prefix', join(work.path, 'stranger')], { env });
+    const inventory = join(work.path, 'oci.csv');
+    await writeFile(
+      inventory,
+      `source,chart,versions,target,verify_key
+oci://${registry.host}/upstream-oci,${chart.name},*,oci-good/${chart.name},./cosign.pub
+oci://${registry.host}/upstream-oci,${chart.name},*,oci-bad/${chart.name},./stranger.pub
+`,
+    );
+    const result = await airlock(
+      [
+        'mirror',
+        inventory,
+        '--to',
+        `${proxy.host}/mirror`,
+        '--key',
+        join(work.path, 'cosign.key'),
+        '--insecure-registry',
+        proxy.host,
+        '--insecure-registry',
+        registry.host,
+        '--json',
+      ],
+      { env },
+    );
+    assert.equal(result.code, 1);
+    const records = result.json<{
+      records: { target?: string; action: string; error?: { code: string } }[];
+    }>().records;
+    assert.deepEqual(
+      records
+        .map((r) => [r.target?.split('/mirror/')[1]?.split('/')[0], r.action, r.error?.code])
+        .sort(),
+      [
+        ['oci-bad', 'failed', 'VERIFICATION_FAILED'],
+        ['oci-good', 'mirrored', undefined],
+      ],
+    );
+  });
+
   it('--shard splits the inventory deterministically: every row in exactly one shard', async () => {
     const rows = parseInventory(
       `source,chart\n${(await fixtureCharts())

@@ -2,6 +2,9 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AirlockError } from '../../errors.ts';
 import {
+  authFilePath,
+  type CredentialStore,
+  DockerConfigCredentials,
   HTTPTransport,
   LayoutRepository,
   parseReference,
@@ -176,6 +179,9 @@ export const mirrorCommand: CommandSpec = {
       timeoutMs: timeout * 1000,
       retry: { attempts: 3 },
     });
+    // Helm repositories authenticate like registries: --username/--password-stdin, else config.json.
+    const credentials: CredentialStore =
+      session.credentials ?? new DockerConfigCredentials(authFilePath(context.env));
     const openTarget = (repository: string): Repository =>
       to.kind === 'layout'
         ? new LayoutRepository(join(to.path, repository))
@@ -187,6 +193,7 @@ export const mirrorCommand: CommandSpec = {
         inventoryFile: file,
         upstream: {
           transport,
+          credentials: (host) => credentials.get(host),
           openOCI: (reference) => {
             const slash = reference.indexOf('/');
             return session.client.repository(reference.slice(0, slash), reference.slice(slash + 1));
