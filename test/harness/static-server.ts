@@ -13,7 +13,10 @@ export interface StaticServer {
 /** Serves a directory over HTTP on loopback: an upstream Helm repository for tests. */
 export async function startStaticServer(
   root: string,
-  options: { delayMs?: (path: string) => number } = {},
+  options: {
+    delayMs?: (path: string) => number;
+    auth?: { username: string; password: string };
+  } = {},
 ): Promise<StaticServer> {
   const requests: string[] = [];
   const server = http.createServer((req, res) => {
