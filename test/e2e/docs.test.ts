@@ -85,6 +85,20 @@ describe('docs examples run as written', { skip }, () => {
     });
   }
 
+  it('the CI templates in ci/ are valid YAML that run airlock mirror with a shard and a JUnit report', async () => {
+    for (const file of ['gitlab-ci.yml', 'github-actions.yml']) {
+      const text = await readFile(join(ROOT, 'ci', file), 'utf8');
+      const documents = parseAllDocuments(text);
+      assert.ok(
+        documents.every((d) => d.errors.length === 0),
+        file,
+      );
+      assert.match(text, /airlock mirror inventory\.csv/);
+      assert.match(text, /--shard/);
+      assert.match(text, /--junit/);
+    }
+  });
+
   it('docs/oci.md logout example works', async () => {
     const blocks = bashBlocks(await readFile(join(ROOT, 'docs', 'oci.md'), 'utf8')).filter((b) =>
       b.includes('airlock logout'),
