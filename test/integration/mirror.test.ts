@@ -4,14 +4,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { packageChartBytes, readChartArchive } from '../../src/artifact/index.ts';
-import { readAll, sha256 } from '../../src/core/index.ts';
+import { mapLimit, readAll, sha256 } from '../../src/core/index.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 import { RegistryClient } from '../../src/oci/index.ts';
 import { inShard, parseInventory } from '../../src/mirror/index.ts';
 import { fixtureCharts, UPSTREAM_HELM } from '../harness/fixture-charts.ts';
 import { type FaultProxy, startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { startStaticServer, type StaticServer } from '../harness/static-server.ts';
-import { fixturesSkipReason, missingTools, run, tempDir } from '../harness/tools.ts';
+import { fixturesSkipReason, missingTools, tempDir } from '../harness/tools.ts';
 import { airlock } from '../helpers/cli.ts';
 
 const skip =
@@ -101,22 +105,24 @@ describe('airlock mirror: the Shared Artifacts pipeline', { skip }, () => {
       assert.equal(record.target, `${proxy.host}/mirror/${chart.name}:${chart.version}`);
       assert.equal(record.sourceDigest, `sha256:${chart.digest}`);
     }
-    // An independent client reads them as Helm artifacts with the exact chart bytes.
-    for (const chart of charts.filter((_, i) => i % 26 === 0)) {
-      const manifest = JSON.parse(
-        run('skopeo', [
-          'inspect',
-          '--raw',
-          '--tls-verify=false',
-          `docker://${registry.host}/mirror/${chart.name}:${chart.version}`,
-        ]),
-      ) as { config: { mediaType: string }; layers: { mediaType: string; digest: string }[] };
+    // An independent client reads every one as a Helm artifact with the exact chart bytes.
+    await mapLimit(charts, 8, async (chart) => {
+      const { stdout } = await execFileAsync('skopeo', [
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        `docker://${registry.host}/mirror/${chart.name}:${chart.version}`,
+      ]);
+      const manifest = JSON.parse(stdout) as {
+        config: { mediaType: string };
+        layers: { mediaType: string; digest: string }[];
+      };
       assert.equal(manifest.config.mediaType, 'application/vnd.cncf.helm.config.v1+json');
       assert.deepEqual(
         manifest.layers.map((l) => [l.mediaType, l.digest]),
         [['application/vnd.cncf.helm.chart.content.v1.tar+gzip', `sha256:${chart.digest}`]],
       );
-    }
+    });
     const verified = await airlock(
       [
         'verify',

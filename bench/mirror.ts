@@ -1,0 +1,146 @@
+// Benchmark: `airlock mirror` of all 263 fixture versions from the HTTP Helm repository into a
+// registry, signing included, against `skopeo sync` copying the same 263 artifacts registry to
+// registry without signing, and against the registry-bound floor for the requests a signed mirror
+// must make (bench/mirror-floor.ts); cold and warm. Not a test. Usage: npm run bench:mirror
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RegistryClient } from '../src/oci/index.ts';
+import { fixtureCharts, seedFixtureCharts, UPSTREAM_HELM } from '../test/harness/fixture-charts.ts';
+import { type RegistryServer, startRegistry } from '../test/harness/registry.ts';
+import { startStaticServer } from '../test/harness/static-server.ts';
+import { tempDir } from '../test/harness/tools.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const TRIALS = Number(process.env.BENCH_TRIALS ?? '3');
+
+function timed(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(Number(process.hrtime.bigint() - started) / 1e9)
+        : reject(
+            new Error(
+              `${command} ${args.slice(0, 3).join(' ')} exited ${String(code)}: ${stderr.slice(-1500)}`,
+            ),
+          ),
+    );
+  });
+}
+
+const airlock = (args: string[], env: Record<string, string>) =>
+  timed(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], env);
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+
+await timed('npm', ['run', 'build']);
+const work = await tempDir('airlock-bench-mirror-');
+const env = { COSIGN_PASSWORD: 'bench', HOME: work.path };
+await airlock(['key', 'generate', '--output-key-prefix', join(work.path, 'cosign')], env);
+const charts = await fixtureCharts();
+const names = [...new Set(charts.map((c) => c.name))];
+const upstream = await startStaticServer(UPSTREAM_HELM);
+const inventory = join(work.path, 'inventory.csv');
+writeFileSync(
+  inventory,
+  `source,chart,versions\n${names.map((n) => `${upstream.url},${n},*`).join('\n')}\n`,
+);
+const floorList = join(work.path, 'floor.txt');
+writeFileSync(
+  floorList,
+  charts.map((c) => `${c.name} ${c.version} ${c.file.split('/').pop() ?? ''}`).join('\n'),
+);
+const source = await startRegistry();
+const seeder = new RegistryClient({ insecureRegistries: [source.host] });
+await seedFixtureCharts((r) => seeder.repository(source.host, r), 'charts', charts);
+seeder.close();
+const syncYAML = join(work.path, 'sync.yaml');
+writeFileSync(
+  syncYAML,
+  `${source.host}:\n  tls-verify: false\n  images:\n${names.map((n) => `    charts/${n}: []`).join('\n')}\n`,
+);
+
+const rows = new Map<string, number[]>();
+const record = (name: string, seconds: number): void => {
+  rows.set(name, [...(rows.get(name) ?? []), seconds]);
+};
+try {
+  for (let trial = 1; trial <= TRIALS; trial++) {
+    const registries: RegistryServer[] = await Promise.all([1, 2, 3].map(() => startRegistry()));
+    const [toAirlock, toSkopeo, toFloor] = registries as [
+      RegistryServer,
+      RegistryServer,
+      RegistryServer,
+    ];
+    try {
+      const mirrorArgs = [
+        'mirror',
+        inventory,
+        '--to',
+        `${toAirlock.host}/mirror`,
+        '--key',
+        join(work.path, 'cosign.key'),
+        '--insecure-registry',
+        toAirlock.host,
+      ];
+      const skopeoArgs = [
+        'sync',
+        '--src',
+        'yaml',
+        '--dest',
+        'docker',
+        '--dest-tls-verify=false',
+        syncYAML,
+        `${toSkopeo.host}/charts`,
+      ];
+      record(
+        'floor, cold (signed)',
+        await timed(process.execPath, [
+          join(ROOT, 'bench', 'mirror-floor.ts'),
+          upstream.url,
+          toFloor.host,
+          floorList,
+          '8',
+        ]),
+      );
+      record('skopeo sync, cold (unsigned)', await timed('skopeo', skopeoArgs));
+      record('airlock mirror, cold (signed)', await airlock(mirrorArgs, env));
+      record('skopeo sync, warm', await timed('skopeo', skopeoArgs));
+      record('airlock mirror, warm', await airlock(mirrorArgs, env));
+    } finally {
+      await Promise.all(registries.map((r) => r.stop()));
+    }
+  }
+} finally {
+  await Promise.all([upstream.stop(), source.stop()]);
+  await work.remove();
+}
+console.log(
+  `mirror benchmark: ${charts.length} chart versions from an HTTP Helm repository, median of ${TRIALS} trials\n`,
+);
+for (const [name, values] of rows)
+  console.log(
+    `${name.padEnd(32)} ${median(values).toFixed(2).padStart(6)} s  (${values.map((v) => v.toFixed(2)).join(', ')})`,
+  );
+const t = (name: string): number => median(rows.get(name) ?? []);
+console.log('');
+console.log(
+  `cold: airlock mirror (signed) is ${(t('skopeo sync, cold (unsigned)') / t('airlock mirror, cold (signed)')).toFixed(2)}x faster than skopeo sync (budget >= 3x)`,
+);
+console.log(
+  `cold: airlock mirror takes ${(t('airlock mirror, cold (signed)') / t('floor, cold (signed)')).toFixed(2)}x the floor (budget <= 1.5x)`,
+);
+console.log(
+  `warm: airlock mirror re-run ${t('airlock mirror, warm').toFixed(2)} s (budget < 1 s), ${(t('skopeo sync, warm') / t('airlock mirror, warm')).toFixed(2)}x faster than skopeo's warm sync (budget >= 5x)`,
+);
