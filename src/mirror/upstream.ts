@@ -19,7 +19,7 @@ export interface UpstreamContext {
     host: string,
   ) => Promise<{ username: string; password: string } | undefined>;
   /** index.yaml fetches shared by every row that names the same repository. */
-  readonly indexCache?: Map<string, Promise<string>>;
+  readonly indexCache?: Map<string, Promise<ParsedIndex>>;
   /** Opens `host/path` of an oci:// source. */
   readonly openOCI: (reference: string) => Repository;
   /** Directory relative local sources are resolved against (the inventory's). */
@@ -100,36 +100,40 @@ interface IndexEntry {
   created?: unknown;
 }
 
-function versionsFromIndex(
-  text: string,
-  chart: string,
-  base: string,
-  where: string,
-): UpstreamVersion[] {
-  let index: { entries?: Record<string, IndexEntry[] | undefined> };
+type ParsedIndex = { entries?: Record<string, IndexEntry[] | undefined> };
+
+function parseIndex(text: string, where: string): ParsedIndex {
   try {
-    index = parseYAML(text) as typeof index;
+    return parseYAML(text) as ParsedIndex;
   } catch (error) {
     throw new AirlockError('UPSTREAM_INVALID', `${where}: index.yaml is not valid YAML`, {
       cause: error,
     });
   }
+}
+
+function versionsFromIndex(
+  index: ParsedIndex,
+  chart: string,
+  base: string,
+  where: string,
+): UpstreamVersion[] {
   const entries = index.entries?.[chart];
   if (!Array.isArray(entries))
     throw new AirlockError('UPSTREAM_NOT_FOUND', `${where}: the index has no chart "${chart}"`);
   return entries.flatMap((e): UpstreamVersion[] => {
     const url = Array.isArray(e.urls) && typeof e.urls[0] === 'string' ? e.urls[0] : undefined;
     if (typeof e.version !== 'string' || url === undefined) return [];
-    const created =
-      typeof e.created === 'string'
-        ? `${new Date(e.created).toISOString().slice(0, 19)}Z`
-        : undefined;
+    const time = typeof e.created === 'string' ? Date.parse(e.created) : NaN;
+    const created = Number.isNaN(time)
+      ? undefined
+      : `${new Date(time).toISOString().slice(0, 19)}Z`;
     return [
       {
         version: e.version,
         location: new URL(url, base.endsWith('/') ? base : `${base}/`).toString(),
         ...(typeof e.digest === 'string' ? { digest: e.digest } : {}),
-        ...(created && !created.startsWith('Invalid') ? { created } : {}),
+        ...(created ? { created } : {}),
       },
     ];
   });
@@ -142,13 +146,13 @@ export async function listUpstream(
 ): Promise<UpstreamVersion[]> {
   if (row.sourceKind === 'http') {
     const url = indexURL(row.source);
+    // Fetched and parsed once per repository, however many rows name it.
     let pending = context.indexCache?.get(url);
     if (!pending) {
-      pending = httpGet(context, url, MAX_INDEX).then((b) => b.toString('utf8'));
+      pending = httpGet(context, url, MAX_INDEX).then((b) => parseIndex(b.toString('utf8'), url));
       context.indexCache?.set(url, pending);
     }
-    const text = await pending;
-    return versionsFromIndex(text, row.chart, row.source, indexURL(row.source));
+    return versionsFromIndex(await pending, row.chart, row.source, url);
   }
   if (row.sourceKind === 'oci') {
     const base = row.source.replace(/^oci:\/\//, '').replace(/\/+$/, '');
@@ -168,7 +172,12 @@ export async function listUpstream(
   const dir = localPath(row.source, context.baseDir);
   try {
     const index = await readFile(join(dir, 'index.yaml'), 'utf8');
-    return versionsFromIndex(index, row.chart, `file://${dir}/`, join(dir, 'index.yaml'));
+    return versionsFromIndex(
+      parseIndex(index, join(dir, 'index.yaml')),
+      row.chart,
+      `file://${dir}/`,
+      join(dir, 'index.yaml'),
+    );
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
