@@ -14,6 +14,7 @@ import {
 } from '../core/index.ts';
 import {
   type Descriptor,
+  fetchImageManifest,
   type ImageManifest,
   parseManifest,
   type Repository,
@@ -135,23 +136,13 @@ export async function fetchFluxLayer(
   repository: Repository,
   reference: string,
 ): Promise<{ manifest: ImageManifest; digest: Digest; layer: Buffer; descriptor: Descriptor }> {
-  const fetched = await repository.fetchManifest(reference);
-  const parsed = parseManifest(
-    fetched.bytes,
-    fetched.descriptor.mediaType,
-    `${repository.name}:${reference}`,
-  );
-  if (parsed.kind !== 'manifest')
-    throw new AirlockError(
-      'MANIFEST_INVALID',
-      `${repository.name}:${reference} is an index, not an artifact`,
-    );
-  const layers = parsed.value.layers;
+  const fetched = await fetchImageManifest(repository, reference);
+  const layers = fetched.manifest.layers;
   const descriptor = layers.find((l) => l.mediaType === MediaType.fluxContent) ?? layers[0];
   if (!descriptor)
     throw new AirlockError('MANIFEST_INVALID', `${repository.name}:${reference} has no layers`);
   return {
-    manifest: parsed.value,
+    manifest: fetched.manifest,
     digest: fetched.descriptor.digest,
     layer: await blobBytes(repository, descriptor),
     descriptor,

@@ -51,5 +51,12 @@ export {
   referenceTarget,
   Session,
 } from './open.ts';
-export { inspectReference, type Inspection, listTags, tagManifest, type TagResult } from './ops.ts';
+export {
+  fetchImageManifest,
+  inspectReference,
+  type Inspection,
+  listTags,
+  tagManifest,
+  type TagResult,
+} from './ops.ts';
 export { addReferrers } from './referrers.ts';

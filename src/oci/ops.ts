@@ -1,6 +1,11 @@
 import { AirlockError } from '../errors.ts';
 import { type Digest, isValidRange, tagsInRange } from '../core/index.ts';
-import { type Descriptor, parseManifest, type ParsedManifest } from './manifest.ts';
+import {
+  type Descriptor,
+  type ImageManifest,
+  parseManifest,
+  type ParsedManifest,
+} from './manifest.ts';
 import { isValidTag } from './reference.ts';
 import type { Repository } from './target.ts';
 
@@ -66,4 +71,19 @@ export async function inspectReference(
     manifest: parseManifest(fetched.bytes, fetched.descriptor.mediaType, repository.name),
     raw: fetched.bytes.toString('utf8'),
   };
+}
+
+/** Reads an image manifest (not an index) by tag or digest; MANIFEST_INVALID for an index. */
+export async function fetchImageManifest(
+  repository: Repository,
+  reference: string,
+): Promise<{ descriptor: Descriptor; bytes: Buffer; manifest: ImageManifest }> {
+  const fetched = await repository.fetchManifest(reference);
+  const where = `${repository.name}${reference.includes(':') ? '@' : ':'}${reference}`;
+  const parsed = parseManifest(fetched.bytes, fetched.descriptor.mediaType, where);
+  if (parsed.kind !== 'manifest')
+    throw new AirlockError('MANIFEST_INVALID', `${where} is an index, not a single artifact`, {
+      details: ['Name one of its manifests by digest.'],
+    });
+  return { descriptor: fetched.descriptor, bytes: fetched.bytes, manifest: parsed.value };
 }

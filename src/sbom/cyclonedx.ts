@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parse as parseYAML } from 'yaml';
 import { AirlockError } from '../errors.ts';
 import { type Digest, MediaType, readAll, sha256 } from '../core/index.ts';
-import { type Descriptor, parseManifest, type Repository } from '../oci/index.ts';
+import { type Descriptor, fetchImageManifest, type Repository } from '../oci/index.ts';
 import { readChartArchive, readLayer } from '../artifact/index.ts';
 import { attachReferrer, attestBundle, type BundleSignResult, type Signer } from '../sign/index.ts';
 import type { KeyObject } from 'node:crypto';
@@ -102,21 +102,12 @@ export async function generateSBOM(
   repository: Repository,
   reference: string,
 ): Promise<SBOM & { digest: Digest }> {
-  const fetched = await repository.fetchManifest(reference);
-  const parsed = parseManifest(
-    fetched.bytes,
-    fetched.descriptor.mediaType,
-    `${repository.name}:${reference}`,
-  );
-  if (parsed.kind !== 'manifest')
-    throw new AirlockError(
-      'USAGE',
-      `${repository.name}:${reference} is an index; name one artifact`,
-    );
+  const fetched = await fetchImageManifest(repository, reference);
+  const manifest = fetched.manifest;
   const digest = fetched.descriptor.digest;
   const where = `${repository.name}@${digest}`;
-  if (parsed.value.config.mediaType === MediaType.helmConfig) {
-    const layer = parsed.value.layers.find((l) => l.mediaType === MediaType.helmChart);
+  if (manifest.config.mediaType === MediaType.helmConfig) {
+    const layer = manifest.layers.find((l) => l.mediaType === MediaType.helmChart);
     if (!layer) throw new AirlockError('MANIFEST_INVALID', `${where} has no chart layer`);
     const chart = readChartArchive(await layerBytes(repository, layer), where);
     const file = (name: string): string | undefined =>
@@ -167,8 +158,7 @@ export async function generateSBOM(
     return { kind: 'helm-chart', bom: document(subject, components, digest), digest };
   }
   const layer =
-    parsed.value.layers.find((l) => l.mediaType === MediaType.fluxContent) ??
-    parsed.value.layers[0];
+    manifest.layers.find((l) => l.mediaType === MediaType.fluxContent) ?? manifest.layers[0];
   if (!layer) throw new AirlockError('MANIFEST_INVALID', `${where} has no layers`);
   const files = readLayer(await layerBytes(repository, layer), where).filter(
     (e) => e.type === 'file',
@@ -179,7 +169,7 @@ export async function generateSBOM(
     name: f.name,
     hashes: [{ alg: 'SHA-256', content: hex(sha256(f.data)) }],
   }));
-  const annotations = parsed.value.annotations ?? {};
+  const annotations = manifest.annotations ?? {};
   const subject: Component = {
     type: 'data',
     'bom-ref': `artifact:${repository.name}`,

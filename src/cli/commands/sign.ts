@@ -12,6 +12,7 @@ import {
   generateKeyPair,
   type IdentityPolicy,
   importPrivateKey,
+  type KeyPair,
   keySecretYAML,
   type KeylessOptions,
   KeySigner,
@@ -85,6 +86,22 @@ async function writeNew(
   await rename(tmp, path);
 }
 
+/** Writes <prefix>.key (0600) and <prefix>.pub and reports them; refuses to overwrite without --force. */
+async function writeKeyPair(
+  context: CommandContext,
+  prefix: string,
+  pair: KeyPair,
+): Promise<number> {
+  const force = context.values.force === true;
+  await writeNew(`${prefix}.key`, pair.privateKeyPEM, 0o600, force);
+  await writeNew(`${prefix}.pub`, pair.publicKeyPEM, 0o644, force);
+  context.out.result(
+    [`Private key written to ${prefix}.key`, `Public key written to ${prefix}.pub`],
+    { privateKey: `${prefix}.key`, publicKey: `${prefix}.pub` },
+  );
+  return ExitCode.ok;
+}
+
 async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
@@ -119,14 +136,7 @@ export const keyGenerate: CommandSpec = {
   async run(context) {
     const prefix = stringOption(context.values, 'output-key-prefix') ?? 'cosign';
     const pair = generateKeyPair(await password(context, true));
-    const force = context.values.force === true;
-    await writeNew(`${prefix}.key`, pair.privateKeyPEM, 0o600, force);
-    await writeNew(`${prefix}.pub`, pair.publicKeyPEM, 0o644, force);
-    context.out.result(
-      [`Private key written to ${prefix}.key`, `Public key written to ${prefix}.pub`],
-      { privateKey: `${prefix}.key`, publicKey: `${prefix}.pub` },
-    );
-    return ExitCode.ok;
+    return writeKeyPair(context, prefix, pair);
   },
 };
 
@@ -151,14 +161,7 @@ export const keyImport: CommandSpec = {
     const key = importPrivateKey(await readText(path, 'key'), path);
     const pair = encryptKeyPair(key, await password(context, true));
     const prefix = stringOption(context.values, 'output-key-prefix') ?? 'import-cosign';
-    const force = context.values.force === true;
-    await writeNew(`${prefix}.key`, pair.privateKeyPEM, 0o600, force);
-    await writeNew(`${prefix}.pub`, pair.publicKeyPEM, 0o644, force);
-    context.out.result(
-      [`Private key written to ${prefix}.key`, `Public key written to ${prefix}.pub`],
-      { privateKey: `${prefix}.key`, publicKey: `${prefix}.pub` },
-    );
-    return ExitCode.ok;
+    return writeKeyPair(context, prefix, pair);
   },
 };
 
