@@ -2,42 +2,20 @@
 // pushing the 263 fixture charts with one `chart push`, each compared with the OCI engine's copy
 // of the same bytes (`airlock copy` of what was pushed, registry to registry) in the same run.
 // Not a test: it prints times and ratios. Usage: npm run bench:artifacts
-import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fixtureCharts } from '../test/harness/fixture-charts.ts';
 import { type RegistryServer, startRegistry } from '../test/harness/registry.ts';
 import { tempDir } from '../test/harness/tools.ts';
+import { median, timed } from './lib.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const TRIALS = Number(process.env.BENCH_TRIALS ?? '3');
 
-function run(
-  command: string,
-  args: readonly string[],
-): Promise<{ seconds: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0)
-        reject(new Error(`${args.join(' ')} exited ${String(code)}: ${stderr.slice(-1500)}`));
-      else resolve({ seconds, stdout });
-    });
-  });
-}
-
 const airlock = (...args: string[]) =>
-  run(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args]);
-const median = (values: number[]): number =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  timed(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args]);
 
-await run('npm', ['run', 'build']);
+await timed('npm', ['run', 'build']);
 const work = await tempDir('airlock-bench-artifacts-');
 // A 5,000-file tree: 100 directories of 50 small manifests (about 0.5 KiB each).
 const tree = join(work.path, 'tree');

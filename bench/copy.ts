@@ -3,7 +3,6 @@
 // single-layer artifact. Not a test: it prints numbers and ratios. Usage: npm run bench
 // Env: BENCH_TRIALS (default 3; medians are reported), BENCH_BIG_MB (default 1024),
 // BENCH_CONCURRENCY (default 8).
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,50 +12,12 @@ import { RegistryClient } from '../src/oci/index.ts';
 import { fixtureCharts, seedFixtureCharts } from '../test/harness/fixture-charts.ts';
 import { type RegistryServer, startRegistry } from '../test/harness/registry.ts';
 import { tempDir } from '../test/harness/tools.ts';
+import { median, type Timed, timed } from './lib.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? '8');
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? '1024');
 const TRIALS = Number(process.env.BENCH_TRIALS ?? '3');
-
-interface Timed {
-  readonly seconds: number;
-  readonly stdout: string;
-  readonly peakRSS: number;
-}
-
-/** Runs a command, timing it and sampling its peak resident memory (VmHWM) from /proc. */
-function timed(command: string, args: readonly string[]): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let peakRSS = 0;
-    const sample = setInterval(() => {
-      try {
-        const match = /VmHWM:\s+(\d+) kB/.exec(
-          readFileSync(`/proc/${String(child.pid)}/status`, 'utf8'),
-        );
-        if (match?.[1]) peakRSS = Math.max(peakRSS, Number(match[1]) * 1024);
-      } catch {
-        // the process has exited
-      }
-    }, 20);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(sample);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0)
-        reject(
-          new Error(`${command} ${args.join(' ')} exited ${String(code)}\n${stderr.slice(-2000)}`),
-        );
-      else resolve({ seconds, stdout, peakRSS });
-    });
-  });
-}
 
 // The CLI as users run it: the compiled bin (built first), not the TypeScript sources.
 const airlockCLI = (...args: string[]): Promise<Timed> =>
@@ -67,9 +28,6 @@ async function settle(registries: RegistryServer[]): Promise<number> {
   await new Promise((resolve) => setTimeout(resolve, 300));
   return registries.reduce((sum, r) => sum + r.requests.count, 0);
 }
-
-const median = (values: number[]): number =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 await timed('npm', ['run', 'build']);
 const work = await tempDir('airlock-bench-');

@@ -4,50 +4,14 @@
 // fewest requests that prove nothing changed: HEAD the tag in source and destination. Usage:
 //   node bench/floor.ts SRC_HOST DST_HOST LIST_FILE CONCURRENCY [cold|warm]
 // where LIST_FILE has one "repository tag" per line.
-import http from 'node:http';
 import { readFileSync } from 'node:fs';
+import { floorClient, workers } from './lib.ts';
 
 const [srcHost = '', dstHost = '', listFile = '', concurrencyText = '8', mode = 'cold'] =
   process.argv.slice(2);
 const concurrency = Number(concurrencyText);
-const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency * 2 });
-let requests = 0;
-
-function request(
-  method: string,
-  url: string,
-  body?: Buffer,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
-  requests++;
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method,
-        agent,
-        headers: {
-          ...headers,
-          ...(body ? { 'content-length': String(body.length) } : { 'content-length': '0' }),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const client = floorClient(concurrency);
+const request = client.request;
 
 async function checkOne(repository: string, tag: string): Promise<void> {
   const accept = 'application/vnd.oci.image.manifest.v1+json';
@@ -98,14 +62,8 @@ const items = readFileSync(listFile, 'utf8')
   .split('\n')
   .filter(Boolean)
   .map((line) => line.split(' ') as [string, string]);
-let next = 0;
-await Promise.all(
-  Array.from({ length: concurrency }, async () => {
-    while (next < items.length) {
-      const [repository, tag] = items[next++]!;
-      await (mode === 'warm' ? checkOne(repository, tag) : copyOne(repository, tag));
-    }
-  }),
+await workers(items, concurrency, ([repository, tag]) =>
+  mode === 'warm' ? checkOne(repository, tag) : copyOne(repository, tag),
 );
-agent.destroy();
-process.stdout.write(JSON.stringify({ requests, artifacts: items.length }));
+client.close();
+process.stdout.write(JSON.stringify({ requests: client.count(), artifacts: items.length }));

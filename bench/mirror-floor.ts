@@ -5,43 +5,14 @@
 //   node bench/mirror-floor.ts UPSTREAM_URL DST_HOST LIST_FILE CONCURRENCY
 // where LIST_FILE has one "chart version file" per line.
 import { createHash } from 'node:crypto';
-import http from 'node:http';
 import { readFileSync } from 'node:fs';
+import { floorClient, workers } from './lib.ts';
 
 const [upstream = '', dstHost = '', listFile = '', concurrencyText = '8'] = process.argv.slice(2);
 const concurrency = Number(concurrencyText);
-const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency * 2 });
-let requests = 0;
+const client = floorClient(concurrency);
+const request = client.request;
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-function request(
-  method: string,
-  url: string,
-  body?: Buffer,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
-  requests++;
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method, agent, headers: { ...headers, 'content-length': String(body?.length ?? 0) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 async function upload(repository: string, blob: Buffer): Promise<{ digest: string; size: number }> {
   const start = await request('POST', `http://${dstHost}/v2/${repository}/blobs/uploads/`);
@@ -111,14 +82,6 @@ const items = readFileSync(listFile, 'utf8')
   .split('\n')
   .filter(Boolean)
   .map((line) => line.split(' ') as [string, string, string]);
-let next = 0;
-await Promise.all(
-  Array.from({ length: concurrency }, async () => {
-    while (next < items.length) {
-      const [chart, version, file] = items[next++]!;
-      await mirrorOne(chart, version, file);
-    }
-  }),
-);
-agent.destroy();
-process.stdout.write(JSON.stringify({ requests, artifacts: items.length }));
+await workers(items, concurrency, ([chart, version, file]) => mirrorOne(chart, version, file));
+client.close();
+process.stdout.write(JSON.stringify({ requests: client.count(), artifacts: items.length }));

@@ -2,7 +2,6 @@
 // registry, signing included, against `skopeo sync` copying the same 263 artifacts registry to
 // registry without signing, and against the registry-bound floor for the requests a signed mirror
 // must make (bench/mirror-floor.ts); cold and warm. Not a test. Usage: npm run bench:mirror
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RegistryClient } from '../src/oci/index.ts';
@@ -10,39 +9,19 @@ import { fixtureCharts, seedFixtureCharts, UPSTREAM_HELM } from '../test/harness
 import { type RegistryServer, startRegistry } from '../test/harness/registry.ts';
 import { startStaticServer } from '../test/harness/static-server.ts';
 import { tempDir } from '../test/harness/tools.ts';
+import { median, timed } from './lib.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const TRIALS = Number(process.env.BENCH_TRIALS ?? '3');
 
-function timed(
+const seconds = async (
   command: string,
   args: readonly string[],
   env: Record<string, string> = {},
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(command, args, {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) =>
-      code === 0
-        ? resolve(Number(process.hrtime.bigint() - started) / 1e9)
-        : reject(
-            new Error(
-              `${command} ${args.slice(0, 3).join(' ')} exited ${String(code)}: ${stderr.slice(-1500)}`,
-            ),
-          ),
-    );
-  });
-}
+): Promise<number> => (await timed(command, args, env)).seconds;
 
 const airlock = (args: string[], env: Record<string, string>) =>
-  timed(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], env);
-const median = (values: number[]): number =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  seconds(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], env);
 
 await timed('npm', ['run', 'build']);
 const work = await tempDir('airlock-bench-mirror-');
@@ -106,7 +85,7 @@ try {
       ];
       record(
         'floor, cold (signed)',
-        await timed(process.execPath, [
+        await seconds(process.execPath, [
           join(ROOT, 'bench', 'mirror-floor.ts'),
           upstream.url,
           toFloor.host,
@@ -114,9 +93,9 @@ try {
           '8',
         ]),
       );
-      record('skopeo sync, cold (unsigned)', await timed('skopeo', skopeoArgs));
+      record('skopeo sync, cold (unsigned)', await seconds('skopeo', skopeoArgs));
       record('airlock mirror, cold (signed)', await airlock(mirrorArgs, env));
-      record('skopeo sync, warm', await timed('skopeo', skopeoArgs));
+      record('skopeo sync, warm', await seconds('skopeo', skopeoArgs));
       record('airlock mirror, warm', await airlock(mirrorArgs, env));
     } finally {
       await Promise.all(registries.map((r) => r.stop()));

@@ -1,42 +1,23 @@
 // Benchmark: sign and verify the 263 fixture charts in a local registry with one invocation each,
 // compared in the same run with `airlock copy` of the same 263 artifacts (the OCI engine's plain
 // cost per artifact). Not a test: it prints per-artifact costs and ratios. Usage: npm run bench:sign
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fixtureCharts } from '../test/harness/fixture-charts.ts';
 import { startRegistry } from '../test/harness/registry.ts';
 import { tempDir } from '../test/harness/tools.ts';
+import { median, timed } from './lib.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const TRIALS = Number(process.env.BENCH_TRIALS ?? '3');
 
-function airlock(args: readonly string[], env: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) =>
-      code === 0
-        ? resolve(Number(process.hrtime.bigint() - started) / 1e9)
-        : reject(
-            new Error(`airlock ${args[0] ?? ''} exited ${String(code)}: ${stderr.slice(-1000)}`),
-          ),
-    );
-  });
-}
+const airlock = async (
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<number> =>
+  (await timed(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], env)).seconds;
 
-const median = (values: number[]): number =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
-await new Promise<void>((resolve, reject) =>
-  spawn('npm', ['run', 'build'], { stdio: 'ignore' }).on('close', (code) =>
-    code === 0 ? resolve() : reject(new Error('build failed')),
-  ),
-);
+await timed('npm', ['run', 'build']);
 const work = await tempDir('airlock-bench-sign-');
 const env = { COSIGN_PASSWORD: 'bench', HOME: work.path };
 await airlock(['key', 'generate', '--output-key-prefix', join(work.path, 'cosign')], env);
