@@ -107,6 +107,20 @@ describe('docker config.json credentials', () => {
     }
   });
 
+  it('goes on anonymously when the default credsStore helper is not installed, but not a named credHelper', async () => {
+    const path = join(dir, 'missing-helper.json');
+    await writeFile(
+      path,
+      JSON.stringify({
+        credsStore: 'airlock-missing-helper',
+        credHelpers: { 'named.example.com': 'airlock-missing-helper' },
+      }),
+    );
+    const store = new DockerConfigCredentials(path);
+    assert.equal(await store.get('anything.example.com'), undefined);
+    await assertRejectsCode(() => store.get('named.example.com'), 'CREDENTIAL_HELPER_FAILED');
+  });
+
   it('refuses a config.json that is not JSON', async () => {
     const path = join(dir, 'broken.json');
     await writeFile(path, '{ not json');

@@ -165,7 +165,21 @@ export class DockerConfigCredentials implements CredentialStore {
       if (entry.username !== undefined && entry.password !== undefined)
         return { username: entry.username, password: entry.password };
     }
-    if (config.credsStore) return credentialHelperGet(config.credsStore, registry);
+    if (config.credsStore) {
+      // The default store applies to every registry, public ones included: when its helper is not
+      // installed (a config.json copied from a desktop), go on anonymously instead of failing.
+      try {
+        return await credentialHelperGet(config.credsStore, registry);
+      } catch (error) {
+        if (
+          error instanceof AirlockError &&
+          error.code === 'CREDENTIAL_HELPER_FAILED' &&
+          (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+        )
+          return undefined;
+        throw error;
+      }
+    }
     return undefined;
   }
 }
