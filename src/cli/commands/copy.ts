@@ -142,7 +142,7 @@ export const copyCommand: CommandSpec = {
         (r) =>
           `${r.action.padEnd(10)} ${r.destination}${r.tags.length > 0 ? `:${r.tags.join(',')}` : ''}@${r.digest}`,
       ),
-      `${count('copied')} copied, ${count('unchanged')} unchanged${values['dry-run'] === true ? `, ${count('would-copy')} would be copied` : ''}, ${summary.failures.length} failed; ${formatBytes(bytes)} uploaded in ${seconds.toFixed(1)} s, ${session.client.transport.requestCount} requests`,
+      `${count('copied')} copied, ${count('unchanged')} unchanged${values['dry-run'] === true ? `, ${count('would-copy')} would be copied` : ''}, ${summary.failures.length} failed; ${formatBytes(bytes)} uploaded in ${seconds.toFixed(1)} s${session.client.transport.requestCount > 0 ? `, ${session.client.transport.requestCount} registry requests` : ''}`,
     ];
     out.result(human, {
       results: summary.results,
