@@ -56,7 +56,12 @@ describe('airlock mirror: the Shared Artifacts pipeline', { skip }, () => {
     await work.remove();
   });
 
-  const mirror = (inventory: string, ...flags: string[]) =>
+  /** `airlock mirror` into the proxied registry, signed; extra flags and environment as given. */
+  const mirrorWith = (
+    inventory: string,
+    flags: readonly string[],
+    extraEnv: Record<string, string> = {},
+  ) =>
     airlock(
       [
         'mirror',
@@ -70,8 +75,11 @@ describe('airlock mirror: the Shared Artifacts pipeline', { skip }, () => {
         '--json',
         ...flags,
       ],
-      { env },
+      {
+        env: { ...env, ...extraEnv },
+      },
     );
+  const mirror = (inventory: string, ...flags: string[]) => mirrorWith(inventory, flags);
 
   it('mirrors all 263 fixture versions, valid Helm artifacts that verify with the public key', async () => {
     const charts = await fixtureCharts();
@@ -378,20 +386,7 @@ ${server.url},${chart.name},private/${chart.name}
           },
         }),
       );
-      const allowed = await airlock(
-        [
-          'mirror',
-          inventory,
-          '--to',
-          `${proxy.host}/mirror`,
-          '--key',
-          join(work.path, 'cosign.key'),
-          '--insecure-registry',
-          proxy.host,
-          '--json',
-        ],
-        { env: { ...env, DOCKER_CONFIG: dockerConfig } },
-      );
+      const allowed = await mirrorWith(inventory, [], { DOCKER_CONFIG: dockerConfig });
       assert.equal(allowed.code, 0, allowed.stderr);
       assert.ok(
         !`${allowed.stdout}${allowed.stderr}${denied.stdout}${denied.stderr}`.includes(
@@ -438,22 +433,7 @@ oci://${registry.host}/upstream-oci,${chart.name},*,oci-good/${chart.name},./cos
 oci://${registry.host}/upstream-oci,${chart.name},*,oci-bad/${chart.name},./stranger.pub
 `,
     );
-    const result = await airlock(
-      [
-        'mirror',
-        inventory,
-        '--to',
-        `${proxy.host}/mirror`,
-        '--key',
-        join(work.path, 'cosign.key'),
-        '--insecure-registry',
-        proxy.host,
-        '--insecure-registry',
-        registry.host,
-        '--json',
-      ],
-      { env },
-    );
+    const result = await mirrorWith(inventory, ['--insecure-registry', registry.host]);
     assert.equal(result.code, 1);
     const records = result.json<{
       records: { target?: string; action: string; error?: { code: string } }[];
