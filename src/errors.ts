@@ -11,6 +11,12 @@ export type ErrorCode =
   | 'CREDENTIALS_INVALID'
   | 'KEY_INVALID'
   | 'KEY_DECRYPT_FAILED'
+  /** An argument a library function was given is invalid (the CLI adds which flag it came from). */
+  | 'INPUT_INVALID'
+  /** A file the user named cannot be read: missing, not a regular file, permission denied. */
+  | 'FILE_UNREADABLE'
+  /** A tag that breaks the OCI tag grammar ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}). */
+  | 'TAG_INVALID'
   // operational failures (exit 1)
   | 'REGISTRY_AUTH'
   | 'REGISTRY_DENIED'
@@ -29,9 +35,17 @@ export type ErrorCode =
   | 'UPSTREAM_NOT_FOUND'
   | 'UPSTREAM_UNAVAILABLE'
   | 'UPSTREAM_INVALID'
+  /** Untrusted bytes (a body, a file, an archive) larger than the limit allowed for them. */
+  | 'SIZE_LIMIT_EXCEEDED'
+  /** The run was stopped (Ctrl-C, an AbortSignal) before this item finished. */
+  | 'ABORTED'
   // verification or policy refused (exit 3)
   | 'VERIFICATION_FAILED'
   | 'POLICY_VIOLATION'
+  /** A remote document (an index.yaml) pointed at a URL scheme airlock will not follow from it. */
+  | 'UPSTREAM_SCHEME_REFUSED'
+  /** A local source named a path outside the directory the inventory allows. */
+  | 'PATH_OUTSIDE_SOURCE'
   | 'INTERNAL';
 
 export interface ErrorOptions {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { AirlockError, toAirlockError } from '../errors.ts';
-import type { Session } from '../oci/index.ts';
+import type { Session } from '../session/index.ts';
 import {
   allOptions,
   buildSession,

@@ -1,16 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { AirlockError, toAirlockError } from '../errors.ts';
-import { mapLimit } from '../core/index.ts';
+import { mapLimit, readUserFile } from '../core/index.ts';
 import { exitCodeFor } from './exit-codes.ts';
-import {
-  authFilePath,
-  DockerConfigCredentials,
-  Session,
-  StaticCredentials,
-  type CredentialStore,
-} from '../oci/index.ts';
+import { openSession, type Session, type SessionOptions } from '../session/index.ts';
 import type { Output } from './output.ts';
 
 export interface OptionSpec {
@@ -180,40 +173,45 @@ export async function passwordFromStdin(stdin: Readable): Promise<string> {
   return text;
 }
 
+/** Reads the files named by --ca-file (the session takes PEM text, not paths). */
+export async function caCertificatesFrom(values: OptionValues): Promise<string[]> {
+  return Promise.all(
+    stringList(values, 'ca-file').map(async (file) =>
+      (await readUserFile(file, { what: 'the CA bundle (--ca-file)' })).toString('utf8'),
+    ),
+  );
+}
+
+/** The global registry flags as session options: one mapping, shared by every command. */
+export async function sessionOptionsFrom(
+  values: OptionValues,
+  env: NodeJS.ProcessEnv,
+  stdin: Readable,
+): Promise<SessionOptions> {
+  const username = stringOption(values, 'username');
+  let credentials: SessionOptions['credentials'];
+  if (values['password-stdin'] === true || username !== undefined) {
+    if (username === undefined || values['password-stdin'] !== true) {
+      throw new AirlockError('USAGE', '--username and --password-stdin go together');
+    }
+    credentials = { username, password: await passwordFromStdin(stdin) };
+  }
+  const concurrency = concurrencyOption(values);
+  return {
+    insecureRegistries: stringList(values, 'insecure-registry'),
+    caCertificates: await caCertificatesFrom(values),
+    env,
+    ...(credentials ? { credentials } : {}),
+    ...(concurrency === undefined ? {} : { concurrency }),
+  };
+}
+
 export async function buildSession(
   values: OptionValues,
   env: NodeJS.ProcessEnv,
   stdin: Readable,
 ): Promise<Session> {
-  const caCertificates: string[] = [];
-  for (const file of stringList(values, 'ca-file')) {
-    try {
-      caCertificates.push(await readFile(file, 'utf8'));
-    } catch (error) {
-      throw new AirlockError(
-        'USAGE',
-        `--ca-file ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-        { cause: error },
-      );
-    }
-  }
-  const fileCredentials = new DockerConfigCredentials(authFilePath(env));
-  let credentials: CredentialStore = fileCredentials;
-  const username = stringOption(values, 'username');
-  if (values['password-stdin'] === true || username !== undefined) {
-    if (username === undefined || values['password-stdin'] !== true) {
-      throw new AirlockError('USAGE', '--username and --password-stdin go together');
-    }
-    credentials = new StaticCredentials({ username, password: await passwordFromStdin(stdin) });
-  }
-  const concurrency = concurrencyOption(values);
-  return new Session({
-    insecureRegistries: stringList(values, 'insecure-registry'),
-    caCertificates,
-    credentials,
-    maxSockets: (concurrency ?? 8) * 2,
-    userAgent: 'airlock/0.1',
-  });
+  return openSession(await sessionOptionsFrom(values, env, stdin));
 }
 
 export interface BatchOutcome<T> {

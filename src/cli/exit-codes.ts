@@ -14,9 +14,14 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'CREDENTIALS_INVALID':
     case 'KEY_INVALID':
     case 'KEY_DECRYPT_FAILED':
+    case 'INPUT_INVALID':
+    case 'FILE_UNREADABLE':
+    case 'TAG_INVALID':
       return ExitCode.invalidInput;
     case 'VERIFICATION_FAILED':
     case 'POLICY_VIOLATION':
+    case 'UPSTREAM_SCHEME_REFUSED':
+    case 'PATH_OUTSIDE_SOURCE':
       return ExitCode.refused;
     case 'REGISTRY_AUTH':
     case 'REGISTRY_DENIED':
@@ -35,6 +40,8 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'UPSTREAM_NOT_FOUND':
     case 'UPSTREAM_UNAVAILABLE':
     case 'UPSTREAM_INVALID':
+    case 'SIZE_LIMIT_EXCEEDED':
+    case 'ABORTED':
     case 'INTERNAL':
       return ExitCode.failure;
   }

@@ -34,3 +34,28 @@ export {
 } from './tar.ts';
 export { GoMap, goJSON } from './go-json.ts';
 export { readAll } from './streams.ts';
+export {
+  abortedError,
+  type BatchEvent,
+  type BatchItem,
+  type BatchOptions,
+  type BatchReport,
+  batchReport,
+  type BatchSummary,
+  type ItemError,
+  itemError,
+  type ItemResult,
+  type Outcome,
+  runBatch,
+  summarise,
+  throwIfAborted,
+} from './batch.ts';
+export {
+  DEFAULT_MAX_SIZE,
+  fileProblem,
+  readUserFile,
+  type ReadFileOptions,
+  sizeLimitError,
+  writeFileAtomic,
+} from './files.ts';
+export { escapeControl, hasControl } from './text.ts';

@@ -49,7 +49,7 @@ export {
   type ExpandOptions,
   parseCopyList,
   referenceTarget,
-  Session,
+  type RepositoryOpener,
 } from './open.ts';
 export {
   fetchImageManifest,

@@ -1,42 +1,12 @@
 import { AirlockError, ConfigError } from '../errors.ts';
 import { mapLimit, tagsInRange } from '../core/index.ts';
 import type { CopyRequest } from './copy.ts';
-import { LayoutRepository } from './layout.ts';
-import { RegistryClient, type RegistryClientOptions } from './client.ts';
-import type { CredentialStore } from './auth.ts';
 import { formatReference, parseReference, type Reference } from './reference.ts';
 import type { Repository } from './target.ts';
 
-/**
- * What a command shares across every reference it touches: one registry client (connections,
- * tokens) and one layout handle per path.
- */
-export class Session {
-  readonly client: RegistryClient;
-  /** The credentials the command runs with, for other HTTP services (Helm repositories). */
-  readonly credentials: CredentialStore | undefined;
-  readonly #layouts = new Map<string, LayoutRepository>();
-
-  constructor(options: RegistryClientOptions = {}) {
-    this.client = new RegistryClient(options);
-    this.credentials = options.credentials;
-  }
-
-  open(ref: Reference): Repository {
-    if (ref.kind === 'layout') {
-      let layout = this.#layouts.get(ref.path);
-      if (!layout) {
-        layout = new LayoutRepository(ref.path);
-        this.#layouts.set(ref.path, layout);
-      }
-      return layout;
-    }
-    return this.client.repository(ref.registry, ref.repository);
-  }
-
-  close(): void {
-    this.client.close();
-  }
+/** Anything that opens the repository a reference names: a session, or a test's own map. */
+export interface RepositoryOpener {
+  open(ref: Reference): Repository;
 }
 
 /** The tag or digest a reference names (tag wins for display; digest wins for reads). */
@@ -64,7 +34,7 @@ export interface ExpandOptions {
  * tag renames; a destination without one keeps the source's tag.
  */
 export async function expandCopySpecs(
-  session: Session,
+  session: RepositoryOpener,
   specs: readonly CopySpec[],
   options: ExpandOptions = {},
 ): Promise<CopyRequest[]> {
@@ -73,7 +43,7 @@ export async function expandCopySpecs(
     const source = parseReference(spec.source);
     const destination = parseReference(spec.destination);
     if (destination.digest !== undefined) {
-      throw new AirlockError('USAGE', `destination ${spec.destination} names a digest`, {
+      throw new AirlockError('INPUT_INVALID', `destination ${spec.destination} names a digest`, {
         details: [
           "A destination is a repository, optionally with a tag: the digest is always the source's.",
         ],
@@ -81,7 +51,7 @@ export async function expandCopySpecs(
     }
     if (referenceTarget(source) === undefined && destination.tag !== undefined) {
       throw new AirlockError(
-        'USAGE',
+        'INPUT_INVALID',
         `cannot copy the whole repository ${spec.source} to one tag (${formatReference(destination)})`,
         {
           details: ['Name a tag on the source, or drop the tag from the destination.'],

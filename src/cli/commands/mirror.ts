@@ -2,9 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AirlockError } from '../../errors.ts';
 import {
-  authFilePath,
   type CredentialStore,
-  DockerConfigCredentials,
   HTTPTransport,
   LayoutRepository,
   parseReference,
@@ -180,8 +178,7 @@ export const mirrorCommand: CommandSpec = {
       retry: { attempts: 3 },
     });
     // Helm repositories authenticate like registries: --username/--password-stdin, else config.json.
-    const credentials: CredentialStore =
-      session.credentials ?? new DockerConfigCredentials(authFilePath(context.env));
+    const credentials: CredentialStore = session.credentials;
     const openTarget = (repository: string): Repository =>
       to.kind === 'layout'
         ? new LayoutRepository(join(to.path, repository))
