@@ -52,17 +52,25 @@ export interface ErrorOptions {
   readonly cause?: unknown;
   /** Extra lines: what to do, or every problem found when validation collected several. */
   readonly details?: readonly string[];
+  /**
+   * Machine-readable facts about the failure. `option` names the library option an invalid value
+   * came from (`semverRange`, `tagPattern`, …): the CLI turns it into a flag hint; the library
+   * never names flags itself.
+   */
+  readonly data?: Readonly<Record<string, unknown>>;
 }
 
 export class AirlockError extends Error {
   readonly code: ErrorCode;
   readonly details: readonly string[];
+  readonly data: Readonly<Record<string, unknown>>;
 
   constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AirlockError';
     this.code = code;
     this.details = options.details ?? [];
+    this.data = options.data ?? {};
   }
 }
 

@@ -37,6 +37,8 @@ export const COMMANDS: readonly CommandSpec[] = [
 export interface RunEnvironment extends Streams {
   readonly env: NodeJS.ProcessEnv;
   readonly stdin: Readable;
+  /** Aborts the running command (the bin wires it to SIGINT and SIGTERM). */
+  readonly signal?: AbortSignal;
 }
 
 function mainHelp(): string {
@@ -131,6 +133,7 @@ export async function runCLI(
       out,
       env: environment.env,
       stdin: environment.stdin,
+      signal: environment.signal ?? new AbortController().signal,
       session: () => {
         pending ??= buildSession(values, environment.env, environment.stdin).then(
           (s) => (session = s),

@@ -37,6 +37,8 @@ export interface CommandContext {
   readonly out: Output;
   readonly env: NodeJS.ProcessEnv;
   readonly stdin: Readable;
+  /** Fires on Ctrl-C (SIGINT/SIGTERM): pass it to the library call, which stops cleanly. */
+  readonly signal: AbortSignal;
   /** Builds the shared registry session from the global flags (lazily, once). */
   session(): Promise<Session>;
 }
