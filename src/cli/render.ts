@@ -1,5 +1,5 @@
 import { type BatchItem, type BatchReport, escapeControl } from '../core/index.ts';
-import { AirlockError } from '../errors.ts';
+import type { AirlockError } from '../errors.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
 import type { Output } from './output.ts';
 
