@@ -62,6 +62,51 @@ export default tseslint.config(
     files: ['src/cli/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [onlyThroughIndex('cli')] }] },
   },
+  // USAGE is the CLI's code: library functions fail with INPUT_INVALID (and error.data naming the
+  // option), and never spell a flag, so the CLI alone decides how an option is set.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**', 'src/**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name=/Error$/] > Literal[value='USAGE']",
+          message: "Only the CLI throws USAGE: use 'INPUT_INVALID' with data: { option }.",
+        },
+        {
+          selector: 'Literal[value=/(^|[\\s"`(])--[a-z][a-z0-9]*(-[a-z0-9]+)*\\b/]',
+          message: 'Library messages do not name CLI flags: put the option in error.data.',
+        },
+        {
+          selector: 'TemplateElement[value.raw=/(^|[\\s"`(])--[a-z][a-z0-9]*(-[a-z0-9]+)*\\b/]',
+          message: 'Library messages do not name CLI flags: put the option in error.data.',
+        },
+      ],
+    },
+  },
+  // Plans are pure (DESIGN.md "Architecture"): inputs in, operations out. No file system, no
+  // network, no registry I/O in a plan module; the run module does the I/O.
+  {
+    files: ['src/**/plan.ts', 'src/**/plan-*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:fs', 'node:fs/*', 'fs', 'fs/*', 'node:http', 'node:https', 'node:net'],
+              message: 'Plan modules are pure: no I/O (docs/architecture.md).',
+            },
+            {
+              group: ['**/oci/**', '**/session/**'],
+              message: 'Plan modules are pure: take repository state as input, do no registry I/O.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['src/cli/**', 'test/**', 'bench/**', 'examples/**'],
     rules: {
