@@ -17,6 +17,7 @@ import { loginCommand, logoutCommand } from './commands/login.ts';
 import { gcCommand, inspectCommand, lsCommand, tagCommand } from './commands/registry-ops.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
 import { Output, type Streams } from './output.ts';
+import { closest } from './suggest.ts';
 
 export const VERSION = '0.1.0';
 
@@ -107,14 +108,37 @@ export async function runCLI(
   if (!spec) {
     const members = COMMANDS.filter((c) => c.name.startsWith(`${verb} `));
     if (members.length > 0) {
-      const error = new AirlockError('USAGE', `"airlock ${verb}" needs a subcommand`, {
-        details: members.map((c) => `airlock ${c.name}: ${c.summary}`),
-      });
+      const sub = rest[0];
+      const guess =
+        sub === undefined || sub.startsWith('-')
+          ? undefined
+          : closest(
+              `${verb} ${sub}`,
+              members.map((c) => c.name),
+            );
+      const error = new AirlockError(
+        'USAGE',
+        sub === undefined || sub.startsWith('-')
+          ? `"airlock ${verb}" needs a subcommand`
+          : `unknown command "airlock ${verb} ${sub}"`,
+        {
+          details: [
+            ...(guess === undefined ? [] : [`Did you mean "airlock ${guess}"?`]),
+            ...members.map((c) => `airlock ${c.name}: ${c.summary}`),
+          ],
+        },
+      );
       out.error(error, ExitCode.invalidInput);
       return ExitCode.invalidInput;
     }
+    const words = [...new Set(COMMANDS.flatMap((c) => [c.name, c.name.split(' ')[0] ?? c.name]))];
+    const twoWords = rest[0] === undefined ? verb : `${verb} ${rest[0]}`;
+    const guess = closest(twoWords, words) ?? closest(verb, words);
     const error = new AirlockError('USAGE', `unknown command "${verb}"`, {
-      details: [`Commands: ${COMMANDS.map((c) => c.name).join(', ')}.`],
+      details: [
+        ...(guess === undefined ? [] : [`Did you mean "airlock ${guess}"?`]),
+        `Commands: ${COMMANDS.map((c) => c.name).join(', ')}.`,
+      ],
     });
     out.error(error, ExitCode.invalidInput);
     return ExitCode.invalidInput;

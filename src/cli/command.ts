@@ -5,6 +5,7 @@ import { mapLimit, readUserFile } from '../core/index.ts';
 import { exitCodeFor } from './exit-codes.ts';
 import { openSession, type Session, type SessionOptions } from '../session/index.ts';
 import type { Output } from './output.ts';
+import { closest } from './suggest.ts';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -93,6 +94,7 @@ export function parseCommandArgs(
   env: NodeJS.ProcessEnv,
 ): { values: OptionValues; positionals: string[] } {
   const all = allOptions(spec);
+  checkFlagNames(spec, all, argv);
   let parsed;
   try {
     parsed = parseArgs({
@@ -130,6 +132,47 @@ export function parseCommandArgs(
         : fromEnv;
   }
   return { values, positionals: parsed.positionals };
+}
+
+/**
+ * Refuses unknown flags before parseArgs does, naming the closest valid one
+ * (`--insecure-regsitry` → `did you mean --insecure-registry?`).
+ */
+function checkFlagNames(
+  spec: CommandSpec,
+  all: Readonly<Record<string, OptionSpec>>,
+  argv: readonly string[],
+): void {
+  const names = Object.keys(all);
+  const shorts = new Set(Object.values(all).flatMap((o) => (o.short ? [o.short] : [])));
+  for (const arg of argv) {
+    if (arg === '--') break;
+    let unknown: string | undefined;
+    let guess: string | undefined;
+    if (arg.startsWith('--')) {
+      const name = arg.slice(2).split('=')[0] ?? '';
+      if (!(name in all)) {
+        unknown = `--${name}`;
+        const near = closest(name, names);
+        guess = near === undefined ? undefined : `--${near}`;
+      }
+    } else if (/^-[^-]/.test(arg)) {
+      const letter = arg[1] ?? '';
+      if (!shorts.has(letter)) {
+        unknown = `-${letter}`;
+        const near = closest(arg.slice(1), names);
+        guess = near === undefined ? undefined : `--${near}`;
+      }
+    }
+    if (unknown !== undefined) {
+      throw new AirlockError('USAGE', `unknown flag ${unknown} for "airlock ${spec.name}"`, {
+        details: [
+          ...(guess === undefined ? [] : [`Did you mean ${guess}?`]),
+          `Run "airlock ${spec.name} --help" for its flags.`,
+        ],
+      });
+    }
+  }
 }
 
 export function allOptions(spec: CommandSpec): Record<string, OptionSpec> {

@@ -1,5 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { AirlockError } from '../errors.ts';
+import { escapeControl } from '../core/index.ts';
+import { flagHint } from './flags.ts';
 
 export interface Streams {
   readonly stdout: Writable;
@@ -63,9 +65,12 @@ export class Output {
   }
 
   #describe(error: AirlockError, exitCode: number, prefix = ''): string[] {
+    // Messages may quote remote text (registry error bodies, chart names): escaped, so nothing
+    // upstream can forge a log line or drive the terminal.
     const lines = [
-      `airlock: ${prefix}${error.message}`,
-      ...error.details.map((d) => `  ${d}`),
+      `airlock: ${escapeControl(`${prefix}${error.message}`)}`,
+      ...error.details.map((d) => `  ${escapeControl(d)}`),
+      ...flagHint(error).map((h) => `  ${h}`),
       `  (error code ${error.code}, exit ${exitCode})`,
     ];
     if (error.code === 'INTERNAL')

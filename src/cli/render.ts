@@ -1,5 +1,4 @@
 import { type BatchItem, type BatchReport, escapeControl } from '../core/index.ts';
-import type { AirlockError } from '../errors.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
 import type { Output } from './output.ts';
 
@@ -56,12 +55,4 @@ export function renderBatch<Item extends BatchItem>(
   lines.push(options.summary);
   out.result(lines, report);
   return exitCodeForReport(report);
-}
-
-/** Library option names → the flags that set them, for error hints (the library names no flags). */
-export function flagHint(error: AirlockError, flags: Readonly<Record<string, string>>): string[] {
-  const option = error.data.option;
-  if (typeof option !== 'string') return [];
-  const flag = flags[option];
-  return flag === undefined ? [] : [`(set by ${flag})`];
 }

@@ -1,0 +1,31 @@
+import type { AirlockError } from '../errors.ts';
+
+/**
+ * Library option names → the flags that set them. The library never names a flag; when it refuses
+ * a value it names the option in `error.data.option`, and the CLI adds which flag that was.
+ */
+export const FLAG_FOR_OPTION: Readonly<Record<string, string>> = {
+  caCertificates: '--ca-file',
+  concurrency: '--concurrency',
+  credentials: '--username / --password-stdin',
+  identities: '--certificate-identity / --certificate-oidc-issuer',
+  insecureRegistries: '--insecure-registry',
+  keys: '--key',
+  key: '--key',
+  keyless: '--keyless',
+  maxSize: '--max-size',
+  semverRange: '--semver',
+  shard: '--shard',
+  tagPattern: '--tags',
+  timeoutMs: '--timeout',
+  token: '--identity-token-env (or SIGSTORE_ID_TOKEN)',
+  trustedRoot: '--trusted-root',
+};
+
+/** The hint line for an error whose data names an option, e.g. "(set by --semver)". */
+export function flagHint(error: AirlockError): string[] {
+  const option = error.data.option;
+  if (typeof option !== 'string') return [];
+  const flag = FLAG_FOR_OPTION[option];
+  return flag === undefined ? [] : [`(from ${flag})`];
+}
