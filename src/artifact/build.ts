@@ -3,10 +3,12 @@ import { basename, join } from 'node:path';
 import { AirlockError } from '../errors.ts';
 import {
   type Digest,
+  fileProblem,
   FLUX_DEFAULT_IGNORE,
   gzipDeterministic,
   IgnoreMatcher,
   mapLimit,
+  readUserFile,
   sha256,
   TAR_TRAILER,
   tarHeader,
@@ -40,6 +42,12 @@ export interface BuiltLayer {
   readonly digest: Digest;
 }
 
+function unreadable(path: string, error: unknown): AirlockError {
+  return new AirlockError('FILE_UNREADABLE', `${path}: cannot read it: ${fileProblem(error)}`, {
+    cause: error,
+  });
+}
+
 function byName(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
@@ -63,11 +71,7 @@ export async function collectEntries(
   try {
     rootInfo = await stat(root);
   } catch (error) {
-    throw new AirlockError(
-      'USAGE',
-      `${root}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-      { cause: error },
-    );
+    throw unreadable(root, error);
   }
   const patterns = [
     ...(options.ignorePaths ?? FLUX_DEFAULT_IGNORE),
@@ -82,7 +86,7 @@ export async function collectEntries(
         name: basename(root),
         type: 'file',
         mode: modeBits(rootInfo.mode),
-        data: await readFile(root),
+        data: await readUserFile(root, { what: 'the file' }),
       },
     ];
   }
@@ -93,7 +97,11 @@ export async function collectEntries(
   ];
   const visiting = new Set<string>([await realpath(root)]);
   const walk = async (dir: string, relative: string): Promise<void> => {
-    const names = (await readdir(dir)).sort(byName);
+    const names = (
+      await readdir(dir).catch((error: unknown) => {
+        throw unreadable(dir, error);
+      })
+    ).sort(byName);
     const infos = await Promise.all(
       names.map(async (name) => {
         const path = join(dir, name);
@@ -129,12 +137,11 @@ export async function collectEntries(
   await walk(root, '');
   return mapLimit(planned, 32, async (entry): Promise<LayerEntry> => {
     if (entry.path === undefined) return { name: entry.name, type: entry.type, mode: entry.mode };
-    return {
-      name: entry.name,
-      type: entry.type,
-      mode: entry.mode,
-      data: await readFile(entry.path),
-    };
+    const path = entry.path;
+    const data = await readFile(path).catch((error: unknown) => {
+      throw unreadable(path, error);
+    });
+    return { name: entry.name, type: entry.type, mode: entry.mode, data };
   });
 }
 

@@ -1,7 +1,14 @@
 import { lstat, mkdir, open, realpath } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { AirlockError } from '../errors.ts';
-import { gunzipLimited, isGzip, readTar, type TarReadEntry } from '../core/index.ts';
+import {
+  DEFAULT_MAX_SIZE,
+  escapeControl,
+  gunzipLimited,
+  isGzip,
+  readTar,
+  type TarReadEntry,
+} from '../core/index.ts';
 
 export interface ExtractOptions {
   /** Most bytes the archive may decompress to (default 256 MiB). */
@@ -13,7 +20,7 @@ export interface ExtractResult {
   readonly skippedSymlinks: readonly string[];
 }
 
-const DEFAULT_MAX = 256 * 1024 * 1024;
+const DEFAULT_MAX = DEFAULT_MAX_SIZE;
 
 /** Why an entry name is refused, or undefined when it is safe (source-controller pkg tar/untar.go). */
 export function unsafeName(name: string): string | undefined {
@@ -49,7 +56,7 @@ export async function extractLayer(
   const problems: string[] = [];
   for (const entry of entries) {
     const why = unsafeName(entry.name);
-    if (why) problems.push(`"${entry.name}" has ${why}`);
+    if (why) problems.push(`"${escapeControl(entry.name)}" has ${why}`);
     if (
       entry.type === 'hardlink' ||
       entry.type === 'char' ||
@@ -59,7 +66,7 @@ export async function extractLayer(
       entry.type === 'other'
     ) {
       problems.push(
-        `"${entry.name}" is a ${entry.type} entry (type ${JSON.stringify(entry.typeflag)}), which Flux does not accept`,
+        `"${escapeControl(entry.name)}" is a ${entry.type} entry (type ${JSON.stringify(entry.typeflag)}), which Flux does not accept`,
       );
     }
   }
@@ -87,7 +94,7 @@ export async function extractLayer(
     if (real !== root && !real.startsWith(root + sep)) {
       throw new AirlockError(
         'MANIFEST_INVALID',
-        `${where}: "${path}" would be written outside ${outputDir}`,
+        `${where}: "${escapeControl(path)}" would be written outside ${outputDir}`,
       );
     }
   };
@@ -96,7 +103,7 @@ export async function extractLayer(
     if (target !== root && !target.startsWith(root + sep))
       throw new AirlockError(
         'MANIFEST_INVALID',
-        `${where}: "${entry.name}" escapes the output directory`,
+        `${where}: "${escapeControl(entry.name)}" escapes the output directory`,
       );
     if (entry.type === 'symlink') {
       skippedSymlinks.push(entry.name);
@@ -114,7 +121,7 @@ export async function extractLayer(
       if (existing.isSymbolicLink())
         throw new AirlockError(
           'MANIFEST_INVALID',
-          `${where}: "${entry.name}" is a symlink in the output directory; refusing to write through it`,
+          `${where}: "${escapeControl(entry.name)}" is a symlink in the output directory; refusing to write through it`,
         );
     } catch (error) {
       if (error instanceof AirlockError) throw error;

@@ -1,11 +1,11 @@
 import { AirlockError } from '../errors.ts';
 import { Readable } from 'node:stream';
 import {
+  checkSemverRange,
   type Digest,
   gunzipLimited,
   GoMap,
   goJSON,
-  isValidRange,
   mapLimit,
   MediaType,
   readAll,
@@ -55,30 +55,44 @@ export interface FluxMetadata {
 
 const REVISION = /^.+@(sha1:[0-9a-f]{40}|sha256:[0-9a-f]{64})$/;
 
-/** Checks --revision like Flux documents it; every problem at once. */
+/**
+ * Checks the metadata like Flux documents it, every problem at once; INPUT_INVALID with
+ * `data.option` naming the first bad field (`source`, `revision`, `created`).
+ */
 export function checkFluxMetadata(meta: FluxMetadata): void {
-  const problems: string[] = [];
+  const problems: { option: string; message: string }[] = [];
   if (meta.source.trim() === '')
-    problems.push('--source is empty: give the URL of the repository the content comes from');
+    problems.push({
+      option: 'source',
+      message: 'the source is empty: give the URL of the repository the content comes from',
+    });
   if (!REVISION.test(meta.revision))
-    problems.push(
-      `--revision "${meta.revision}" is not <branch|tag>@sha1:<40 hex>, e.g. main@sha1:${'0'.repeat(40)}`,
-    );
+    problems.push({
+      option: 'revision',
+      message: `the revision "${meta.revision}" is not <branch|tag>@sha1:<40 hex>, e.g. main@sha1:${'0'.repeat(40)}`,
+    });
   if (
     meta.created !== undefined &&
     !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$/.test(meta.created)
   ) {
-    problems.push(`created "${meta.created}" is not RFC 3339 at seconds`);
+    problems.push({
+      option: 'created',
+      message: `created "${meta.created}" is not RFC 3339 at seconds`,
+    });
   }
-  if (problems.length > 0)
-    throw new AirlockError('USAGE', 'invalid artifact metadata', { details: problems });
+  const first = problems[0];
+  if (first !== undefined)
+    throw new AirlockError('INPUT_INVALID', 'invalid artifact metadata', {
+      details: problems.map((p) => p.message),
+      data: { option: first.option },
+    });
 }
 
 export function nowRFC3339(date = new Date()): string {
   return `${date.toISOString().slice(0, 19)}Z`;
 }
 
-/** --reproducible: Flux writes the Unix epoch (in UTC on CI machines). */
+/** Flux's reproducible `created`: the Unix epoch (in UTC on CI machines). */
 export const REPRODUCIBLE_CREATED = '1970-01-01T00:00:00Z';
 
 /**
@@ -120,7 +134,7 @@ export interface FluxPushResult {
   readonly repository: string;
   readonly tag: string;
   readonly digest: Digest;
-  /** false when --diff-tag found identical content and nothing was written. */
+  /** false when `diffTag` held identical content and nothing was written. */
   readonly pushed: boolean;
   readonly tags: readonly string[];
   /** The Flux CLI's `-o json` shape. */
@@ -292,8 +306,7 @@ export async function listFluxArtifacts(
   repository: Repository,
   options: { semverRange?: string; pattern?: RegExp; concurrency?: number } = {},
 ): Promise<FluxListing[]> {
-  if (options.semverRange !== undefined && !isValidRange(options.semverRange))
-    throw new AirlockError('USAGE', `"${options.semverRange}" is not a valid semver range`);
+  if (options.semverRange !== undefined) checkSemverRange(options.semverRange);
   let tags = (await repository.listTags()).filter((t) => !/\.(sig|att|sbom)$/.test(t));
   if (options.pattern) {
     const pattern = options.pattern;

@@ -52,3 +52,15 @@ export {
   pushChartArchive,
   readChartArchive,
 } from './helm.ts';
+export {
+  type ArtifactContent,
+  type ArtifactPushItem,
+  type ArtifactPushRequest,
+  type ChartPushItem,
+  type ChartSource,
+  parseChartReference,
+  pushArtifacts,
+  type PushArtifactsOptions,
+  pushCharts,
+  type PushChartsOptions,
+} from './batch.ts';

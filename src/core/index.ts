@@ -59,3 +59,4 @@ export {
   writeFileAtomic,
 } from './files.ts';
 export { escapeControl, hasControl } from './text.ts';
+export { checkSemverRange, compileTagPattern, parseAnnotations } from './input.ts';

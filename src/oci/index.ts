@@ -52,10 +52,14 @@ export {
   type RepositoryOpener,
 } from './open.ts';
 export {
+  checkTags,
+  collectGarbage,
   fetchImageManifest,
   inspectReference,
   type Inspection,
   listTags,
+  loginRegistry,
+  type LoginResult,
   tagManifest,
   type TagResult,
 } from './ops.ts';

@@ -1,5 +1,8 @@
 import { AirlockError } from '../errors.ts';
-import { type Digest, isValidRange, tagsInRange } from '../core/index.ts';
+import { checkSemverRange, type Digest, tagsInRange } from '../core/index.ts';
+import { type Credential, type CredentialStore, storeCredential } from './auth.ts';
+import type { RegistryClient } from './client.ts';
+import { LayoutRepository } from './layout.ts';
 import {
   type Descriptor,
   type ImageManifest,
@@ -14,21 +17,29 @@ export interface TagResult {
   readonly tags: readonly string[];
 }
 
+/** Refuses tags outside the OCI tag grammar (distribution spec: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}). */
+export function checkTags(tags: readonly string[], option = 'tags'): void {
+  const invalid = tags.filter((t) => !isValidTag(t));
+  if (invalid.length > 0)
+    throw new AirlockError('TAG_INVALID', `invalid tag(s): ${invalid.join(', ')}`, {
+      details: [
+        'Tags are 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-".',
+      ],
+      data: { option },
+    });
+}
+
 /** Points more tags at the manifest a tag or digest names (re-PUTs the exact manifest bytes). */
 export async function tagManifest(
   repository: Repository,
   reference: string,
   tags: readonly string[],
 ): Promise<TagResult> {
-  const invalid = tags.filter((t) => !isValidTag(t));
-  if (invalid.length > 0) {
-    throw new AirlockError('REF_INVALID', `invalid tag(s): ${invalid.join(', ')}`, {
-      details: [
-        'Tags are 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-".',
-      ],
+  if (tags.length === 0)
+    throw new AirlockError('INPUT_INVALID', 'name at least one tag to add', {
+      data: { option: 'tags' },
     });
-  }
-  if (tags.length === 0) throw new AirlockError('USAGE', 'name at least one tag to add');
+  checkTags(tags);
   const manifest = await repository.fetchManifest(reference);
   for (const tag of tags)
     await repository.pushManifest(manifest.bytes, manifest.descriptor.mediaType, tag);
@@ -40,11 +51,7 @@ export async function listTags(
   repository: Repository,
   options: { semverRange?: string; pattern?: RegExp } = {},
 ): Promise<string[]> {
-  if (options.semverRange !== undefined && !isValidRange(options.semverRange)) {
-    throw new AirlockError('USAGE', `"${options.semverRange}" is not a valid semver range`, {
-      details: ['Examples: ">=1.2 <2", "^3", "~1.4", "*".'],
-    });
-  }
+  if (options.semverRange !== undefined) checkSemverRange(options.semverRange);
   let tags = await repository.listTags();
   if (options.pattern) {
     const pattern = options.pattern;
@@ -86,4 +93,43 @@ export async function fetchImageManifest(
       details: ['Name one of its manifests by digest.'],
     });
   return { descriptor: fetched.descriptor, bytes: fetched.bytes, manifest: parsed.value };
+}
+
+export interface LoginResult {
+  readonly registry: string;
+  /** Where the credential went: the credential helper config.json names, or its `auths`. */
+  readonly stored: 'helper' | 'file';
+  readonly path: string;
+}
+
+/**
+ * `docker login`: checks the credential the client uses for `registry` with an authenticated
+ * GET /v2/, then stores it where docker, helm, flux, cosign and skopeo read it (`authFile`).
+ */
+export async function loginRegistry(
+  connection: { readonly client: RegistryClient; readonly credentials: CredentialStore },
+  registry: string,
+  authFile: string,
+): Promise<LoginResult> {
+  const credential: Credential | undefined = await connection.credentials.get(registry);
+  if (credential === undefined)
+    throw new AirlockError('INPUT_INVALID', `no credentials given for ${registry}`, {
+      data: { option: 'credentials' },
+    });
+  await connection.client.ping(registry);
+  const stored = await storeCredential(authFile, registry, credential);
+  return { registry, stored, path: authFile };
+}
+
+/** Garbage-collects an OCI layout; registries collect their own garbage, so they are refused. */
+export async function collectGarbage(
+  repository: Repository,
+): Promise<{ removed: Digest[]; bytes: number }> {
+  if (!(repository instanceof LayoutRepository))
+    throw new AirlockError(
+      'INPUT_INVALID',
+      `${repository.name}: garbage collection works on OCI layouts; registries collect garbage themselves`,
+      { data: { option: 'layout' } },
+    );
+  return repository.garbageCollect();
 }
