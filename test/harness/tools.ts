@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, afterEach, before, beforeEach, it, type test, type TestOptions } from 'node:test';
 
 /** Finds an executable on PATH. */
 export function which(name: string): string | undefined {
@@ -49,4 +50,38 @@ export function fixturesSkipReason(sub: string): string | undefined {
   if (process.env.CI === 'true') throw new Error(`CI=true and ${reason}`);
   console.error(`SKIPPING conformance tests: ${reason}`);
   return reason;
+}
+
+type TestFn = test.TestFn;
+type HookFn = test.HookFn;
+
+/**
+ * Test functions gated on a skip reason, for suites that need real tools or ../shared/fixtures.
+ * A skipped suite would vanish from the runner's counts (`describe(…, { skip })` registers none of
+ * its tests); through these, every test is reported as skipped with the reason, and the suite's
+ * hooks (which start registries) do not run. Use them in place of node:test's `it` and hooks.
+ */
+export function gated(reason: string | undefined): {
+  it: (name: string, optionsOrFn?: TestOptions | TestFn, fn?: TestFn) => void;
+  before: (fn: HookFn) => void;
+  after: (fn: HookFn) => void;
+  beforeEach: (fn: HookFn) => void;
+  afterEach: (fn: HookFn) => void;
+} {
+  const hook =
+    (register: (fn: HookFn) => void) =>
+    (fn: HookFn): void => {
+      if (reason === undefined) register(fn);
+    };
+  return {
+    it: (name, optionsOrFn, fn) => {
+      const options = typeof optionsOrFn === 'object' ? optionsOrFn : {};
+      const body = typeof optionsOrFn === 'function' ? optionsOrFn : fn;
+      void it(name, reason === undefined ? options : { ...options, skip: reason }, body);
+    },
+    before: hook((fn) => before(fn)),
+    after: hook((fn) => after(fn)),
+    beforeEach: hook((fn) => beforeEach(fn)),
+    afterEach: hook((fn) => afterEach(fn)),
+  };
 }
