@@ -17,6 +17,10 @@ export type ErrorCode =
   | 'FILE_UNREADABLE'
   /** A tag that breaks the OCI tag grammar ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}). */
   | 'TAG_INVALID'
+  /** No signer can be built from what was given: no OIDC token found, an empty token variable. */
+  | 'SIGNER_UNAVAILABLE'
+  /** Keyless (identity) verification was asked for without a trusted root to check it against. */
+  | 'TRUSTED_ROOT_REQUIRED'
   // operational failures (exit 1)
   | 'REGISTRY_AUTH'
   | 'REGISTRY_DENIED'

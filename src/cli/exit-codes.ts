@@ -17,6 +17,8 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'INPUT_INVALID':
     case 'FILE_UNREADABLE':
     case 'TAG_INVALID':
+    case 'SIGNER_UNAVAILABLE':
+    case 'TRUSTED_ROOT_REQUIRED':
       return ExitCode.invalidInput;
     case 'VERIFICATION_FAILED':
     case 'POLICY_VIOLATION':

@@ -9,6 +9,8 @@ export const FLAG_FOR_OPTION: Readonly<Record<string, string>> = {
   concurrency: '--concurrency',
   credentials: '--username / --password-stdin',
   identities: '--certificate-identity / --certificate-oidc-issuer',
+  identityTokenEnv: '--identity-token-env',
+  ignoreTlog: '--insecure-ignore-tlog',
   insecureRegistries: '--insecure-registry',
   keys: '--key',
   key: '--key',

@@ -12,7 +12,6 @@ import {
   readChartArchive,
 } from '../artifact/index.ts';
 import {
-  type KeylessOptions,
   loadPublicKey,
   type Signer,
   signLegacy,
@@ -57,7 +56,7 @@ export interface MirrorOptions {
   readonly openTarget: (repository: string) => Repository;
   /** Human form of the target prefix, for records. */
   readonly targetName: string;
-  readonly signer?: Signer | KeylessOptions;
+  readonly signer?: Signer;
   readonly planOnly?: boolean;
   readonly failFast?: boolean;
   readonly shard?: { index: number; count: number };

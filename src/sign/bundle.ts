@@ -6,7 +6,7 @@ import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { AirlockError } from '../errors.ts';
 import { type Digest, digestHex, readAll, sha256 } from '../core/index.ts';
 import { addReferrers, type Descriptor, parseManifest, type Repository } from '../oci/index.ts';
-import { type Signer } from './keys.ts';
+import type { BundleSigner } from './keys.ts';
 
 // cosign v3's default: a Sigstore bundle v0.3 holding a DSSE envelope over an in-toto statement,
 // attached to the artifact as an OCI 1.1 referrer (shared/reference/signing.md §2, §7).
@@ -57,13 +57,13 @@ export interface BundleSignResult {
 
 /**
  * Signs the manifest a tag or digest names as a v0.3 bundle (key-based, no transparency log entry:
- * verify with the public key and --insecure-ignore-tlog, as cosign requires for such bundles) and
+ * verify with the public key and the log requirement waived, as cosign requires for such bundles) and
  * attaches it as a referrer, maintaining the referrers tag index where the store lacks the API.
  */
 export async function signBundle(
   repository: Repository,
   reference: string,
-  signer: Signer & { publicKey: KeyObject },
+  signer: BundleSigner,
   options: { annotations?: Readonly<Record<string, string>> } = {},
 ): Promise<BundleSignResult> {
   return attachStatement(repository, reference, signer, COSIGN_SIGN_PREDICATE, (digest) =>
@@ -75,7 +75,7 @@ export async function signBundle(
 export async function attestBundle(
   repository: Repository,
   reference: string,
-  signer: Signer & { publicKey: KeyObject },
+  signer: BundleSigner,
   predicateType: string,
   predicate: unknown,
 ): Promise<BundleSignResult> {
@@ -94,7 +94,7 @@ export async function attestBundle(
 async function attachStatement(
   repository: Repository,
   reference: string,
-  signer: Signer & { publicKey: KeyObject },
+  signer: BundleSigner,
   predicateType: string,
   statementFor: (digest: Digest) => Buffer,
 ): Promise<BundleSignResult> {
@@ -105,7 +105,7 @@ async function attachStatement(
       `${repository.name}:${reference}: nothing to sign`,
     );
   const statement = statementFor(subject.digest);
-  const signature = await signer.sign(preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, statement));
+  const { signature } = await signer.sign(preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, statement));
   const hint = keyHint(signer.publicKey);
   const bundle = Buffer.from(
     JSON.stringify({
@@ -203,11 +203,21 @@ export interface IdentityPolicy {
   readonly issuer: string | RegExp;
 }
 
-export interface BundlePolicy {
-  readonly keys?: readonly { name: string; key: KeyObject }[];
+/** A public key a policy accepts, named for reports (Flux: the Secret entry, here the file). */
+export interface VerifyKey {
+  readonly name: string;
+  readonly key: KeyObject;
+}
+
+/**
+ * What verification accepts: any of the keys, or any identity pair whose certificate chains to the
+ * trusted root. Build it with resolveVerifyPolicy, which checks it; verifiers re-check what they use.
+ */
+export interface VerifyPolicy {
+  readonly keys?: readonly VerifyKey[];
   /** Several pairs are ORed, as in Flux's matchOIDCIdentity. */
   readonly identities?: readonly IdentityPolicy[];
-  /** trusted_root.json contents: Fulcio CAs, Rekor and CT log keys (offline or private Sigstore). */
+  /** trusted_root.json, parsed: Fulcio CAs, Rekor and CT log keys (offline or private Sigstore). */
   readonly trustedRoot?: unknown;
   /** Key-only offline checks: no transparency-log entry required. */
   readonly ignoreTlog?: boolean;
@@ -231,6 +241,31 @@ const EMPTY_ROOT = {
   timestampAuthorities: [],
 };
 
+/** Identity checks need the CA and logs they chain to: there is no implicit (online) default. */
+export function trustedRootRequired(): AirlockError {
+  return new AirlockError(
+    'TRUSTED_ROOT_REQUIRED',
+    "keyless signatures verify against a trusted root (the public or a private Sigstore's trusted_root.json), and none was given",
+    { data: { option: 'trustedRoot' } },
+  );
+}
+
+/** Parses trusted_root.json contents; a broken one is bad input, not a failed verification. */
+export function parseTrustedRoot(json: unknown): TrustedRoot {
+  try {
+    return TrustedRoot.fromJSON(json);
+  } catch (error) {
+    throw new AirlockError(
+      'INPUT_INVALID',
+      `the trusted root is invalid: ${(error as Error).message}`,
+      {
+        cause: error,
+        data: { option: 'trustedRoot' },
+      },
+    );
+  }
+}
+
 /**
  * Verifies one bundle JSON for `digest`: the DSSE signature (key or certificate chain to the trusted
  * root), transparency evidence unless ignored, the signer identity, and that the in-toto statement
@@ -239,7 +274,7 @@ const EMPTY_ROOT = {
 export function verifyBundleJSON(
   json: unknown,
   digest: Digest,
-  policy: BundlePolicy,
+  policy: VerifyPolicy,
 ): BundleVerification {
   const { bundle, verification } = verifySigstore(json, policy, { requireDSSE: true });
   if (bundle.content.$case !== 'dsseEnvelope')
@@ -266,7 +301,7 @@ export function verifyBundleJSON(
  */
 export function verifySigstore(
   json: unknown,
-  policy: BundlePolicy,
+  policy: VerifyPolicy,
   options: { requireDSSE: boolean; artifact?: Buffer },
 ): { bundle: ReturnType<typeof bundleFromJSON>; verification: BundleVerification } {
   let bundle;
@@ -289,20 +324,19 @@ export function verifySigstore(
   const byHint = new Map(keys.map((k) => [keyHint(k.key), k]));
   const usesKey = bundle.verificationMaterial.content.$case === 'publicKey';
   if (usesKey && keys.length === 0)
-    throw new AirlockError('VERIFICATION_FAILED', 'the bundle is signed with a key; pass --key');
+    throw new AirlockError(
+      'VERIFICATION_FAILED',
+      'the bundle is signed with a key and the policy accepts no keys',
+      { data: { option: 'keys' } },
+    );
   if (!usesKey && (policy.identities ?? []).length === 0)
     throw new AirlockError(
       'VERIFICATION_FAILED',
-      'the bundle is signed keylessly; pass --certificate-identity and --certificate-oidc-issuer',
+      'the bundle is signed keylessly and the policy accepts no signer identities',
+      { data: { option: 'identities' } },
     );
-  let root;
-  try {
-    root = TrustedRoot.fromJSON(policy.trustedRoot ?? EMPTY_ROOT);
-  } catch (error) {
-    throw new AirlockError('USAGE', `the trusted root is invalid: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  if (!usesKey && policy.trustedRoot === undefined) throw trustedRootRequired();
+  const root = parseTrustedRoot(policy.trustedRoot ?? EMPTY_ROOT);
   let matchedKey: { name: string; key: KeyObject } | undefined;
   const trust = toTrustMaterial(root, (hint: string) => {
     const found = byHint.get(hint) ?? (keys.length === 1 ? keys[0] : undefined);
@@ -329,16 +363,11 @@ export function verifySigstore(
         ...(usesKey && !ignore
           ? {
               details: [
-                'Key-signed bundles without a transparency-log entry need --insecure-ignore-tlog, as with cosign.',
+                'A key-signed bundle without a transparency-log entry verifies only with the log requirement waived, as with cosign.',
               ],
+              data: { option: 'ignoreTlog' },
             }
-          : !usesKey && policy.trustedRoot === undefined
-            ? {
-                details: [
-                  "Keyless signatures verify against a trusted root: pass --trusted-root with the public-good or your private Sigstore's trusted_root.json.",
-                ],
-              }
-            : {}),
+          : {}),
       },
     );
   }
@@ -355,7 +384,8 @@ export function verifySigstore(
     ) {
       throw new AirlockError(
         'VERIFICATION_FAILED',
-        `signer identity ${subject ?? '?'} (issuer ${issuer ?? '?'}) matches no --certificate-identity/--certificate-oidc-issuer pair`,
+        `signer identity ${subject ?? '?'} (issuer ${issuer ?? '?'}) matches no accepted identity`,
+        { data: { option: 'identities', subject, issuer } },
       );
     }
     verification = {

@@ -1,4 +1,5 @@
 export {
+  type BundleSigner,
   COSIGN_PEM_TYPE,
   decryptPrivateKey,
   encryptKeyPair,
@@ -11,6 +12,7 @@ export {
   loadPublicKey,
   parsePEM,
   publicKeyPEM,
+  type SignedPayload,
   type Signer,
   SIGSTORE_PEM_TYPE,
 } from './keys.ts';
@@ -19,8 +21,8 @@ export {
   readSignatures,
   SIGNATURE_ANNOTATION,
   signatureTag,
-  type KeylessOptions,
   signLegacy,
+  type SignLegacyOptions,
   type SignResult,
   SIMPLE_SIGNING_MEDIA_TYPE,
   simpleSigningPayload,
@@ -32,7 +34,6 @@ export {
   attachReferrer,
   attestBundle,
   BUNDLE_MEDIA_TYPE,
-  type BundlePolicy,
   type BundleSignResult,
   type BundleVerification,
   COSIGN_SIGN_PREDICATE,
@@ -43,13 +44,17 @@ export {
   preAuthEncoding,
   signBundle,
   verifyBundleJSON,
+  type VerifyKey,
+  type VerifyPolicy,
+  verifySigstore,
 } from './bundle.ts';
-export { type Verification, verifyArtifact } from './verify.ts';
+export { type Verification, verifyArtifact, type VerifyArtifactOptions } from './verify.ts';
 export {
   BUNDLE_ANNOTATION,
   CERTIFICATE_ANNOTATION,
   CHAIN_ANNOTATION,
-  type KeylessSignature,
+  KeylessSigner,
+  type KeylessSignerOptions,
   legacyLayerAsBundle,
   oidcToken,
   PUBLIC_FULCIO_URL,
@@ -57,4 +62,11 @@ export {
   signKeyless,
   type TokenSources,
 } from './keyless.ts';
-export { verifySigstore } from './bundle.ts';
+export {
+  type IdentityOptions,
+  type KeySignerOptions,
+  resolveSigner,
+  resolveVerifyPolicy,
+  type SignerOptions,
+  type VerifyPolicyOptions,
+} from './resolve.ts';

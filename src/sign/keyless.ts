@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { FulcioSigner, MessageSignatureBundleBuilder, RekorWitness } from '@sigstore/sign';
 import { AirlockError } from '../errors.ts';
 import { sha256 } from '../core/index.ts';
+import type { SignedPayload, Signer } from './keys.ts';
 
 /** Public-good Sigstore; a private deployment inside the isolation boundary passes its own URLs. */
 export const PUBLIC_FULCIO_URL = 'https://fulcio.sigstore.dev';
@@ -14,7 +15,7 @@ export const BUNDLE_ANNOTATION = 'dev.sigstore.cosign/bundle';
 
 export interface TokenSources {
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** GitLab and others: the variable holding the ID token (cosign --identity-token's role). */
+  /** GitLab and others: the name of the variable holding the ID token (GitLab `id_tokens`). */
   readonly identityTokenEnv?: string;
   readonly fetch?: typeof fetch;
 }
@@ -29,8 +30,9 @@ export async function oidcToken(sources: TokenSources): Promise<string> {
     const value = env[sources.identityTokenEnv];
     if (!value)
       throw new AirlockError(
-        'USAGE',
-        `--identity-token-env ${sources.identityTokenEnv}: the variable is empty or unset`,
+        'SIGNER_UNAVAILABLE',
+        `the OIDC token variable ${sources.identityTokenEnv} is empty or unset`,
+        { data: { option: 'identityTokenEnv', variable: sources.identityTokenEnv } },
       );
     return value;
   }
@@ -46,22 +48,47 @@ export async function oidcToken(sources: TokenSources): Promise<string> {
     const body = (await res.json().catch(() => ({}))) as { value?: unknown };
     if (!res.ok || typeof body.value !== 'string')
       throw new AirlockError(
-        'REGISTRY_AUTH',
+        'SIGNER_UNAVAILABLE',
         `GitHub Actions did not issue an ID token (HTTP ${res.status})`,
-        { details: ['The job needs "permissions: id-token: write".'] },
+        {
+          details: ['The job needs "permissions: id-token: write".'],
+          data: { source: 'github-actions', status: res.status },
+        },
       );
     return body.value;
   }
-  throw new AirlockError('USAGE', 'keyless signing needs an OIDC token', {
+  throw new AirlockError('SIGNER_UNAVAILABLE', 'keyless signing needs an OIDC token', {
     details: [
-      'Set SIGSTORE_ID_TOKEN, run in GitHub Actions with id-token: write, or name the variable with --identity-token-env (GitLab id_tokens).',
+      'Set SIGSTORE_ID_TOKEN, run in GitHub Actions with id-token: write, or name the variable that holds it (GitLab id_tokens).',
     ],
+    data: { option: 'identityTokenEnv' },
   });
 }
 
-export interface KeylessSignature {
-  readonly signature: Buffer;
-  readonly annotations: Record<string, string>;
+/** Where keyless signing gets its certificate and log entry: Fulcio and Rekor, public or private. */
+export interface KeylessSignerOptions {
+  /** The OIDC ID token (see oidcToken for where CI systems put it). */
+  readonly token: string;
+  readonly fulcioURL?: string;
+  readonly rekorURL?: string;
+}
+
+/** A Signer over Fulcio and Rekor: an ephemeral key and certificate per signature. */
+export class KeylessSigner implements Signer {
+  readonly kind = 'keyless' as const;
+  readonly #options: KeylessSignerOptions;
+
+  constructor(options: KeylessSignerOptions) {
+    if (options.token === '')
+      throw new AirlockError('SIGNER_UNAVAILABLE', 'keyless signing needs an OIDC token', {
+        data: { option: 'token' },
+      });
+    this.#options = options;
+  }
+
+  sign(payload: Buffer): Promise<SignedPayload> {
+    return signKeyless(payload, this.#options);
+  }
 }
 
 /**
@@ -71,8 +98,8 @@ export interface KeylessSignature {
  */
 export async function signKeyless(
   payload: Buffer,
-  options: { token: string; fulcioURL?: string; rekorURL?: string },
-): Promise<KeylessSignature> {
+  options: KeylessSignerOptions,
+): Promise<SignedPayload> {
   const signer = new FulcioSigner({
     identityProvider: { getToken: () => Promise.resolve(options.token) },
     fulcioBaseURL: options.fulcioURL ?? PUBLIC_FULCIO_URL,

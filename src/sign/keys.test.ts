@@ -135,7 +135,11 @@ describe('key generation and import', () => {
       Buffer.from(secret.data['cosign.pub'] ?? '', 'base64').toString(),
       pair.publicKeyPEM,
     );
-    assertThrowsCode(() => keySecretYAML('Bad_NS', 'x', pair.publicKeyPEM), 'USAGE');
+    const bad = assertThrowsCode(
+      () => keySecretYAML('Bad_NS', 'x', pair.publicKeyPEM),
+      'INPUT_INVALID',
+    );
+    assert.equal(bad.data.option, 'namespace');
   });
 
   it('writes the simple-signing payload byte for byte as cosign does', () => {

@@ -212,17 +212,36 @@ export function encryptKeyPair(privateKey: KeyObject, password: string): KeyPair
   };
 }
 
+/** A signature over payload bytes, and the annotations cosign stores beside it on the layer. */
+export interface SignedPayload {
+  readonly signature: Buffer;
+  /** Keyless: the certificate, chain and Rekor bundle (signing.md §1.4); keys: none. */
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
 /**
- * Signs payload bytes. Room for KMS and HSM keys later: anything that can produce a signature over
- * SHA-256 of the payload and name its public key can sign.
+ * Anything that signs payload bytes, key or keyless alike (a KMS or HSM key implements the same
+ * members). A signer with a `publicKey` is deterministic in who signed: signLegacy then skips a
+ * payload this key already signed (cosign's dedupe). A keyless signer has none: every signature
+ * carries a fresh certificate, so there is nothing to deduplicate.
  */
 export interface Signer {
-  readonly publicKeyPEM: string;
-  sign(payload: Buffer): Promise<Buffer>;
+  readonly kind: 'key' | 'keyless';
+  /** The key's public half, when the signer is a long-lived key. */
+  readonly publicKey?: KeyObject;
+  readonly publicKeyPEM?: string;
+  sign(payload: Buffer): Promise<SignedPayload>;
+}
+
+/** What a key-signed Sigstore bundle needs: the signature and the public key its hint names. */
+export interface BundleSigner {
+  readonly publicKey: KeyObject;
+  sign(payload: Buffer): Promise<SignedPayload>;
 }
 
 /** A signer over an in-memory private key: ECDSA with SHA-256, ASN.1 DER signatures (cosign's default). */
-export class KeySigner implements Signer {
+export class KeySigner implements Signer, BundleSigner {
+  readonly kind = 'key' as const;
   readonly publicKeyPEM: string;
   readonly publicKey: KeyObject;
   readonly #key: KeyObject;
@@ -239,21 +258,25 @@ export class KeySigner implements Signer {
     this.publicKeyPEM = publicKeyPEM(key);
   }
 
-  sign(payload: Buffer): Promise<Buffer> {
-    return Promise.resolve(cryptoSign('sha256', payload, { key: this.#key, dsaEncoding: 'der' }));
+  sign(payload: Buffer): Promise<SignedPayload> {
+    return Promise.resolve({
+      signature: cryptoSign('sha256', payload, { key: this.#key, dsaEncoding: 'der' }),
+      annotations: {},
+    });
   }
 }
 
 /** The Kubernetes Secret Flux's `verify.secretRef` reads: public keys in entries ending in `.pub`. */
 export function keySecretYAML(namespace: string, name: string, publicKey: string): string {
-  const problems: string[] = [];
-  const dns = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-  if (!dns.test(namespace))
-    problems.push(`--namespace "${namespace}" is not a valid Kubernetes namespace name`);
-  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name))
-    problems.push(`--name "${name}" is not a valid Secret name`);
-  if (problems.length > 0)
-    throw new AirlockError('USAGE', 'invalid Secret metadata', { details: problems });
+  // Kubernetes name rules: a namespace is a DNS label (RFC 1123), a Secret a DNS subdomain.
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63)
+    throw new AirlockError('INPUT_INVALID', `"${namespace}" is not a valid Kubernetes namespace`, {
+      data: { option: 'namespace' },
+    });
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253)
+    throw new AirlockError('INPUT_INVALID', `"${name}" is not a valid Secret name`, {
+      data: { option: 'name' },
+    });
   return [
     'apiVersion: v1',
     'kind: Secret',

@@ -1,11 +1,20 @@
-import { createPublicKey, type KeyObject, verify as cryptoVerify } from 'node:crypto';
+import { type KeyObject, verify as cryptoVerify } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AirlockError } from '../errors.ts';
-import { type Digest, digestHex, GoMap, goJSON, readAll, sha256 } from '../core/index.ts';
+import {
+  type Digest,
+  digestHex,
+  GoMap,
+  goJSON,
+  isDigest,
+  readAll,
+  sha256,
+  throwIfAborted,
+} from '../core/index.ts';
 import { type Descriptor, parseManifest, type Repository } from '../oci/index.ts';
 import type { Signer } from './keys.ts';
-import { type BundlePolicy, verifySigstore } from './bundle.ts';
-import { legacyLayerAsBundle, signKeyless } from './keyless.ts';
+import { type VerifyPolicy, verifySigstore } from './bundle.ts';
+import { legacyLayerAsBundle } from './keyless.ts';
 
 // cosign's legacy ("tag-based") signatures, read by every cosign and Flux version
 // (shared/reference/signing.md §1): an image manifest under tag `sha256-<hex>.sig`, one layer per
@@ -71,8 +80,14 @@ export async function readSignatures(
   digest: Digest,
 ): Promise<SignatureLayer[]> {
   const tag = signatureTag(digest);
-  if (!(await repository.resolve(tag))) return [];
-  const fetched = await repository.fetchManifest(tag);
+  // One GET: a missing .sig tag answers 404, so a HEAD first would only add a round trip.
+  let fetched;
+  try {
+    fetched = await repository.fetchManifest(tag);
+  } catch (error) {
+    if (error instanceof AirlockError && error.code === 'REGISTRY_NOT_FOUND') return [];
+    throw error;
+  }
   const parsed = parseManifest(
     fetched.bytes,
     fetched.descriptor.mediaType,
@@ -105,70 +120,92 @@ export interface SignResult {
   readonly added: boolean;
 }
 
-/**
- * Signs the manifest a tag or digest names, in cosign's legacy format. The digest is resolved once
- * and is what gets signed; existing signatures are kept and a duplicate is not added.
- */
-/** Keyless signing through Fulcio and Rekor (public or a private deployment). */
-export interface KeylessOptions {
-  readonly keyless: true;
-  readonly token: string;
-  readonly fulcioURL?: string;
-  readonly rekorURL?: string;
+export interface SignLegacyOptions {
+  /** Signed into the payload's `optional` section. */
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** The payload's docker-reference (default: the repository name). */
+  readonly dockerReference?: string;
+  /**
+   * The digest `reference` names, when the caller knows it (it just pushed the manifest): the
+   * resolve request is skipped. The caller vouches that the manifest exists in `repository`.
+   */
+  readonly knownDigest?: Digest;
+  /**
+   * The caller knows there is no `.sig` tag yet (it listed the tags a moment ago): the read of
+   * existing signatures is skipped. Wrong here would replace signatures, so only say so when sure.
+   */
+  readonly knownUnsigned?: boolean;
+  readonly signal?: AbortSignal;
 }
 
+/**
+ * Signs the manifest a tag or digest names, in cosign's legacy format. The digest is resolved once
+ * and is what gets signed; existing signatures are kept, and a signer with a public key adds no
+ * duplicate of a payload it already signed (cosign's dedupe; `added` is then false).
+ */
 export async function signLegacy(
   repository: Repository,
   reference: string,
-  signer: Signer | KeylessOptions,
-  options: { annotations?: Readonly<Record<string, string>>; dockerReference?: string } = {},
+  signer: Signer,
+  options: SignLegacyOptions = {},
 ): Promise<SignResult> {
-  const resolved = await repository.resolve(reference);
-  if (!resolved)
-    throw new AirlockError(
-      'REGISTRY_NOT_FOUND',
-      `${repository.name}:${reference}: nothing to sign`,
-    );
-  const digest = resolved.digest;
+  let digest: Digest;
+  if (options.knownDigest !== undefined) {
+    if (isDigest(reference) && reference !== options.knownDigest)
+      throw new AirlockError(
+        'INPUT_INVALID',
+        `${repository.name}@${reference}: the known digest ${options.knownDigest} names another manifest`,
+        { data: { option: 'knownDigest' } },
+      );
+    digest = options.knownDigest;
+  } else {
+    const resolved = await repository.resolve(reference);
+    if (!resolved)
+      throw new AirlockError(
+        'REGISTRY_NOT_FOUND',
+        `${repository.name}${isDigest(reference) ? '@' : ':'}${reference}: nothing to sign`,
+      );
+    digest = resolved.digest;
+  }
+  throwIfAborted(options.signal);
   const payload = simpleSigningPayload(
     options.dockerReference ?? repository.name,
     digest,
     options.annotations,
   );
-  const existing = await readSignatures(repository, digest);
+  const existing = options.knownUnsigned === true ? [] : await readSignatures(repository, digest);
   const payloadDigest = sha256(payload);
   const result = {
     reference: `${repository.name}@${digest}`,
     digest,
     signatureTag: signatureTag(digest),
   };
-  let signature: Buffer;
-  let extra: Record<string, string> = {};
-  if ('keyless' in signer) {
-    // Every keyless signature has a fresh certificate, so there is nothing to deduplicate.
-    const keyless = await signKeyless(payload, signer);
-    signature = keyless.signature;
-    extra = keyless.annotations;
-  } else {
-    const publicKey = createPublicKey(signer.publicKeyPEM);
-    // cosign's dedupe: same payload, same media type, and a signature that verifies with this key.
-    if (
-      existing.some(
-        (l) =>
-          l.descriptor.digest === payloadDigest &&
-          l.descriptor.mediaType === SIMPLE_SIGNING_MEDIA_TYPE &&
-          verifySignatureBytes(publicKey, l.payload, l.signature),
-      )
-    ) {
-      return { ...result, added: false };
-    }
-    signature = await signer.sign(payload);
+  // cosign's dedupe: same payload, same media type, and a signature that verifies with this key.
+  // A keyless signer has no long-lived key: every signature is new, so nothing is deduplicated.
+  const publicKey = signer.publicKey;
+  if (
+    publicKey !== undefined &&
+    existing.some(
+      (l) =>
+        l.descriptor.digest === payloadDigest &&
+        l.descriptor.mediaType === SIMPLE_SIGNING_MEDIA_TYPE &&
+        verifySignatureBytes(publicKey, l.payload, l.signature),
+    )
+  ) {
+    return { ...result, added: false };
   }
+  throwIfAborted(options.signal);
+  const signed = await signer.sign(payload);
+  // Nothing is written after an abort: a signature that never reaches its tag leaves no trace.
+  throwIfAborted(options.signal);
   const layer: Descriptor = {
     mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
     digest: payloadDigest,
     size: payload.length,
-    annotations: { [SIGNATURE_ANNOTATION]: signature.toString('base64'), ...extra },
+    annotations: {
+      [SIGNATURE_ANNOTATION]: signed.signature.toString('base64'),
+      ...signed.annotations,
+    },
   };
   const layers = [...existing.map((l) => l.descriptor), layer];
   const config = signatureConfig(layers);
@@ -248,16 +285,17 @@ export interface VerifiedSignature {
 export async function verifyLegacy(
   repository: Repository,
   reference: string,
-  keysOrPolicy: readonly { name: string; key: KeyObject }[] | BundlePolicy,
+  policy: VerifyPolicy,
+  options: { knownDigest?: Digest } = {},
 ): Promise<VerifiedSignature> {
-  const policy: BundlePolicy = Array.isArray(keysOrPolicy)
-    ? { keys: keysOrPolicy }
-    : (keysOrPolicy as BundlePolicy);
   const keys = policy.keys ?? [];
-  const resolved = await repository.resolve(reference);
-  if (!resolved)
-    throw new AirlockError('REGISTRY_NOT_FOUND', `${repository.name}:${reference}: not found`);
-  const digest = resolved.digest;
+  let digest = options.knownDigest;
+  if (digest === undefined) {
+    const resolved = await repository.resolve(reference);
+    if (!resolved)
+      throw new AirlockError('REGISTRY_NOT_FOUND', `${repository.name}:${reference}: not found`);
+    digest = resolved.digest;
+  }
   const layers = await readSignatures(repository, digest);
   if (layers.length === 0) {
     throw new AirlockError(
@@ -269,6 +307,8 @@ export async function verifyLegacy(
     );
   }
   const reasons: string[] = [];
+  // The policy option that could change the outcome, for the caller's hint (the first one seen).
+  let option: unknown;
   for (const [i, layer] of layers.entries()) {
     if (layer.descriptor.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) {
       reasons.push(
@@ -283,11 +323,17 @@ export async function verifyLegacy(
     );
     if (keyIndex >= 0) signedBy = { keyIndex, keyName: keys[keyIndex]?.name ?? '' };
     else if ((policy.identities ?? []).length > 0) {
-      const asBundle = legacyLayerAsBundle(
-        layer.payload,
-        layer.signature,
-        layer.descriptor.annotations ?? {},
-      );
+      let asBundle: unknown;
+      try {
+        asBundle = legacyLayerAsBundle(
+          layer.payload,
+          layer.signature,
+          layer.descriptor.annotations ?? {},
+        );
+      } catch {
+        reasons.push(`signature ${i + 1}: its certificate or Rekor bundle annotation is malformed`);
+        continue;
+      }
       if (asBundle === undefined) {
         reasons.push(`signature ${i + 1}: has no certificate for an identity check`);
         continue;
@@ -300,7 +346,9 @@ export async function verifyLegacy(
         );
         signedBy = { subject: verification.subject ?? '', issuer: verification.issuer ?? '' };
       } catch (error) {
-        if (!(error instanceof AirlockError)) throw error;
+        // A policy that cannot check identities (no trusted root) is the caller's problem, not the signature's.
+        if (!(error instanceof AirlockError) || error.code !== 'VERIFICATION_FAILED') throw error;
+        option ??= error.data.option;
         reasons.push(`signature ${i + 1}: ${error.message}`);
         continue;
       }
@@ -341,6 +389,6 @@ export async function verifyLegacy(
   throw new AirlockError(
     'VERIFICATION_FAILED',
     `${repository.name}@${digest}: no signature verifies`,
-    { details: reasons },
+    { details: reasons, ...(option === undefined ? {} : { data: { option } }) },
   );
 }

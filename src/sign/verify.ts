@@ -1,16 +1,23 @@
 import { AirlockError } from '../errors.ts';
+import { type Digest, throwIfAborted } from '../core/index.ts';
 import type { Repository } from '../oci/index.ts';
 import {
-  type BundlePolicy,
   type BundleVerification,
   findBundles,
   verifyBundleJSON,
+  type VerifyPolicy,
 } from './bundle.ts';
 import { type VerifiedSignature, verifyLegacy } from './legacy.ts';
 
 export type Verification = (
   BundleVerification | Omit<VerifiedSignature, 'reference' | 'digest' | 'keyIndex' | 'annotations'>
 ) & { reference: string; digest: string };
+
+export interface VerifyArtifactOptions {
+  /** The digest `reference` names, when the caller knows it: the resolve request is skipped. */
+  readonly knownDigest?: Digest;
+  readonly signal?: AbortSignal;
+}
 
 /**
  * Verifies an artifact the way cosign v3 and Flux ≥ 2.8 do (signing.md §2.3): when any Sigstore
@@ -19,24 +26,29 @@ export type Verification = (
 export async function verifyArtifact(
   repository: Repository,
   reference: string,
-  policy: BundlePolicy,
+  policy: VerifyPolicy,
+  options: VerifyArtifactOptions = {},
 ): Promise<Verification> {
-  const resolved = await repository.resolve(reference);
-  if (!resolved)
-    throw new AirlockError('REGISTRY_NOT_FOUND', `${repository.name}:${reference}: not found`);
-  const where = `${repository.name}@${resolved.digest}`;
-  const bundles = await findBundles(repository, resolved.digest);
+  let digest = options.knownDigest;
+  if (digest === undefined) {
+    const resolved = await repository.resolve(reference);
+    if (!resolved)
+      throw new AirlockError('REGISTRY_NOT_FOUND', `${repository.name}:${reference}: not found`);
+    digest = resolved.digest;
+  }
+  throwIfAborted(options.signal);
+  const where = `${repository.name}@${digest}`;
+  const bundles = await findBundles(repository, digest);
+  throwIfAborted(options.signal);
   if (bundles.length > 0) {
     const reasons: string[] = [];
+    let option: unknown;
     for (const { descriptor, bundle } of bundles) {
       try {
-        return {
-          ...verifyBundleJSON(bundle, resolved.digest, policy),
-          reference: where,
-          digest: resolved.digest,
-        };
+        return { ...verifyBundleJSON(bundle, digest, policy), reference: where, digest };
       } catch (error) {
         if (!(error instanceof AirlockError) || error.code !== 'VERIFICATION_FAILED') throw error;
+        option ??= error.data.option;
         reasons.push(
           `bundle ${descriptor.digest}: ${error.message}`,
           ...error.details.map((d) => `  ${d}`),
@@ -46,10 +58,10 @@ export async function verifyArtifact(
     throw new AirlockError(
       'VERIFICATION_FAILED',
       `${where}: no Sigstore bundle verifies (bundles take precedence over .sig signatures, as in cosign v3 and Flux 2.8)`,
-      { details: reasons },
+      { details: reasons, ...(option === undefined ? {} : { data: { option } }) },
     );
   }
-  const legacy = await verifyLegacy(repository, resolved.digest, policy);
+  const legacy = await verifyLegacy(repository, digest, policy, { knownDigest: digest });
   return {
     format: legacy.format,
     keyName: legacy.keyName,

@@ -7,6 +7,7 @@ import {
   CHAIN_ANNOTATION,
   oidcToken,
   readSignatures,
+  resolveSigner,
   signLegacy,
   verifyArtifact,
 } from '../../src/sign/index.ts';
@@ -47,12 +48,11 @@ describe(
         env: { CI_JOB_JWT_V2: sigstore.token(IDENTITY, ISSUER) },
         identityTokenEnv: 'CI_JOB_JWT_V2',
       });
-      const signed = await signLegacy(repo, 'v1', {
-        keyless: true,
-        token,
-        fulcioURL: sigstore.fulcioURL,
-        rekorURL: sigstore.rekorURL,
+      const signer = resolveSigner({
+        keyless: { token, fulcioURL: sigstore.fulcioURL, rekorURL: sigstore.rekorURL },
       });
+      assert.equal(signer.kind, 'keyless');
+      const signed = await signLegacy(repo, 'v1', signer);
       assert.equal(signed.added, true);
       assert.ok(
         sigstore.requests.includes('POST /api/v2/signingCert') &&
@@ -191,12 +191,13 @@ describe(
             ISSUER,
             '--trusted-root',
             rootPath,
+            '--json',
             ...flags,
           ],
           { env },
         );
         assert.equal(wrong.code, 3);
-        assert.match(wrong.stderr, /matches no --certificate-identity/);
+        assert.equal(wrong.json<{ error: { code: string } }>().error.code, 'VERIFICATION_FAILED');
         assert.ok(
           ![signed, ok, wrong].some((r) =>
             `${r.stdout}${r.stderr}`.includes(env.GITLAB_OIDC_TOKEN),
@@ -229,8 +230,12 @@ describe(
       );
       assert.match(seen[0] ?? '', /audience=sigstore/);
       assert.match(seen[0] ?? '', /Bearer req/);
-      await assertRejectsCode(() => oidcToken({ env: {} }), 'USAGE');
-      await assertRejectsCode(() => oidcToken({ env: {}, identityTokenEnv: 'MISSING' }), 'USAGE');
+      await assertRejectsCode(() => oidcToken({ env: {} }), 'SIGNER_UNAVAILABLE');
+      const missing = await assertRejectsCode(
+        () => oidcToken({ env: {}, identityTokenEnv: 'MISSING' }),
+        'SIGNER_UNAVAILABLE',
+      );
+      assert.equal(missing.data.option, 'identityTokenEnv');
     });
   },
 );

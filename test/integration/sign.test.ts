@@ -66,7 +66,7 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
     const signed = await signLegacy(repo, 'v1', signer, { annotations: { team: 'platform' } });
     assert.equal(signed.digest, artifact.digest);
     assert.equal(signed.signatureTag, `sha256-${artifact.digest.slice(7)}.sig`);
-    const verified = await verifyLegacy(repo, 'v1', [pub]);
+    const verified = await verifyLegacy(repo, 'v1', { keys: [pub] });
     assert.deepEqual(verified.annotations, { team: 'platform' });
     // Field by field, as signing.md §1.2 describes and skopeo (an independent client) reads it.
     const raw = run('skopeo', [
@@ -129,7 +129,7 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
           'fixture.pub',
         ),
       };
-      assert.equal((await verifyLegacy(repo, 'v1', [pub])).keyName, 'fixture.pub');
+      assert.equal((await verifyLegacy(repo, 'v1', { keys: [pub] })).keyName, 'fixture.pub');
     },
   );
 
@@ -144,11 +144,17 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
     const again = await signLegacy(repo, 'v1', a.signer);
     assert.equal(again.added, false);
     assert.equal((await readSignatures(repo, artifact.digest)).length, 2);
-    assert.equal((await verifyLegacy(repo, 'v1', [{ ...a.pub, name: 'a.pub' }])).keyName, 'a.pub');
-    assert.equal((await verifyLegacy(repo, 'v1', [{ ...b.pub, name: 'b.pub' }])).keyName, 'b.pub');
+    assert.equal(
+      (await verifyLegacy(repo, 'v1', { keys: [{ ...a.pub, name: 'a.pub' }] })).keyName,
+      'a.pub',
+    );
+    assert.equal(
+      (await verifyLegacy(repo, 'v1', { keys: [{ ...b.pub, name: 'b.pub' }] })).keyName,
+      'b.pub',
+    );
     const other = keyPair();
     const error = await assertRejectsCode(
-      () => verifyLegacy(repo, 'v1', [other.pub]),
+      () => verifyLegacy(repo, 'v1', { keys: [other.pub] }),
       'VERIFICATION_FAILED',
     );
     assert.equal(error.details.length, 2, 'one reason per signature');
@@ -166,13 +172,13 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
     const sig = await repo.fetchManifest(signatureTag(a.digest));
     await repo.pushManifest(sig.bytes, sig.descriptor.mediaType, signatureTag(b.digest));
     const error = await assertRejectsCode(
-      () => verifyLegacy(repo, 'b', [pub]),
+      () => verifyLegacy(repo, 'b', { keys: [pub] }),
       'VERIFICATION_FAILED',
     );
     assert.match(error.details[0] ?? '', /copied from another artifact/);
-    assert.equal((await verifyLegacy(repo, 'a', [pub])).digest, a.digest);
+    assert.equal((await verifyLegacy(repo, 'a', { keys: [pub] })).digest, a.digest);
     await assertRejectsCode(
-      () => verifyLegacy(client.repository(registry.host, 'signed/unsigned'), 'a', [pub]),
+      () => verifyLegacy(client.repository(registry.host, 'signed/unsigned'), 'a', { keys: [pub] }),
       'REGISTRY_NOT_FOUND',
     );
   });

@@ -9,7 +9,7 @@ import {
   type Repository,
 } from '../../oci/index.ts';
 import { junitReport, parseInventory, runMirror } from '../../mirror/index.ts';
-import { decryptPrivateKey, type KeylessOptions, KeySigner, oidcToken } from '../../sign/index.ts';
+import { oidcToken, resolveSigner, type Signer } from '../../sign/index.ts';
 import {
   type CommandContext,
   type CommandSpec,
@@ -35,9 +35,7 @@ function parseShard(text: string | undefined): { index: number; count: number } 
   return { index, count };
 }
 
-async function signerFrom(
-  context: CommandContext,
-): Promise<KeySigner | KeylessOptions | undefined> {
+async function signerFrom(context: CommandContext): Promise<Signer | undefined> {
   const { values, env } = context;
   const keyPath = stringOption(values, 'key');
   if (keyPath !== undefined && values.keyless === true)
@@ -49,21 +47,22 @@ async function signerFrom(
     } catch (error) {
       throw new AirlockError('USAGE', `--key ${keyPath}: cannot read it`, { cause: error });
     }
-    return new KeySigner(decryptPrivateKey(pem, await keyPassword(context), keyPath));
+    return resolveSigner({ key: { pem, password: await keyPassword(context), name: keyPath } });
   }
   if (values.keyless !== true) return undefined;
   const tokenEnv = stringOption(values, 'identity-token-env');
   const fulcioURL = stringOption(values, 'fulcio-url');
   const rekorURL = stringOption(values, 'rekor-url');
-  return {
-    keyless: true,
-    token: await oidcToken({
-      env,
-      ...(tokenEnv === undefined ? {} : { identityTokenEnv: tokenEnv }),
-    }),
-    ...(fulcioURL === undefined ? {} : { fulcioURL }),
-    ...(rekorURL === undefined ? {} : { rekorURL }),
-  };
+  return resolveSigner({
+    keyless: {
+      token: await oidcToken({
+        env,
+        ...(tokenEnv === undefined ? {} : { identityTokenEnv: tokenEnv }),
+      }),
+      ...(fulcioURL === undefined ? {} : { fulcioURL }),
+      ...(rekorURL === undefined ? {} : { rekorURL }),
+    },
+  });
 }
 
 export const mirrorCommand: CommandSpec = {

@@ -7,17 +7,17 @@ import { AirlockError } from '../../errors.ts';
 import { formatReference, parseReference, referenceTarget } from '../../oci/index.ts';
 import { attachSBOM } from '../../sbom/index.ts';
 import {
-  decryptPrivateKey,
   encryptKeyPair,
   generateKeyPair,
-  type IdentityPolicy,
+  type IdentityOptions,
   importPrivateKey,
   type KeyPair,
   keySecretYAML,
-  type KeylessOptions,
-  KeySigner,
   loadPublicKey,
   oidcToken,
+  resolveSigner,
+  resolveVerifyPolicy,
+  type Signer,
   signBundle,
   signLegacy,
   verifyArtifact,
@@ -269,23 +269,28 @@ export const signCommand: CommandSpec = {
     const identityTokenEnv = stringOption(values, 'identity-token-env');
     const fulcioURL = stringOption(values, 'fulcio-url');
     const rekorURL = stringOption(values, 'rekor-url');
-    const signer: KeySigner | KeylessOptions = keyless
-      ? {
-          keyless: true,
+    const keySigner =
+      keyPath === undefined
+        ? undefined
+        : resolveSigner({
+            key: {
+              pem: await readText(keyPath, 'key'),
+              password: await password(context, false),
+              name: keyPath,
+            },
+          });
+    const signer: Signer =
+      keySigner ??
+      resolveSigner({
+        keyless: {
           token: await oidcToken({
             env: context.env,
             ...(identityTokenEnv === undefined ? {} : { identityTokenEnv }),
           }),
           ...(fulcioURL === undefined ? {} : { fulcioURL }),
           ...(rekorURL === undefined ? {} : { rekorURL }),
-        }
-      : new KeySigner(
-          decryptPrivateKey(
-            await readText(keyPath ?? '', 'key'),
-            await password(context, false),
-            keyPath ?? '',
-          ),
-        );
+        },
+      });
     const annotations = parseAnnotations(stringList(values, 'annotation'));
     const session = await context.session();
     const batch = await runBatch(
@@ -300,8 +305,8 @@ export const signCommand: CommandSpec = {
         });
         // The bundle signs the digest the legacy signature resolved: one resolution per reference.
         const bundle =
-          values.bundle === true
-            ? await signBundle(repository, legacy.digest, signer as KeySigner, { annotations })
+          values.bundle === true && keySigner
+            ? await signBundle(repository, legacy.digest, keySigner, { annotations })
             : undefined;
         return { ...legacy, ...(bundle ? { bundleDigest: bundle.bundleDigest } : {}) };
       },
@@ -319,27 +324,18 @@ export const signCommand: CommandSpec = {
   },
 };
 
-function identityPolicies(values: OptionValues): IdentityPolicy[] {
-  const regex = (text: string, flag: string): RegExp => {
-    try {
-      return new RegExp(text);
-    } catch (error) {
-      throw new AirlockError('USAGE', `--${flag} "${text}" is not a valid regular expression`, {
-        cause: error,
-      });
-    }
-  };
-  const subjects = [
-    ...stringList(values, 'certificate-identity'),
-    ...stringList(values, 'certificate-identity-regexp').map((r) =>
-      regex(r, 'certificate-identity-regexp'),
-    ),
+function identityPolicies(values: OptionValues): IdentityOptions[] {
+  const subjects: Pick<IdentityOptions, 'subject' | 'subjectRegExp'>[] = [
+    ...stringList(values, 'certificate-identity').map((subject) => ({ subject })),
+    ...stringList(values, 'certificate-identity-regexp').map((subjectRegExp) => ({
+      subjectRegExp,
+    })),
   ];
-  const issuers = [
-    ...stringList(values, 'certificate-oidc-issuer'),
-    ...stringList(values, 'certificate-oidc-issuer-regexp').map((r) =>
-      regex(r, 'certificate-oidc-issuer-regexp'),
-    ),
+  const issuers: Pick<IdentityOptions, 'issuer' | 'issuerRegExp'>[] = [
+    ...stringList(values, 'certificate-oidc-issuer').map((issuer) => ({ issuer })),
+    ...stringList(values, 'certificate-oidc-issuer-regexp').map((issuerRegExp) => ({
+      issuerRegExp,
+    })),
   ];
   if (subjects.length !== issuers.length) {
     throw new AirlockError(
@@ -348,7 +344,7 @@ function identityPolicies(values: OptionValues): IdentityPolicy[] {
       { details: ['Pairs are matched in order; any pair may match (Flux matchOIDCIdentity).'] },
     );
   }
-  return subjects.map((subject, i) => ({ subject, issuer: issuers[i] ?? '' }));
+  return subjects.map((subject, i) => ({ ...subject, ...issuers[i] }));
 }
 
 export const verifyCommand: CommandSpec = {
@@ -418,7 +414,7 @@ export const verifyCommand: CommandSpec = {
     const keys = await Promise.all(
       stringList(values, 'key').map(async (path) => ({
         name: path,
-        key: loadPublicKey(await readText(path, 'public key'), path),
+        pem: await readText(path, 'public key'),
       })),
     );
     const identities = identityPolicies(values);
@@ -428,23 +424,16 @@ export const verifyCommand: CommandSpec = {
         'verify needs --key, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]',
       );
     const rootPath = stringOption(values, 'trusted-root');
-    let trustedRoot: unknown;
-    if (rootPath !== undefined) {
-      try {
-        trustedRoot = JSON.parse(await readText(rootPath, 'trusted root'));
-      } catch (error) {
-        if (error instanceof AirlockError) throw error;
-        throw new AirlockError('USAGE', `--trusted-root ${rootPath} is not JSON`, { cause: error });
-      }
-    }
-    const refs = positionals.map((p) => parseReference(p, { requireTagOrDigest: true }));
-    const session = await context.session();
-    const policy = {
+    const trustedRoot =
+      rootPath === undefined ? undefined : await readText(rootPath, 'trusted root');
+    const policy = resolveVerifyPolicy({
       keys,
       identities,
       ...(trustedRoot === undefined ? {} : { trustedRoot }),
       ignoreTlog: values['insecure-ignore-tlog'] === true,
-    };
+    });
+    const refs = positionals.map((p) => parseReference(p, { requireTagOrDigest: true }));
+    const session = await context.session();
     const batch = await runBatch(
       refs,
       formatReference,
@@ -503,9 +492,13 @@ export const sbomCommand: CommandSpec = {
     if (keyPath === undefined)
       throw new AirlockError('USAGE', 'sbom needs --key to sign the attestation');
     const ref = parseReference(refText, { requireTagOrDigest: true });
-    const signer = new KeySigner(
-      decryptPrivateKey(await readText(keyPath, 'key'), await password(context, false), keyPath),
-    );
+    const signer = resolveSigner({
+      key: {
+        pem: await readText(keyPath, 'key'),
+        password: await password(context, false),
+        name: keyPath,
+      },
+    });
     const repository = (await context.session()).open(ref);
     const result = await attachSBOM(repository, referenceTarget(ref) ?? '', signer);
     const output = stringOption(values, 'output');
