@@ -1,25 +1,59 @@
-import { randomUUID } from 'node:crypto';
 import { parse as parseYAML } from 'yaml';
+import type * as CDXEnums from '@cyclonedx/cyclonedx-library/Enums';
+import type * as CDXModels from '@cyclonedx/cyclonedx-library/Models';
+import type * as CDXSerialize from '@cyclonedx/cyclonedx-library/Serialize';
+import type * as CDXSpec from '@cyclonedx/cyclonedx-library/Spec';
 import { AirlockError } from '../errors.ts';
-import { type Digest, MediaType, readAll, sha256 } from '../core/index.ts';
+import { type Digest, hasControl, MediaType, readAll, sha256 } from '../core/index.ts';
 import { type Descriptor, fetchImageManifest, type Repository } from '../oci/index.ts';
 import { readChartArchive, readLayer } from '../artifact/index.ts';
 import { attachReferrer, attestBundle, type BundleSignResult, type Signer } from '../sign/index.ts';
 import type { KeyObject } from 'node:crypto';
 
-// CycloneDX 1.6 JSON (https://cyclonedx.org/docs/1.6/json/), written directly: the document is
-// small and a generator library would add a large dependency tree to a supply-chain tool.
+// CycloneDX 1.6 JSON (https://cyclonedx.org/docs/1.6/json/), built with the OWASP CycloneDX
+// JavaScript library: its model and JSON normaliser are the ones users' other CycloneDX tools
+// share, so what airlock writes is what they read and validate.
 export const CYCLONEDX_MEDIA_TYPE = 'application/vnd.cyclonedx+json';
 export const CYCLONEDX_PREDICATE = 'https://cyclonedx.org/bom';
 
-interface Component {
-  type: 'application' | 'container' | 'file' | 'library' | 'data';
-  'bom-ref': string;
-  name: string;
-  version?: string;
-  purl?: string;
-  hashes?: { alg: 'SHA-256'; content: string }[];
-  properties?: { name: string; value: string }[];
+const TOOL = { name: 'airlock', version: '0.1.0' } as const;
+
+interface Library {
+  readonly Enums: typeof CDXEnums;
+  readonly Models: typeof CDXModels;
+  readonly Serialize: typeof CDXSerialize;
+  readonly Spec: typeof CDXSpec;
+}
+
+let library: Promise<Library> | undefined;
+
+// Loaded on first use, and only the four parts used (~25 ms; the package root with its
+// validators and contrib helpers costs ~70 ms): `airlock --help` and commands that write no
+// SBOM never pay for it (issue 8 §4 start-up budget).
+function loadLibrary(): Promise<Library> {
+  library ??= Promise.all([
+    import('@cyclonedx/cyclonedx-library/Enums'),
+    import('@cyclonedx/cyclonedx-library/Models'),
+    import('@cyclonedx/cyclonedx-library/Serialize'),
+    import('@cyclonedx/cyclonedx-library/Spec'),
+  ]).then(([Enums, Models, Serialize, Spec]) => ({ Enums, Models, Serialize, Spec }));
+  return library;
+}
+
+/** One component as airlock describes it, before it becomes a CycloneDX model object. */
+interface Part {
+  readonly type: 'application' | 'container' | 'file' | 'data';
+  readonly ref: string;
+  readonly name: string;
+  readonly version?: string;
+  readonly purl?: string;
+  /** SHA-256, lower-case hex. */
+  readonly sha256?: string;
+  readonly properties?: readonly (readonly [name: string, value: string])[];
+  readonly links?: readonly {
+    readonly type: 'vcs' | 'website' | 'distribution';
+    readonly url: string;
+  }[];
 }
 
 export interface SBOM {
@@ -31,24 +65,91 @@ function hex(digest: string): string {
   return digest.slice(digest.indexOf(':') + 1);
 }
 
-function document(
-  subject: Component,
-  components: Component[],
+/**
+ * An absolute URL fit for an external reference (the schema's `iri-reference`), or nothing: only
+ * network schemes, so a local subchart path (`file://../common`) is not mistaken for a download.
+ */
+function linkURL(value: unknown): string | undefined {
+  if (typeof value !== 'string' || hasControl(value) || /\s/.test(value)) return undefined;
+  if (!URL.canParse(value)) return undefined;
+  return /^(https?|oci|git|ssh|git\+https?|git\+ssh):$/.test(new URL(value).protocol)
+    ? value
+    : undefined;
+}
+
+/** purl components are percent-encoded (https://github.com/package-url/purl-spec, "Rules for each purl component"). */
+function helmPurl(name: string, version: string): string {
+  return `pkg:helm/${encodeURIComponent(name)}${version ? `@${encodeURIComponent(version)}` : ''}`;
+}
+
+/**
+ * Builds and serialises the BOM. Reproducible: the same artifact gives the same bytes, so a
+ * re-run attaches the same referrer instead of another one. Like the CycloneDX generators'
+ * reproducible mode, it therefore writes no `serialNumber` (a random UUID) and no
+ * `metadata.timestamp` (both optional in the spec). Lists are kept in airlock's own order
+ * (files as in the layer, images sorted bytewise) rather than the library's `sortLists`,
+ * which compares with `localeCompare` and so depends on the machine's locale. bom-refs are
+ * made unique here, deterministically: the serialiser would otherwise replace a duplicate
+ * with a random one.
+ */
+async function render(
+  subject: Part,
+  parts: readonly Part[],
   digest: Digest,
-): Record<string, unknown> {
-  return {
-    bomFormat: 'CycloneDX',
-    specVersion: '1.6',
-    serialNumber: `urn:uuid:${randomUUID()}`,
-    version: 1,
-    metadata: {
-      timestamp: `${new Date().toISOString().slice(0, 19)}Z`,
-      tools: { components: [{ type: 'application', name: 'airlock', version: '0.1.0' }] },
-      component: { ...subject, hashes: [{ alg: 'SHA-256', content: hex(digest) }] },
-    },
-    components,
-    dependencies: [{ ref: subject['bom-ref'], dependsOn: components.map((c) => c['bom-ref']) }],
+): Promise<{ bom: Record<string, unknown>; json: string }> {
+  const { Enums, Models, Serialize, Spec } = await loadLibrary();
+  const types = {
+    application: Enums.ComponentType.Application,
+    container: Enums.ComponentType.Container,
+    file: Enums.ComponentType.File,
+    data: Enums.ComponentType.Data,
+  } as const;
+  const linkTypes = {
+    vcs: Enums.ExternalReferenceType.VCS,
+    website: Enums.ExternalReferenceType.Website,
+    distribution: Enums.ExternalReferenceType.Distribution,
+  } as const;
+  const seen = new Set<string>();
+  const uniqueRef = (ref: string): string => {
+    let candidate = ref;
+    for (let n = 2; seen.has(candidate); n++) candidate = `${ref}#${n}`;
+    seen.add(candidate);
+    return candidate;
   };
+  const component = (part: Part): CDXModels.Component =>
+    new Models.Component(types[part.type], part.name, {
+      bomRef: uniqueRef(part.ref),
+      ...(part.version ? { version: part.version } : {}),
+      ...(part.purl ? { purl: part.purl } : {}),
+      hashes: new Models.HashDictionary(
+        part.sha256 ? [[Enums.HashAlgorithm['SHA-256'], part.sha256]] : [],
+      ),
+      properties: new Models.PropertyRepository(
+        (part.properties ?? []).map(([name, value]) => new Models.Property(name, value)),
+      ),
+      externalReferences: new Models.ExternalReferenceRepository(
+        (part.links ?? []).map((l) => new Models.ExternalReference(l.url, linkTypes[l.type])),
+      ),
+    });
+  const main = component({ ...subject, sha256: hex(digest) });
+  const components = parts.map(component);
+  for (const c of components) main.dependencies.add(c.bomRef);
+  const bom = new Models.Bom({
+    metadata: new Models.Metadata({
+      tools: new Models.Tools({
+        components: new Models.ComponentRepository([
+          new Models.Component(types.application, TOOL.name, { version: TOOL.version }),
+        ]),
+      }),
+      component: main,
+    }),
+    components: new Models.ComponentRepository(components),
+  });
+  const serializer = new Serialize.JsonSerializer(
+    new Serialize.JSON.Normalize.Factory(Spec.Spec1dot6),
+  );
+  const json = serializer.serialize(bom);
+  return { bom: JSON.parse(json) as Record<string, unknown>, json };
 }
 
 /** Image references in a chart: `image:` strings and {registry, repository, tag} maps in values, untemplated `image:` lines in templates. */
@@ -96,12 +197,12 @@ async function layerBytes(repository: Repository, descriptor: Descriptor): Promi
 /**
  * A CycloneDX SBOM for an artifact: for a Flux artifact, every file with its SHA-256; for a Helm
  * chart, the chart, its declared dependencies, and the container images its values and templates
- * name.
+ * name. `json` is the serialised document, byte for byte what {@link attachSBOM} attaches.
  */
 export async function generateSBOM(
   repository: Repository,
   reference: string,
-): Promise<SBOM & { digest: Digest }> {
+): Promise<SBOM & { digest: Digest; json: string }> {
   const fetched = await fetchImageManifest(repository, reference);
   const manifest = fetched.manifest;
   const digest = fetched.descriptor.digest;
@@ -124,38 +225,48 @@ export async function generateSBOM(
       .filter((e) => e.type === 'file' && e.name.startsWith(`${chart.root}/templates/`))
       .map((e) => e.data.toString('utf8'));
     const dependencies = Array.isArray(chart.metadata.dependencies)
-      ? (chart.metadata.dependencies as Record<string, unknown>[])
+      ? (chart.metadata.dependencies as unknown[]).filter(
+          (d): d is Record<string, unknown> => d !== null && typeof d === 'object',
+        )
       : [];
-    const components: Component[] = [
-      ...dependencies.map((d): Component => {
+    const parts: Part[] = [
+      ...dependencies.map((d): Part => {
         const name = typeof d.name === 'string' ? d.name : 'unknown';
         const version = typeof d.version === 'string' ? d.version : '';
+        const repositoryURL = typeof d.repository === 'string' ? d.repository : undefined;
+        const distribution = linkURL(repositoryURL);
         return {
           type: 'application',
-          'bom-ref': `dependency:${name}`,
+          ref: `dependency:${name}`,
           name,
           ...(version ? { version } : {}),
-          purl: `pkg:helm/${name}${version ? `@${version}` : ''}`,
-          properties:
-            typeof d.repository === 'string'
-              ? [{ name: 'helm:repository', value: d.repository }]
-              : [],
+          purl: helmPurl(name, version),
+          properties: repositoryURL !== undefined ? [['helm:repository', repositoryURL]] : [],
+          links: distribution ? [{ type: 'distribution', url: distribution }] : [],
         };
       }),
-      ...chartImages(values, templates).map((image): Component => ({
+      ...chartImages(values, templates).map((image): Part => ({
         type: 'container',
-        'bom-ref': `image:${image}`,
+        ref: `image:${image}`,
         name: image,
       })),
     ];
-    const subject: Component = {
+    const home = linkURL(chart.metadata.home);
+    const sources = Array.isArray(chart.metadata.sources)
+      ? (chart.metadata.sources as unknown[]).map(linkURL).filter((u) => u !== undefined)
+      : [];
+    const subject: Part = {
       type: 'application',
-      'bom-ref': `chart:${chart.metadata.name}`,
+      ref: `chart:${chart.metadata.name}`,
       name: chart.metadata.name,
       version: chart.metadata.version,
-      purl: `pkg:helm/${chart.metadata.name}@${chart.metadata.version}`,
+      purl: helmPurl(chart.metadata.name, chart.metadata.version),
+      links: [
+        ...(home ? [{ type: 'website' as const, url: home }] : []),
+        ...sources.map((url) => ({ type: 'vcs' as const, url })),
+      ],
     };
-    return { kind: 'helm-chart', bom: document(subject, components, digest), digest };
+    return { kind: 'helm-chart', ...(await render(subject, parts, digest)), digest };
   }
   const layer =
     manifest.layers.find((l) => l.mediaType === MediaType.fluxContent) ?? manifest.layers[0];
@@ -163,25 +274,25 @@ export async function generateSBOM(
   const files = readLayer(await layerBytes(repository, layer), where).filter(
     (e) => e.type === 'file',
   );
-  const components = files.map((f): Component => ({
+  const parts = files.map((f): Part => ({
     type: 'file',
-    'bom-ref': `file:${f.name}`,
+    ref: `file:${f.name}`,
     name: f.name,
-    hashes: [{ alg: 'SHA-256', content: hex(sha256(f.data)) }],
+    sha256: hex(sha256(f.data)),
   }));
   const annotations = manifest.annotations ?? {};
-  const subject: Component = {
+  const source = annotations['org.opencontainers.image.source'];
+  const revision = annotations['org.opencontainers.image.revision'];
+  const vcs = linkURL(source);
+  const subject: Part = {
     type: 'data',
-    'bom-ref': `artifact:${repository.name}`,
+    ref: `artifact:${repository.name}`,
     name: repository.name,
-    ...(annotations['org.opencontainers.image.revision']
-      ? { version: annotations['org.opencontainers.image.revision'] }
-      : {}),
-    properties: annotations['org.opencontainers.image.source']
-      ? [{ name: 'oci:source', value: annotations['org.opencontainers.image.source'] }]
-      : [],
+    ...(revision ? { version: revision } : {}),
+    properties: source ? [['oci:source', source]] : [],
+    links: vcs ? [{ type: 'vcs', url: vcs }] : [],
   };
-  return { kind: 'flux-artifact', bom: document(subject, components, digest), digest };
+  return { kind: 'flux-artifact', ...(await render(subject, parts, digest)), digest };
 }
 
 export interface SBOMResult {
@@ -208,7 +319,7 @@ export async function attachSBOM(
     repository,
     subject,
     CYCLONEDX_MEDIA_TYPE,
-    Buffer.from(JSON.stringify(sbom.bom)),
+    Buffer.from(sbom.json),
     { 'org.opencontainers.image.description': 'CycloneDX SBOM' },
   );
   const attestation = await attestBundle(
@@ -218,7 +329,7 @@ export async function attachSBOM(
     CYCLONEDX_PREDICATE,
     sbom.bom,
   );
-  const components = (sbom.bom.components as unknown[]).length;
+  const components = Array.isArray(sbom.bom.components) ? sbom.bom.components.length : 0;
   return {
     kind: sbom.kind,
     reference: `${repository.name}@${sbom.digest}`,

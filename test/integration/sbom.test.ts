@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { buildLayer, packageChart, pushChart, pushFluxArtifact } from '../../src/artifact/index.ts';
 import { type Digest, readAll, sha256 } from '../../src/core/index.ts';
 import { RegistryClient } from '../../src/oci/index.ts';
@@ -12,6 +13,14 @@ import { missingTools, tempDir } from '../harness/tools.ts';
 import { airlock } from '../helpers/cli.ts';
 
 const skip = missingTools(['docker-registry']);
+
+// Every SBOM airlock writes (the -o file, the attached referrer, the attested predicate) is checked
+// against the official CycloneDX 1.6 JSON schema shipped by the CycloneDX library.
+const validator = new Validation.JsonStrictValidator(Spec.Version.v1dot6);
+const assertValidBOM = async (json: string, what: string): Promise<void> => {
+  assert.equal((JSON.parse(json) as { specVersion: string }).specVersion, '1.6', what);
+  assert.equal(await validator.validate(json), null, `${what} validates`);
+};
 
 describe('chartImages', () => {
   it('finds images in values (strings and registry/repository/tag maps) and untemplated template lines', () => {
@@ -78,12 +87,32 @@ describe('SBOMs attached and attested on a real registry', { skip }, () => {
       }).keyName,
       'cosign.pub',
     );
-    return JSON.parse(
+    const statement = JSON.parse(
       Buffer.from(
         (attestation.bundle as { dsseEnvelope: { payload: string } }).dsseEnvelope.payload,
         'base64',
       ).toString('utf8'),
     ) as { predicate: { components: { name: string; type: string }[] } };
+    await assertValidBOM(JSON.stringify(statement.predicate), 'the attested predicate');
+    return statement;
+  };
+
+  /** The bytes of the CycloneDX referrer attached to `digest`. */
+  const attachedSBOM = async (repository: string, digest: Digest): Promise<string> => {
+    const repo = client.repository(registry.host, repository);
+    const referrer = (await repo.referrers(digest)).find(
+      (r) => r.artifactType === CYCLONEDX_MEDIA_TYPE,
+    );
+    assert.ok(referrer, 'a CycloneDX referrer is attached');
+    const manifest = JSON.parse(
+      (await repo.fetchManifest(referrer.digest)).bytes.toString('utf8'),
+    ) as {
+      layers: { digest: `sha256:${string}`; size: number; mediaType: string }[];
+    };
+    assert.equal(manifest.layers[0]?.mediaType, CYCLONEDX_MEDIA_TYPE);
+    const json = (await readAll(await repo.fetchBlob(manifest.layers[0]))).toString('utf8');
+    await assertValidBOM(json, 'the attached SBOM');
+    return json;
   };
 
   it('for a Helm chart: the chart, its dependencies and its images, attached and signed', async () => {
@@ -139,6 +168,7 @@ describe('SBOMs attached and attested on a real registry', { skip }, () => {
         'container registry.internal/tools/migrate:5',
       ],
     );
+    await assertValidBOM(await readFile(out, 'utf8'), 'the SBOM written with -o');
     // The SBOM is a referrer of the chart (tag-schema index on distribution 2.8) ...
     const referrers = await client
       .repository(registry.host, 'charts/shop')
@@ -147,19 +177,7 @@ describe('SBOMs attached and attested on a real registry', { skip }, () => {
       referrers.map((r) => r.artifactType).sort(),
       [BUNDLE_MEDIA_TYPE, CYCLONEDX_MEDIA_TYPE].sort(),
     );
-    const sbomReferrer = referrers.find((r) => r.artifactType === CYCLONEDX_MEDIA_TYPE)!;
-    const sbomManifest = JSON.parse(
-      (
-        await client.repository(registry.host, 'charts/shop').fetchManifest(sbomReferrer.digest)
-      ).bytes.toString('utf8'),
-    ) as { layers: { digest: `sha256:${string}`; size: number; mediaType: string }[] };
-    const attached = JSON.parse(
-      (
-        await readAll(
-          await client.repository(registry.host, 'charts/shop').fetchBlob(sbomManifest.layers[0]!),
-        )
-      ).toString('utf8'),
-    ) as unknown;
+    const attached = JSON.parse(await attachedSBOM('charts/shop', pushed.digest)) as unknown;
     assert.deepEqual(attached, bom, 'the file written is the SBOM attached');
     // ... and is signed as an in-toto attestation that verifies with the key.
     const statement = await attestationFor('charts/shop', pushed.digest);
@@ -188,6 +206,29 @@ describe('SBOMs attached and attested on a real registry', { skip }, () => {
       { env },
     );
     assert.equal(result.code, 0, result.stderr);
+    const json = await attachedSBOM('apps/web', pushed.digest);
+    const attached = JSON.parse(json) as {
+      components: { name: string; type: string; hashes?: { alg: string; content: string }[] }[];
+    };
+    assert.deepEqual(
+      attached.components.map((c) => `${c.type} ${c.name}`),
+      ['file apps/web.yaml', 'file kustomization.yaml'],
+    );
+    // The schema check can fail: the same document, broken, is refused.
+    const broken = (change: (bom: Record<string, unknown> & typeof attached) => void): string => {
+      const bom = JSON.parse(json) as Record<string, unknown> & typeof attached;
+      change(bom);
+      return JSON.stringify(bom);
+    };
+    for (const [what, bad] of [
+      [
+        'a hash that is not hex',
+        broken((b) => (b.components[0]!.hashes = [{ alg: 'SHA-256', content: 'not hex' }])),
+      ],
+      ['an unknown component type', broken((b) => (b.components[0]!.type = 'spreadsheet'))],
+      ['an unknown top-level field', broken((b) => (b.bogus = true))],
+    ] as const)
+      assert.notEqual(await validator.validate(bad), null, `${what} is refused`);
     const statement = (await attestationFor('apps/web', pushed.digest)) as unknown as {
       predicate: { components: { name: string; hashes: { content: string }[] }[] };
     };
