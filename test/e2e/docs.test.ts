@@ -8,19 +8,12 @@ import { RegistryClient, StaticCredentials } from '../../src/oci/index.ts';
 import { makeArtifact, pushArtifact } from '../harness/artifacts.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { missingTools, tempDir } from '../harness/tools.ts';
+import { bashBlocks, codeBlocks } from '../helpers/markdown.ts';
 
 const skip = missingTools(['docker-registry', 'htpasswd']);
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-/** The bash code blocks of a docs page, in order. */
-export function bashBlocks(markdown: string): string[] {
-  return [...markdown.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-}
-
-/** The yaml code blocks of a docs page. */
-function yamlBlocks(markdown: string): string[] {
-  return [...markdown.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-}
+const yamlBlocks = (markdown: string): string[] => codeBlocks(markdown, 'yaml');
 
 describe('docs examples run as written', { skip }, () => {
   let registry: RegistryServer;
