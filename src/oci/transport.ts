@@ -157,6 +157,14 @@ export class HTTPTransport {
       res.body.resume();
       if (location === undefined) return res;
       const next = new URL(location, url);
+      // Only http(s) is ever followed: a Location of file:, data:, ftp: … is a hostile answer.
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new RegistryError(
+          'REGISTRY_PROTOCOL',
+          `refusing redirect from ${new URL(url).origin} to a ${next.protocol} URL`,
+          { url, data: { redirectScheme: next.protocol.slice(0, -1) } },
+        );
+      }
       if (new URL(url).origin !== next.origin) {
         // Credentials never leave their origin: blob storage redirects get a bare request.
         headers = Object.fromEntries(
