@@ -92,6 +92,42 @@ describe('inventory CSV', () => {
     });
   }
 
+  // Fields that would pass every other check: a local source and a tests path are free text.
+  const controls: [string, string, string][] = [
+    ['ESC in an unquoted source', 'source,chart\n./charts\u001b[2J,web\n', 'inv.csv:2:9'],
+    ['a quoted newline in a source', 'source,chart\n"./charts\nforged",web\n', 'inv.csv:2:10'],
+    ['a lone CR in a tests path', 'source,chart,tests\n./charts,web,./t\rx\n', 'inv.csv:2:17'],
+    [
+      'NUL in a verify_key path',
+      'source,chart,verify_key\n./charts,web,./k\u0000.pub\n',
+      'inv.csv:2:17',
+    ],
+    ['a C1 control (CSI) in a target', 'source,chart,target\n./c,web,a\u009bb\n', 'inv.csv:2:10'],
+    ['ESC in the header', 'source,chart\u001b\n./c,web\n', 'inv.csv:1:13'],
+    ['ESC on the line after a quoted newline', 'source,chart\n"./a\nb\u001b",web\n', 'inv.csv:2:5'],
+  ];
+  for (const [what, text, where] of controls) {
+    it(`refuses ${what} at its line and column`, () => {
+      const found = issues(text);
+      assert.ok(
+        found.some((i) => i.startsWith(`${where} control character`)),
+        JSON.stringify(found),
+      );
+    });
+  }
+
+  it('keeps quoted newlines in plain CSV (the parser is RFC 4180) but marks where they are', () => {
+    const fields = parseCSV('a,"x\ny"\n').records[0]?.fields ?? [];
+    assert.equal(fields[0]?.control, undefined);
+    assert.deepEqual(fields[1]?.control, { char: '\n', line: 1, column: 5 });
+  });
+
+  it('refuses a file:// source with a host', () => {
+    assert.ok(
+      issues('source,chart\nfile://evil/charts,web\n').some((i) => i.startsWith('inv.csv:2:1 ')),
+    );
+  });
+
   it('reports every problem at once', () => {
     const found = issues(
       'source,chart,versions,extra\nftp://x,Bad Name,>>1,\nhttps://x.example,y,,\nhttps://x.example,y,,\n',

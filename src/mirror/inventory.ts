@@ -1,6 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
-import { isValidRange } from '../core/index.ts';
-import { parseCSV } from './csv.ts';
+import { escapeControl, isValidRange } from '../core/index.ts';
+import { type CSVField, parseCSV } from './csv.ts';
 
 // The inventory format is documented in docs/inventory.md, with a JSON Schema in
 // docs/inventory.schema.json. Parsing is pure: text in, rows or every problem out.
@@ -62,6 +63,16 @@ export function parseInventory(text: string, file: string): InventoryRow[] {
     where: `${file}:${p.line}:${p.column}`,
     message: p.message,
   }));
+  // Inventory fields are single-line text: a newline, CR, NUL, ESC or other control character in
+  // one (quoted newlines are legal CSV) could forge a log line or a path, so it is refused where it is.
+  const controlIssue = (field: CSVField, column: string): void => {
+    if (!field.control) return;
+    const code = field.control.char.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    issues.push({
+      where: `${file}:${field.control.line}:${field.control.column}`,
+      message: `control character ${escapeControl(field.control.char)} (U+${code}) in ${column}: inventory fields are single-line text`,
+    });
+  };
   const [header, ...rows] = records;
   if (!header) {
     throw new ConfigError(`${file} is empty`, [
@@ -73,6 +84,7 @@ export function parseInventory(text: string, file: string): InventoryRow[] {
   }
   const columns: (InventoryColumn | undefined)[] = [];
   for (const field of header.fields) {
+    controlIssue(field, 'the header');
     const name = field.value.trim().toLowerCase();
     if ((INVENTORY_COLUMNS as readonly string[]).includes(name)) {
       if (columns.includes(name as InventoryColumn))
@@ -115,6 +127,10 @@ export function parseInventory(text: string, file: string): InventoryRow[] {
       const c = cell(name);
       return `${file}:${c?.line ?? record.line}:${c?.column ?? 1}`;
     };
+    record.fields.forEach((field, i) => {
+      const name = columns[i];
+      controlIssue(field, name === undefined ? `field ${i + 1}` : `the ${name} field`);
+    });
     if (record.fields.length !== header.fields.length) {
       issues.push({
         where: `${file}:${record.line}:1`,
@@ -144,6 +160,15 @@ export function parseInventory(text: string, file: string): InventoryRow[] {
         new URL(source);
       } catch {
         issues.push({ where: at('source'), message: `"${source}" is not a valid URL` });
+      }
+    } else if (kind === 'local' && source.startsWith('file://')) {
+      try {
+        fileURLToPath(source);
+      } catch {
+        issues.push({
+          where: at('source'),
+          message: `"${source}" is not a local file:// URL (file:///absolute/path, no host)`,
+        });
       }
     }
     if (!CHART_NAME.test(chart))
