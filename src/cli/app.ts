@@ -12,7 +12,10 @@ import { artifactCommands } from './commands/artifact.ts';
 import { chartCommands } from './commands/chart.ts';
 import { copyCommand } from './commands/copy.ts';
 import { mirrorCommand } from './commands/mirror.ts';
-import { signCommands } from './commands/sign.ts';
+import { keyCommands } from './commands/key.ts';
+import { sbomCommand } from './commands/sbom.ts';
+import { signCommand } from './commands/sign.ts';
+import { verifyCommand } from './commands/verify.ts';
 import { loginCommand, logoutCommand } from './commands/login.ts';
 import { gcCommand, inspectCommand, lsCommand, tagCommand } from './commands/registry-ops.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
@@ -25,7 +28,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   mirrorCommand,
   ...artifactCommands,
   ...chartCommands,
-  ...signCommands,
+  ...keyCommands,
+  signCommand,
+  verifyCommand,
+  sbomCommand,
   copyCommand,
   tagCommand,
   lsCommand,

@@ -16,6 +16,8 @@ export interface ItemError {
   readonly code: ErrorCode;
   readonly message: string;
   readonly details: readonly string[];
+  /** The error's machine-readable facts (`option` lets the CLI name the flag), when it has any. */
+  readonly data?: Readonly<Record<string, unknown>>;
 }
 
 /** The fields every batch item has; commands add their own beside them (mirror: row, chart, …). */
@@ -73,7 +75,12 @@ export interface BatchOptions<Item extends BatchItem> {
 
 export function itemError(caught: unknown): ItemError {
   const error = toAirlockError(caught);
-  return { code: error.code, message: error.message, details: error.details };
+  return {
+    code: error.code,
+    message: error.message,
+    details: error.details,
+    ...(Object.keys(error.data).length > 0 ? { data: error.data } : {}),
+  };
 }
 
 export function summarise(items: readonly BatchItem[], durationMs: number): BatchSummary {

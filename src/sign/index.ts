@@ -70,3 +70,11 @@ export {
   type SignerOptions,
   type VerifyPolicyOptions,
 } from './resolve.ts';
+export {
+  signArtifacts,
+  type SignArtifactsOptions,
+  type SignItem,
+  verifyArtifacts,
+  type VerifyArtifactsOptions,
+  type VerifyItem,
+} from './batch.ts';

@@ -118,6 +118,8 @@ export interface SignResult {
   readonly signatureTag: string;
   /** false when an identical signature by the same key was already there. */
   readonly added: boolean;
+  /** Bytes uploaded: the payload and config blobs the store did not have, and the manifest. */
+  readonly bytes: number;
 }
 
 export interface SignLegacyOptions {
@@ -192,7 +194,7 @@ export async function signLegacy(
         verifySignatureBytes(publicKey, l.payload, l.signature),
     )
   ) {
-    return { ...result, added: false };
+    return { ...result, added: false, bytes: 0 };
   }
   throwIfAborted(options.signal);
   const signed = await signer.sign(payload);
@@ -209,9 +211,19 @@ export async function signLegacy(
   };
   const layers = [...existing.map((l) => l.descriptor), layer];
   const config = signatureConfig(layers);
-  await repository.pushBlob(layer, () => Promise.resolve(Readable.from([payload])));
+  let bytes = 0;
+  if (
+    (await repository.pushBlob(layer, () => Promise.resolve(Readable.from([payload])))) ===
+    'uploaded'
+  )
+    bytes += payload.length;
   const configDescriptor = { mediaType: OCI_CONFIG, size: config.length, digest: sha256(config) };
-  await repository.pushBlob(configDescriptor, () => Promise.resolve(Readable.from([config])));
+  if (
+    (await repository.pushBlob(configDescriptor, () =>
+      Promise.resolve(Readable.from([config])),
+    )) === 'uploaded'
+  )
+    bytes += config.length;
   const manifest = Buffer.from(
     goJSON({
       schemaVersion: 2,
@@ -227,7 +239,7 @@ export async function signLegacy(
   );
   // Signature last: after the artifact it covers exists (resolved above).
   await repository.pushManifest(manifest, OCI_MANIFEST, signatureTag(digest));
-  return { ...result, added: true };
+  return { ...result, added: true, bytes: bytes + manifest.length };
 }
 
 /** ECDSA over SHA-256: DER first, IEEE P1363 (r‖s) as cosign's verifier falls back to. */

@@ -8,6 +8,7 @@ import {
   oidcToken,
   readSignatures,
   resolveSigner,
+  resolveVerifyPolicy,
   signLegacy,
   verifyArtifact,
 } from '../../src/sign/index.ts';
@@ -74,10 +75,13 @@ describe(
           typeof rekor.Payload?.logIndex === 'number' &&
           /^[0-9a-f]{64}$/.test(rekor.Payload.logID ?? ''),
       );
-      const verified = await verifyArtifact(repo, 'v1', {
+      // As the inventory's verify_identity/verify_issuer columns ask: an exact pair, and the
+      // trusted_root.json text of the private Sigstore.
+      const policy = resolveVerifyPolicy({
         identities: [{ subject: IDENTITY, issuer: ISSUER }],
-        trustedRoot: sigstore.trustedRoot,
+        trustedRoot: JSON.stringify(sigstore.trustedRoot),
       });
+      const verified = await verifyArtifact(repo, 'v1', policy);
       assert.equal(verified.format, 'cosign-legacy');
       assert.deepEqual(
         { ...verified, reference: undefined, digest: undefined },
@@ -123,6 +127,12 @@ describe(
           }),
         'VERIFICATION_FAILED',
       );
+      // No trusted root: the policy cannot check an identity at all, which is not a bad signature.
+      const noRoot = await assertRejectsCode(
+        () => verifyArtifact(repo, 'v1', { identities: [{ subject: IDENTITY, issuer: ISSUER }] }),
+        'TRUSTED_ROOT_REQUIRED',
+      );
+      assert.equal(noRoot.data.option, 'trustedRoot');
       const other = await startMockSigstore();
       try {
         await assertRejectsCode(
@@ -180,7 +190,7 @@ describe(
           { env },
         );
         assert.equal(ok.code, 0, ok.stderr);
-        assert.equal(ok.json<{ subject: string }[]>()[0]?.subject, IDENTITY);
+        assert.equal(ok.json<{ items: { subject?: string }[] }>().items[0]?.subject, IDENTITY);
         const wrong = await airlock(
           [
             'verify',
@@ -197,7 +207,28 @@ describe(
           { env },
         );
         assert.equal(wrong.code, 3);
-        assert.equal(wrong.json<{ error: { code: string } }>().error.code, 'VERIFICATION_FAILED');
+        const noRoot = await airlock(
+          [
+            'verify',
+            ref,
+            '--certificate-identity',
+            IDENTITY,
+            '--certificate-oidc-issuer',
+            ISSUER,
+            '--json',
+            ...flags,
+          ],
+          { env },
+        );
+        assert.equal(noRoot.code, 2);
+        assert.equal(
+          noRoot.json<{ error: { code: string } }>().error.code,
+          'TRUSTED_ROOT_REQUIRED',
+        );
+        assert.equal(
+          wrong.json<{ items: { error?: { code: string } }[] }>().items[0]?.error?.code,
+          'VERIFICATION_FAILED',
+        );
         assert.ok(
           ![signed, ok, wrong].some((r) =>
             `${r.stdout}${r.stderr}`.includes(env.GITLAB_OIDC_TOKEN),

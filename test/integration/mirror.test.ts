@@ -144,7 +144,7 @@ describe('airlock mirror: the Shared Artifacts pipeline', { skip }, () => {
       { env },
     );
     assert.equal(verified.code, 0, verified.stderr.slice(0, 2000));
-    assert.equal(verified.json<unknown[]>().length, 263);
+    assert.equal(verified.json<{ items: unknown[] }>().items.length, 263);
     assert.match(
       await readFile(junit, 'utf8'),
       /<testsuite name="airlock mirror" tests="263" failures="0"/,

@@ -5,9 +5,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256 } from '../../src/core/index.ts';
 import { addReferrers, RegistryClient } from '../../src/oci/index.ts';
+import { openSession, type Session } from '../../src/session/index.ts';
 import {
   BUNDLE_MEDIA_TYPE,
   decryptPrivateKey,
+  publicKeyPEM,
+  resolveVerifyPolicy,
+  signArtifacts,
+  verifyArtifacts,
   generateKeyPair,
   KeySigner,
   loadPublicKey,
@@ -19,6 +24,7 @@ import {
   verifyLegacy,
 } from '../../src/sign/index.ts';
 import { makeArtifact, pushArtifact } from '../harness/artifacts.ts';
+import { startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import {
   fixturesSkipReason,
@@ -31,6 +37,20 @@ import { airlock } from '../helpers/cli.ts';
 import { assertRejectsCode } from '../helpers/assert-code.ts';
 
 const skip = missingTools(['docker-registry', 'skopeo']);
+
+/** The batch report sign and verify print with --json (docs/json.md), as these tests read it. */
+interface Report {
+  items: {
+    reference: string;
+    digest?: string;
+    outcome: string;
+    bundleDigest?: string;
+    format?: string;
+    keyName?: string;
+    error?: { code: string; data?: { option?: string } };
+  }[];
+  summary: { done: number; present: number; failed: number; skipped: number };
+}
 
 function keyPair(password = 'pw'): {
   signer: KeySigner;
@@ -46,14 +66,17 @@ function keyPair(password = 'pw'): {
 describe('cosign legacy signatures on a real registry', { skip }, () => {
   let registry: RegistryServer;
   let client: RegistryClient;
+  let session: Session;
   let work: { path: string; remove: () => Promise<void> };
   before(async () => {
     registry = await startRegistry();
     client = new RegistryClient({ insecureRegistries: [registry.host] });
+    session = openSession({ insecureRegistries: [registry.host] });
     work = await tempDir();
   });
   after(async () => {
     client.close();
+    session.close();
     await registry.stop();
     await work.remove();
   });
@@ -175,7 +198,7 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
       () => verifyLegacy(repo, 'b', { keys: [pub] }),
       'VERIFICATION_FAILED',
     );
-    assert.match(error.details[0] ?? '', /copied from another artifact/);
+    assert.equal(error.details.length, 1, 'one reason: the signature names another digest');
     assert.equal((await verifyLegacy(repo, 'a', { keys: [pub] })).digest, a.digest);
     await assertRejectsCode(
       () => verifyLegacy(client.repository(registry.host, 'signed/unsigned'), 'a', { keys: [pub] }),
@@ -200,7 +223,7 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
       { env },
     );
     assert.equal(signed.code, 0, signed.stderr);
-    const bundleDigest = signed.json<{ bundleDigest: string }[]>()[0]?.bundleDigest ?? '';
+    const bundleDigest = signed.json<Report>().items[0]?.bundleDigest ?? '';
     // distribution 2.8 has no referrers API: the bundle is listed in the sha256-<hex> index.
     const index = JSON.parse(
       run('skopeo', [
@@ -242,12 +265,17 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
       { env },
     );
     assert.equal(verified.code, 0, verified.stderr);
-    assert.equal(verified.json<{ format: string }[]>()[0]?.format, 'sigstore-bundle');
+    assert.equal(verified.json<Report>().items[0]?.format, 'sigstore-bundle');
     // Without --insecure-ignore-tlog the key-only bundle is refused (as cosign refuses it), and the
     // legacy .sig is not consulted once a bundle exists.
-    const strict = await airlock(['verify', ref, '--key', `${prefix}.pub`, ...flags], { env });
+    const strict = await airlock(['verify', ref, '--key', `${prefix}.pub`, '--json', ...flags], {
+      env,
+    });
     assert.equal(strict.code, 3);
-    assert.match(strict.stderr, /insecure-ignore-tlog/);
+    assert.equal(strict.json<Report>().items[0]?.error?.data?.option, 'ignoreTlog');
+    // In human output the CLI names the flag that would accept it.
+    const human = await airlock(['verify', ref, '--key', `${prefix}.pub`, ...flags], { env });
+    assert.match(human.stderr, /--insecure-ignore-tlog/);
     // A bundle for A listed as a referrer of B is refused: its statement names A's digest.
     const b = makeArtifact();
     await pushArtifact(repo, b, 'b');
@@ -266,12 +294,13 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
         '--key',
         `${prefix}.pub`,
         '--insecure-ignore-tlog',
+        '--json',
         ...flags,
       ],
       { env },
     );
     assert.equal(copied.code, 3);
-    assert.match(copied.stderr, /does not name/);
+    assert.equal(copied.json<Report>().items[0]?.error?.code, 'VERIFICATION_FAILED');
   });
 
   it('CLI: key generate (0600, no overwrite), sign, verify; wrong key and tampered payload exit 3; no password in output', async () => {
@@ -294,17 +323,14 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
       env,
     });
     assert.equal(verified.code, 0, verified.stderr);
-    assert.equal(
-      verified.json<{ digest: string; keyName: string }[]>()[0]?.keyName,
-      `${cwdKey}.pub`,
-    );
+    assert.equal(verified.json<Report>().items[0]?.keyName, `${cwdKey}.pub`);
     const otherKey = join(work.path, 'other');
     await airlock(['key', 'generate', '--output-key-prefix', otherKey], { env });
     const wrong = await airlock(['verify', ref, '--key', `${otherKey}.pub`, '--json', ...flags], {
       env,
     });
     assert.equal(wrong.code, 3);
-    assert.equal(wrong.json<{ error: { code: string } }>().error.code, 'VERIFICATION_FAILED');
+    assert.equal(wrong.json<Report>().items[0]?.error?.code, 'VERIFICATION_FAILED');
     const badPassword = await airlock(['sign', ref, '--key', `${cwdKey}.key`, ...flags], {
       env: { ...env, COSIGN_PASSWORD: 'nope' },
     });
@@ -330,9 +356,12 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
       'application/vnd.oci.image.manifest.v1+json',
       signatureTag(artifact.digest),
     );
-    const afterTamper = await airlock(['verify', ref, '--key', `${cwdKey}.pub`, ...flags], { env });
+    const afterTamper = await airlock(
+      ['verify', ref, '--key', `${cwdKey}.pub`, '--json', ...flags],
+      { env },
+    );
     assert.equal(afterTamper.code, 3);
-    assert.match(afterTamper.stderr, /does not verify/);
+    assert.equal(afterTamper.json<Report>().items[0]?.error?.code, 'VERIFICATION_FAILED');
     const secret = await airlock(
       ['key', 'secret', '--namespace', 'flux-system', '--key', `${cwdKey}.pub`],
       { env },
@@ -348,5 +377,110 @@ describe('cosign legacy signatures on a real registry', { skip }, () => {
         'the private key never appears',
       );
     }
+  });
+
+  it('after a push, knownDigest and knownUnsigned spare the resolve and the .sig lookup', async () => {
+    const proxy = await startProxy({ upstream: registry.url });
+    const viaProxy = new RegistryClient({ insecureRegistries: [proxy.host] });
+    try {
+      const { signer, pub } = keyPair();
+      // The requests one signLegacy sends right after the artifact was pushed.
+      const requests = async (repository: string, known: boolean): Promise<string[]> => {
+        const repo = viaProxy.repository(proxy.host, repository);
+        const artifact = makeArtifact();
+        await pushArtifact(repo, artifact, 'v1');
+        proxy.log.length = 0;
+        const signed = await signLegacy(
+          repo,
+          'v1',
+          signer,
+          known ? { knownDigest: artifact.digest, knownUnsigned: true } : {},
+        );
+        const sent = proxy.log.map((r) => `${r.method} ${r.path.replace(/\?.*$/, '')}`);
+        assert.equal(signed.digest, artifact.digest);
+        assert.equal((await verifyLegacy(repo, 'v1', { keys: [pub] })).digest, artifact.digest);
+        return sent;
+      };
+      const manifestReads = (sent: string[]): string[] =>
+        sent.filter((r) => /^(HEAD|GET) .*\/manifests\//.test(r));
+      const plain = await requests('known/plain', false);
+      const known = await requests('known/skip', true);
+      assert.equal(manifestReads(plain).length, 2, 'resolves the tag, then looks up the .sig tag');
+      assert.deepEqual(manifestReads(known), [], 'reads no manifest');
+      assert.equal(known.length, plain.length - 2, 'and sends the same writes');
+    } finally {
+      viaProxy.close();
+      await proxy.stop();
+    }
+  });
+
+  it('signArtifacts: one report, a repeated signature is present, a missing artifact fails alone', async () => {
+    const repo = client.repository(registry.host, 'batch/a');
+    const artifact = makeArtifact();
+    await pushArtifact(repo, artifact, 'v1');
+    await pushArtifact(repo, makeArtifact(), 'unsigned');
+    const { signer, pub } = keyPair();
+    const refs = [`${registry.host}/batch/a:v1`, `${registry.host}/batch/a:missing`];
+    const first = await signArtifacts(session, refs, signer);
+    assert.deepEqual(
+      first.items.map((i) => [i.outcome, i.error?.code]),
+      [
+        ['done', undefined],
+        ['failed', 'REGISTRY_NOT_FOUND'],
+      ],
+    );
+    assert.equal(first.items[0]?.digest, artifact.digest);
+    assert.ok(first.summary.bytes > 0, 'the payload, config and manifest were uploaded');
+    assert.deepEqual(
+      { ...first.summary, durationMs: 0 },
+      {
+        total: 2,
+        done: 1,
+        present: 0,
+        failed: 1,
+        skipped: 0,
+        bytes: first.summary.bytes,
+        durationMs: 0,
+      },
+    );
+    const again = await signArtifacts(session, refs.slice(0, 1), signer);
+    assert.equal(again.items[0]?.outcome, 'present');
+    assert.equal(again.summary.bytes, 0, 'nothing uploaded');
+    assert.equal((await readSignatures(repo, artifact.digest)).length, 1);
+
+    const verified = await verifyArtifacts(
+      session,
+      [`${registry.host}/batch/a:v1`, `${registry.host}/batch/a:unsigned`],
+      resolveVerifyPolicy({ keys: [{ name: 'a.pub', pem: publicKeyPEM(pub.key) }] }),
+    );
+    assert.deepEqual(
+      verified.items.map((i) => [i.outcome, i.keyName, i.error?.code]),
+      [
+        ['done', 'a.pub', undefined],
+        ['failed', undefined, 'VERIFICATION_FAILED'],
+      ],
+    );
+    await assertRejectsCode(() => signArtifacts(session, ['not a ref!'], signer), 'REF_INVALID');
+  });
+
+  it('signArtifacts stopped by its AbortSignal writes no signature', async () => {
+    const repo = client.repository(registry.host, 'batch/aborted');
+    const artifact = makeArtifact();
+    await pushArtifact(repo, artifact, 'v1');
+    const controller = new AbortController();
+    controller.abort();
+    const report = await signArtifacts(
+      session,
+      [`${registry.host}/batch/aborted:v1`],
+      keyPair().signer,
+      {
+        signal: controller.signal,
+      },
+    );
+    assert.deepEqual(
+      report.items.map((i) => [i.outcome, i.reason]),
+      [['skipped', 'aborted']],
+    );
+    assert.equal(await repo.resolve(signatureTag(artifact.digest)), undefined);
   });
 });

@@ -19,7 +19,7 @@ import {
 } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { formatBytes } from '../output.ts';
-import { keyPassword } from './sign.ts';
+import { keyPassword } from '../keys.ts';
 
 export const DEFAULT_TARGET = 'oci-layout:./airlock-store';
 

@@ -1,0 +1,123 @@
+import { existsSync } from 'node:fs';
+import { AirlockError } from '../../errors.ts';
+import { writeFileAtomic } from '../../core/index.ts';
+import {
+  encryptKeyPair,
+  generateKeyPair,
+  importPrivateKey,
+  type KeyPair,
+  keySecretYAML,
+  loadPublicKey,
+} from '../../sign/index.ts';
+import { type CommandContext, type CommandSpec, stringOption } from '../command.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { keyPassword, readKeyFile } from '../keys.ts';
+
+/** Writes <prefix>.key (0600) and <prefix>.pub; refuses to overwrite either without --force. */
+async function writeKeyPair(
+  context: CommandContext,
+  prefix: string,
+  pair: KeyPair,
+): Promise<number> {
+  const force = context.values.force === true;
+  const files = [
+    { path: `${prefix}.key`, content: pair.privateKeyPEM, mode: 0o600 },
+    { path: `${prefix}.pub`, content: pair.publicKeyPEM, mode: 0o644 },
+  ];
+  // Both checked before either is written, so a refusal leaves no half pair behind.
+  const existing = force ? [] : files.filter((f) => existsSync(f.path));
+  if (existing.length > 0)
+    throw new AirlockError('USAGE', `${existing.map((f) => f.path).join(' and ')} already exist`, {
+      details: ['Pass --force to overwrite.'],
+    });
+  for (const f of files)
+    await writeFileAtomic(f.path, f.content, { mode: f.mode, exclusive: !force });
+  context.out.result(
+    [`Private key written to ${prefix}.key`, `Public key written to ${prefix}.pub`],
+    { privateKey: `${prefix}.key`, publicKey: `${prefix}.pub` },
+  );
+  return ExitCode.ok;
+}
+
+const prefixOptions = (fallback: string): CommandSpec['options'] => ({
+  'output-key-prefix': {
+    type: 'string',
+    value: 'PREFIX',
+    description: `File name prefix (default ${fallback}).`,
+  },
+  force: { type: 'boolean', description: 'Overwrite existing files.' },
+});
+
+export const keyGenerate: CommandSpec = {
+  name: 'key generate',
+  summary: 'Generate a cosign key pair (cosign.key encrypted, cosign.pub)',
+  usage: 'airlock key generate [--output-key-prefix cosign] [--force]',
+  description:
+    'Writes <prefix>.key (mode 0600, encrypted exactly like "cosign generate-key-pair") and\n<prefix>.pub. The password comes from COSIGN_PASSWORD, a prompt, or standard input.',
+  examples: [
+    'COSIGN_PASSWORD="$(cat /run/secrets/pw)" airlock key generate',
+    'airlock key generate --output-key-prefix release',
+  ],
+  registry: false,
+  options: prefixOptions('cosign'),
+  async run(context) {
+    if (context.positionals.length > 0)
+      throw new AirlockError('USAGE', 'key generate takes no arguments');
+    const prefix = stringOption(context.values, 'output-key-prefix') ?? 'cosign';
+    return writeKeyPair(context, prefix, generateKeyPair(await keyPassword(context, true)));
+  },
+};
+
+export const keyImport: CommandSpec = {
+  name: 'key import',
+  summary: 'Import an unencrypted PKCS#8 or SEC1 key as an encrypted cosign key pair',
+  usage: 'airlock key import KEY.pem [--output-key-prefix import-cosign] [--force]',
+  examples: ['COSIGN_PASSWORD=... airlock key import ec-key.pem'],
+  registry: false,
+  options: prefixOptions('import-cosign'),
+  async run(context) {
+    const [path, ...extra] = context.positionals;
+    if (path === undefined || extra.length > 0)
+      throw new AirlockError('USAGE', 'key import takes one KEY.pem');
+    const key = importPrivateKey(await readKeyFile(path, 'the key to import'), path);
+    const pair = encryptKeyPair(key, await keyPassword(context, true));
+    const prefix = stringOption(context.values, 'output-key-prefix') ?? 'import-cosign';
+    return writeKeyPair(context, prefix, pair);
+  },
+};
+
+export const keySecret: CommandSpec = {
+  name: 'key secret',
+  summary: 'Print the Kubernetes Secret Flux reads public keys from (entry cosign.pub)',
+  usage: 'airlock key secret --namespace NS [--name cosign-pub] [--key cosign.pub]',
+  examples: ['airlock key secret --namespace flux-system > cosign-pub.yaml'],
+  registry: false,
+  options: {
+    namespace: { type: 'string', value: 'NS', description: 'Namespace of the OCIRepository.' },
+    name: { type: 'string', value: 'NAME', description: 'Secret name (default cosign-pub).' },
+    key: { type: 'string', value: 'FILE', description: 'Public key file (default cosign.pub).' },
+  },
+  async run({ values, out }) {
+    const namespace = stringOption(values, 'namespace');
+    if (namespace === undefined) throw new AirlockError('USAGE', 'key secret needs --namespace');
+    const path = stringOption(values, 'key') ?? 'cosign.pub';
+    const pem = await readKeyFile(path, 'the public key');
+    loadPublicKey(pem, path);
+    const name = stringOption(values, 'name') ?? 'cosign-pub';
+    let yaml: string;
+    try {
+      yaml = keySecretYAML(namespace, name, pem);
+    } catch (error) {
+      // The library names the option; here it is a flag of this command.
+      if (error instanceof AirlockError && typeof error.data.option === 'string')
+        throw new AirlockError('USAGE', `--${error.data.option}: ${error.message}`, {
+          cause: error,
+        });
+      throw error;
+    }
+    out.result(yaml.trimEnd(), { yaml });
+    return ExitCode.ok;
+  },
+};
+
+export const keyCommands: readonly CommandSpec[] = [keyGenerate, keyImport, keySecret];
