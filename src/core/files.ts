@@ -84,7 +84,8 @@ export async function readUserFile(path: string, options: ReadFileOptions = {}):
 
 export function sizeLimitError(what: string, limit: number): AirlockError {
   return new AirlockError('SIZE_LIMIT_EXCEEDED', `${what} is larger than the ${limit}-byte limit`, {
-    details: ['Raise the limit with --max-size if this size is expected.'],
+    details: ['Raise the size limit if this size is expected.'],
+    data: { option: 'maxSize', limit },
   });
 }
 
