@@ -36,8 +36,9 @@ export function gunzipLimited(data: Uint8Array, maxOutput: number, where: string
         `${where}: decompresses to more than ${maxOutput} bytes`,
         {
           details: [
-            'Refused as a possible decompression bomb; raise --max-size if the content is trusted and really that large.',
+            'Refused as a possible decompression bomb; raise the size limit if the content is trusted and really that large.',
           ],
+          data: { option: 'maxSize', limit: maxOutput },
         },
       );
     }
