@@ -1,5 +1,4 @@
 import { X509Certificate } from 'node:crypto';
-import { FulcioSigner, MessageSignatureBundleBuilder, RekorWitness } from '@sigstore/sign';
 import { AirlockError } from '../errors.ts';
 import { sha256 } from '../core/index.ts';
 import type { SignedPayload, Signer } from './keys.ts';
@@ -100,6 +99,10 @@ export async function signKeyless(
   payload: Buffer,
   options: KeylessSignerOptions,
 ): Promise<SignedPayload> {
+  // Loaded on first use: @sigstore/sign costs ~110 ms to import, which every command (and
+  // `airlock --help`) would pay otherwise (issue 8 §4, start-up budget).
+  const { FulcioSigner, MessageSignatureBundleBuilder, RekorWitness } =
+    await import('@sigstore/sign');
   const signer = new FulcioSigner({
     identityProvider: { getToken: () => Promise.resolve(options.token) },
     fulcioBaseURL: options.fulcioURL ?? PUBLIC_FULCIO_URL,
