@@ -35,7 +35,13 @@ import {
   stdinEntries,
 } from './build.ts';
 import { checkFluxMetadata, type FluxMetadata, nowRFC3339, pushFluxArtifact } from './flux.ts';
-import { chartCRDEntries, chartTag, pushChartArchive, readChartArchive } from './helm.ts';
+import {
+  chartCRDEntries,
+  chartTag,
+  helmCreationTime,
+  pushChartArchive,
+  readChartArchive,
+} from './helm.ts';
 
 interface StagedWrites {
   /** Reads go to the real repository; blob and manifest writes are only recorded. */
@@ -145,7 +151,7 @@ export interface PushChartsOptions extends BatchOptions<ChartPushItem> {
 
 /**
  * Reads a chart file as `helm push` does: the .tgz, a `.prov` beside it, and the created time from
- * the file's mtime (flux-oci.md §3.1, helm pkg/pusher/ocipusher.go). Only ENOENT means "no .prov".
+ * the file's mtime (helmCreationTime; flux-oci.md §3.1). Only ENOENT means "no .prov".
  */
 async function readChartFile(
   path: string,
@@ -160,7 +166,7 @@ async function readChartFile(
     const cause = error instanceof AirlockError ? (error.cause as NodeJS.ErrnoException) : null;
     if (cause?.code !== 'ENOENT') throw error;
   }
-  const created = options.created ?? nowRFC3339((await stat(path)).mtime);
+  const created = options.created ?? helmCreationTime((await stat(path)).mtime);
   return { tgz, where: path, created, ...(provenance ? { provenance } : {}) };
 }
 
@@ -287,7 +293,11 @@ function checkRequest(request: ArtifactPushRequest): CheckedRequest {
   return { request, ref: withTagOrDigest(parsed, { tag }), tag };
 }
 
-async function layerOf(content: ArtifactContent, options: PushArtifactsOptions) {
+/** Builds the layer of an artifact's content (a directory as Flux walks it, text, a chart's CRDs). */
+export async function buildContent(
+  content: ArtifactContent,
+  options: { readonly maxSize?: number } = {},
+): Promise<BuiltLayer> {
   switch (content.kind) {
     case 'path':
       return buildLayer(content.path, content.build ?? {});
@@ -323,7 +333,7 @@ export async function pushArtifacts(
     checked,
     async (item, signal) => {
       const { request, ref, tag } = item;
-      const layer = await layerOf(request.content, options);
+      const layer = await buildContent(request.content, options);
       throwIfAborted(signal);
       const repository = opener.open(ref);
       const staged = stage(repository);

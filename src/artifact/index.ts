@@ -56,6 +56,7 @@ export {
   type ArtifactContent,
   type ArtifactPushItem,
   type ArtifactPushRequest,
+  buildContent,
   type ChartPushItem,
   type ChartSource,
   parseChartReference,

@@ -9,6 +9,7 @@ import {
   parseCommandArgs,
 } from './command.ts';
 import { artifactCommands } from './commands/artifact.ts';
+import { artifactPushCommand } from './commands/artifact-push.ts';
 import { chartCommands } from './commands/chart.ts';
 import { copyCommand } from './commands/copy.ts';
 import { mirrorCommand } from './commands/mirror.ts';
@@ -17,7 +18,13 @@ import { sbomCommand } from './commands/sbom.ts';
 import { signCommand } from './commands/sign.ts';
 import { verifyCommand } from './commands/verify.ts';
 import { loginCommand, logoutCommand } from './commands/login.ts';
-import { gcCommand, inspectCommand, lsCommand, tagCommand } from './commands/registry-ops.ts';
+import {
+  artifactTagCommand,
+  gcCommand,
+  inspectCommand,
+  lsCommand,
+  tagCommand,
+} from './commands/registry-ops.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
 import { Output, type Streams } from './output.ts';
 import { closest } from './suggest.ts';
@@ -26,7 +33,9 @@ export const VERSION = '0.1.0';
 
 export const COMMANDS: readonly CommandSpec[] = [
   mirrorCommand,
+  artifactPushCommand,
   ...artifactCommands,
+  artifactTagCommand,
   ...chartCommands,
   ...keyCommands,
   signCommand,

@@ -5,9 +5,11 @@ import type { AirlockError } from '../errors.ts';
  * a value it names the option in `error.data.option`, and the CLI adds which flag that was.
  */
 export const FLAG_FOR_OPTION: Readonly<Record<string, string>> = {
+  annotations: '--annotation',
   caCertificates: '--ca-file',
   concurrency: '--concurrency',
   credentials: '--username / --password-stdin',
+  diffTag: '--diff-tag',
   identities: '--certificate-identity / --certificate-oidc-issuer',
   identityTokenEnv: '--identity-token-env',
   ignoreTlog: '--insecure-ignore-tlog',
@@ -16,9 +18,12 @@ export const FLAG_FOR_OPTION: Readonly<Record<string, string>> = {
   key: '--key',
   keyless: '--keyless',
   maxSize: '--max-size',
+  revision: '--revision',
   semverRange: '--semver',
   shard: '--shard',
+  source: '--source',
   tagPattern: '--tags',
+  tags: '--tag (or a TAG argument)',
   timeoutMs: '--timeout',
   token: '--identity-token-env (or SIGSTORE_ID_TOKEN)',
   trustedRoot: '--trusted-root',

@@ -218,7 +218,7 @@ describe('airlock CLI', { skip }, () => {
           '--revision',
           'main',
         ],
-        code: 'USAGE',
+        code: 'INPUT_INVALID',
       },
       { args: ['artifact', 'push', dir, `${plain.host}/apps/x:v1`], code: 'USAGE' },
       {
@@ -234,7 +234,7 @@ describe('airlock CLI', { skip }, () => {
           '-a',
           'novalue',
         ],
-        code: 'USAGE',
+        code: 'INPUT_INVALID',
       },
       {
         args: ['chart', 'push', join(dir, 'not-a-chart.tgz'), `${plain.host}/charts`],
@@ -247,7 +247,12 @@ describe('airlock CLI', { skip }, () => {
       const registryFlags = c.args[1] === 'package' ? [] : ['--insecure-registry', plain.host];
       const result = await run([...c.args, '--json', ...registryFlags]);
       assert.equal(result.code, 2, `${c.args.join(' ')}: ${result.stderr}`);
-      assert.equal(result.json<{ error: { code: string } }>().error.code, c.code, c.args.join(' '));
+      // A refused command prints {error}; a batch (chart push) prints its report, item by item.
+      const json = result.json<{
+        error?: { code: string };
+        items?: { outcome: string; error?: { code: string } }[];
+      }>();
+      assert.equal(json.error?.code ?? json.items?.[0]?.error?.code, c.code, c.args.join(' '));
     }
     assert.deepEqual(await airlockTags(`${plain.host}/apps/x`), [], 'nothing was pushed');
   });
@@ -274,7 +279,8 @@ describe('airlock CLI', { skip }, () => {
       ...meta,
     ]);
     assert.equal(pushed.code, 0, pushed.stderr);
-    const flux = pushed.json<{ url: string; repository: string; tag: string; digest: string }>();
+    type Pushed = { items: { url: string; digest: string; outcome: string }[] };
+    const flux = pushed.json<Pushed>().items[0]!;
     assert.equal(flux.url, `oci://${plain.host}/apps/cli@${flux.digest}`);
     const again = await run([
       'artifact',
@@ -286,7 +292,7 @@ describe('airlock CLI', { skip }, () => {
       ...meta,
     ]);
     assert.equal(
-      again.json<{ digest: string }>().digest,
+      again.json<Pushed>().items[0]?.digest,
       flux.digest,
       '--reproducible gives the same manifest digest',
     );
@@ -325,6 +331,50 @@ describe('airlock CLI', { skip }, () => {
       await readFile(join(work.path, 'flux-out', 'cm.yaml'), 'utf8'),
       'kind: ConfigMap\n',
     );
+  });
+
+  it('one tag command (artifact tag is its alias), one spelling of filters, login builds its connection like every command', async () => {
+    const at = `${plain.host}/charts/demo`;
+    const flags = ['--json', '--insecure-registry', plain.host];
+    const tagged = await run(['tag', `${at}:1.0.0`, 'one', ...flags]);
+    const aliased = await run(['artifact', 'tag', `${at}:1.0.0`, '--tag', 'two', ...flags]);
+    assert.equal(aliased.code, 0, aliased.stderr);
+    assert.deepEqual(
+      aliased.json<{ tags: string[] }>(),
+      { ...tagged.json<{ tags: string[] }>(), tags: ['two'] },
+      'same implementation, same output',
+    );
+    for (const filter of [
+      ['--semver', '^2'],
+      ['--filter-semver', '^2'],
+    ]) {
+      const listed = await run(['artifact', 'list', at, ...filter, ...flags]);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual(
+        listed.json<{ tag: string }[]>().map((l) => l.tag),
+        ['2.0.0'],
+        filter.join(' '),
+      );
+    }
+    const badRegex = await run(['ls', at, '--tags', '(', ...flags]);
+    assert.equal(badRegex.code, 2);
+    assert.equal(badRegex.json<{ error: { code: string } }>().error.code, 'INPUT_INVALID');
+    assert.match(badRegex.stderr, /--tags/, 'the CLI names the flag');
+    const login = await run(
+      [
+        'login',
+        basic.host,
+        '--username',
+        basic.username!,
+        '--password-stdin',
+        '--ca-file',
+        join(work.path, 'no-such-ca.pem'),
+        '--json',
+      ],
+      `${basic.password!}\n`,
+    );
+    assert.equal(login.code, 2, login.stderr);
+    assert.equal(login.json<{ error: { code: string } }>().error.code, 'FILE_UNREADABLE');
   });
 
   it('reports every bad line of a --from-file list at once and touches no registry', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError } from '../../src/errors.ts';
+import { ConfigError, type ErrorCode } from '../../src/errors.ts';
 import {
   buildLayer,
   chartCRDEntries,
@@ -12,17 +12,27 @@ import {
   packLayer,
   pullChart,
   pullFluxArtifact,
+  pushArtifacts,
   pushChart,
+  pushCharts,
   pushFluxArtifact,
   readChartArchive,
 } from '../../src/artifact/index.ts';
-import { MediaType, mapLimit, readAll, sha256 } from '../../src/core/index.ts';
-import { RegistryClient } from '../../src/oci/index.ts';
+import {
+  checkSemverRange,
+  compileTagPattern,
+  MediaType,
+  parseAnnotations,
+  readAll,
+  sha256,
+} from '../../src/core/index.ts';
+import { type Reference, RegistryClient, type Repository } from '../../src/oci/index.ts';
+import { openSession, type Session } from '../../src/session/index.ts';
 import { fixtureCharts } from '../harness/fixture-charts.ts';
 import { type FaultProxy, startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { fixturesSkipReason, missingTools, run, tempDir } from '../harness/tools.ts';
-import { assertRejectsCode } from '../helpers/assert-code.ts';
+import { assertRejectsCode, assertThrowsCode } from '../helpers/assert-code.ts';
 
 const skip = missingTools(['docker-registry', 'skopeo']);
 const META = { source: 'https://git.example/platform', revision: `main@sha1:${'b'.repeat(40)}` };
@@ -286,6 +296,257 @@ describe('Flux and Helm artifacts on a real registry', { skip }, () => {
     );
   });
 
+  it('pushes many charts in one call: one report, items in input order, each failure its own item, a re-run present with nothing uploaded', async () => {
+    const dist = join(work.path, 'batch-dist');
+    const one = join(work.path, 'batch', 'one', 'widget');
+    const two = join(work.path, 'batch', 'two', 'widget');
+    await writeChart(one, '1.0.0');
+    await writeChart(two, '2.0.0');
+    const a = await packageChart(one, dist);
+    const b = await packageChart(two, dist);
+    const notChart = join(dist, 'not-a-chart.tgz');
+    await writeFile(notChart, 'plain text');
+    const missing = join(dist, 'missing-1.0.0.tgz');
+    const session = openSession({ insecureRegistries: [proxy.host] });
+    try {
+      const target = session.target(`${proxy.host}/batch`);
+      const report = await pushCharts(target, [a.path, missing, b.path, notChart]);
+      assert.equal(report.operation, 'chart push');
+      assert.deepEqual(
+        report.items.map((i) => [i.chart, i.outcome, i.error?.code]),
+        [
+          [a.path, 'done', undefined],
+          [missing, 'failed', 'FILE_UNREADABLE'],
+          [b.path, 'done', undefined],
+          [notChart, 'failed', 'CONFIG_INVALID'],
+        ],
+      );
+      assert.deepEqual(
+        { ...report.summary, durationMs: 0 },
+        {
+          total: 4,
+          done: 2,
+          present: 0,
+          failed: 2,
+          skipped: 0,
+          bytes: report.items.reduce((sum, i) => sum + i.bytes, 0),
+          durationMs: 0,
+        },
+      );
+      const first = report.items[0]!;
+      assert.equal(first.reference, `${proxy.host}/batch/widget:1.0.0`);
+      assert.ok(first.bytes > (await readFile(a.path)).length, 'chart, config and manifest bytes');
+      const raw = run('skopeo', [
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        `docker://${registry.host}/batch/widget:1.0.0`,
+      ]).trimEnd();
+      assert.equal(sha256(raw), first.digest);
+
+      proxy.log.length = 0;
+      const again = await pushCharts(target, [a.path, b.path]);
+      assert.deepEqual(
+        again.items.map((i) => [i.outcome, i.digest, i.bytes]),
+        report.items.filter((i) => i.outcome === 'done').map((i) => ['present', i.digest, 0]),
+      );
+      assert.deepEqual(
+        proxy.log.filter((r) => r.method !== 'HEAD' && r.method !== 'GET'),
+        [],
+        'a re-run only looks: no upload, no manifest PUT',
+      );
+    } finally {
+      session.close();
+    }
+  });
+
+  it('pushes charts below an OCI layout prefix the same way', async () => {
+    const dir = join(work.path, 'layout-chart', 'widget');
+    await writeChart(dir, '3.0.0');
+    const packaged = await packageChart(dir, join(work.path, 'layout-dist'));
+    const store = join(work.path, 'chart-store');
+    const session = openSession();
+    try {
+      const report = await pushCharts(session.target(`oci-layout:${store}`), [packaged.path]);
+      const item = report.items[0]!;
+      assert.equal(item.outcome, 'done', JSON.stringify(item.error));
+      assert.equal(item.reference, `oci-layout:${store}/widget:3.0.0`);
+      const pulled = await pullChart(
+        session.open(`oci-layout:${store}/widget`),
+        '3.0.0',
+        join(work.path, 'layout-pulled'),
+      );
+      assert.deepEqual(await readFile(pulled.path), await readFile(packaged.path));
+      const again = await pushCharts(session.target(`oci-layout:${store}`), [packaged.path]);
+      assert.deepEqual(
+        again.items.map((i) => [i.outcome, i.bytes]),
+        [['present', 0]],
+      );
+    } finally {
+      session.close();
+    }
+  });
+
+  it('pushArtifacts reports present for unchanged content (diff tag) and for a tag already in place, done otherwise', async () => {
+    const src = join(work.path, 'batch-flux');
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, 'cm.yaml'), 'kind: ConfigMap\n');
+    const session = openSession({ insecureRegistries: [registry.host] });
+    try {
+      const destination = `${registry.host}/apps/batch`;
+      const reproducible = { ...META, created: '1970-01-01T00:00:00Z' };
+      const content = { kind: 'path', path: src } as const;
+      const first = await pushArtifacts(session, [
+        { content, destination: `${destination}:v1`, meta: reproducible, tags: ['latest'] },
+      ]);
+      const item = first.items[0]!;
+      assert.equal(first.operation, 'artifact push');
+      assert.equal(item.outcome, 'done');
+      assert.deepEqual(item.tags, ['v1', 'latest']);
+      assert.equal(item.url, `oci://${destination}@${item.digest}`);
+      assert.equal(item.repository, destination);
+      assert.equal((await session.open(destination).resolve('latest'))?.digest, item.digest);
+
+      const same = await pushArtifacts(session, [
+        { content, destination: `${destination}:v1`, meta: reproducible, tags: ['latest'] },
+      ]);
+      assert.deepEqual(
+        same.items.map((i) => [i.outcome, i.reason, i.digest, i.bytes, i.tags]),
+        [['present', 'already tagged', item.digest, 0, []]],
+      );
+
+      const unchanged = await pushArtifacts(session, [
+        { content, destination: `${destination}:v2`, meta: META, diffTag: 'latest' },
+      ]);
+      assert.deepEqual(
+        unchanged.items.map((i) => [i.outcome, i.digest]),
+        [['present', item.digest]],
+      );
+      assert.equal(await session.open(destination).resolve('v2'), undefined, 'nothing pushed');
+
+      await writeFile(join(src, 'cm.yaml'), 'kind: Secret\n');
+      const changed = await pushArtifacts(session, [
+        { content, destination: `${destination}:v2`, meta: META, diffTag: 'latest' },
+      ]);
+      const pushed = changed.items[0]!;
+      assert.equal(pushed.outcome, 'done');
+      assert.notEqual(pushed.digest, item.digest);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('pushArtifacts refuses bad requests before reading or sending anything, with codes and the option', async () => {
+    const session = openSession({ insecureRegistries: [proxy.host] });
+    try {
+      proxy.log.length = 0;
+      const missing = { kind: 'path', path: join(work.path, 'does-not-exist') } as const;
+      const at = `${proxy.host}/apps/refused`;
+      const cases: [Parameters<typeof pushArtifacts>[1][number], ErrorCode, string | undefined][] =
+        [
+          [
+            { content: missing, destination: `${at}:v1`, meta: { ...META, revision: 'main' } },
+            'INPUT_INVALID',
+            'revision',
+          ],
+          [
+            { content: missing, destination: `${at}:v1`, meta: { ...META, source: ' ' } },
+            'INPUT_INVALID',
+            'source',
+          ],
+          [
+            { content: missing, destination: `${at}:v1`, meta: META, tags: ['-bad'] },
+            'TAG_INVALID',
+            'tags',
+          ],
+          [
+            { content: missing, destination: `${at}:v1`, meta: META, diffTag: 'x'.repeat(129) },
+            'TAG_INVALID',
+            'diffTag',
+          ],
+          [
+            { content: missing, destination: `${at}@sha256:${'a'.repeat(64)}`, meta: META },
+            'INPUT_INVALID',
+            'destination',
+          ],
+          [
+            { content: missing, destination: 'UPPER/case:v1', meta: META },
+            'REF_INVALID',
+            undefined,
+          ],
+        ];
+      for (const [request, code, option] of cases) {
+        const error = await assertRejectsCode(() => pushArtifacts(session, [request]), code);
+        assert.equal(error.data.option, option, code);
+      }
+      assert.deepEqual(proxy.log, [], 'no request was made');
+      // A content problem is the item's failure, reported, not thrown.
+      const report = await pushArtifacts(session, [
+        { content: missing, destination: `${at}:v1`, meta: META },
+      ]);
+      assert.deepEqual(
+        report.items.map((i) => [i.outcome, i.error?.code]),
+        [['failed', 'FILE_UNREADABLE']],
+      );
+    } finally {
+      session.close();
+    }
+  });
+
+  it('an abort between blob upload and tag leaves no tag behind, and later items are skipped', async () => {
+    const src = join(work.path, 'abort-flux');
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, 'cm.yaml'), 'kind: ConfigMap\n');
+    const session: Session = openSession({ insecureRegistries: [registry.host] });
+    const controller = new AbortController();
+    // A repository that fires the abort as soon as a blob is uploaded (a Ctrl-C mid-push).
+    const opener = {
+      open(ref: Reference): Repository {
+        const inner = session.open(ref);
+        const pushBlob: Repository['pushBlob'] = async (...args) => {
+          const done = await inner.pushBlob(...args);
+          controller.abort();
+          return done;
+        };
+        return new Proxy(inner, {
+          get: (target, key) => {
+            if (key === 'pushBlob') return pushBlob;
+            const value: unknown = Reflect.get(target, key, target);
+            return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+          },
+        });
+      },
+    };
+    try {
+      const destination = `${registry.host}/apps/aborted`;
+      const content = { kind: 'path', path: src } as const;
+      const report = await pushArtifacts(
+        opener,
+        [
+          { content, destination: `${destination}:first`, meta: META },
+          { content, destination: `${destination}:second`, meta: META },
+        ],
+        { signal: controller.signal, concurrency: 1 },
+      );
+      assert.deepEqual(
+        report.items.map((i) => [i.outcome, i.error?.code ?? i.reason]),
+        [
+          ['failed', 'ABORTED'],
+          ['skipped', 'aborted'],
+        ],
+      );
+      assert.deepEqual(
+        await session
+          .open(destination)
+          .listTags()
+          .catch(() => []),
+        [],
+      );
+    } finally {
+      session.close();
+    }
+  });
+
   it('refuses bad charts naming the file and the field', async () => {
     const cases: [string, string, RegExp][] = [
       ['missing', '', /Chart\.yaml/],
@@ -325,35 +586,74 @@ describe(
       await work.remove();
     });
 
-    it('pushes all 263 to <prefix>/<name>:<version> with Helm config, and pulls byte-identical .tgz files', async () => {
+    it('pushes all 263 in one pushCharts call to <prefix>/<name>:<version> with Helm config, pulls byte-identical .tgz files, and a re-run is all present', async () => {
       const charts = await fixtureCharts();
       assert.equal(charts.length, 263);
-      const client = new RegistryClient({ insecureRegistries: [registry.host] });
+      const session = openSession({ insecureRegistries: [registry.host] });
       try {
-        await mapLimit(charts, 8, async (chart) => {
-          const pushed = await pushChart(
-            (r) => client.repository(registry.host, r),
-            chart.file,
-            'mirror',
-          );
+        const report = await pushCharts(
+          session.target(`${registry.host}/mirror`),
+          charts.map((c) => c.file),
+        );
+        assert.equal(report.summary.done, 263, JSON.stringify(report.items.find((i) => i.error)));
+        for (const [index, chart] of charts.entries()) {
+          const pushed = report.items[index]!;
           assert.equal(pushed.repository, `${registry.host}/mirror/${chart.name}`);
           assert.equal(pushed.tag, chart.version.replaceAll('+', '_'));
-          const repo = client.repository(registry.host, `mirror/${chart.name}`);
-          const manifest = JSON.parse(
-            (await repo.fetchManifest(pushed.tag)).bytes.toString('utf8'),
-          ) as { config: { mediaType: string } };
-          assert.equal(manifest.config.mediaType, MediaType.helmConfig);
-          const pulled = await pullChart(repo, pushed.tag, join(work.path, chart.name));
-          assert.equal(
-            sha256(await readFile(pulled.path)),
-            `sha256:${chart.digest}`,
-            `${chart.name} ${chart.version}`,
-          );
-          assert.equal(pulled.version, chart.version);
-        });
+        }
+        await Promise.all(
+          charts.map(async (chart, index) => {
+            const tag = report.items[index]!.tag!;
+            const repo = session.open(`${registry.host}/mirror/${chart.name}`);
+            const manifest = JSON.parse((await repo.fetchManifest(tag)).bytes.toString('utf8')) as {
+              config: { mediaType: string };
+            };
+            assert.equal(manifest.config.mediaType, MediaType.helmConfig);
+            const pulled = await pullChart(repo, tag, join(work.path, chart.name));
+            assert.equal(
+              sha256(await readFile(pulled.path)),
+              `sha256:${chart.digest}`,
+              `${chart.name} ${chart.version}`,
+            );
+            assert.equal(pulled.version, chart.version);
+          }),
+        );
+        const again = await pushCharts(
+          session.target(`${registry.host}/mirror`),
+          charts.map((c) => c.file),
+        );
+        assert.deepEqual(
+          { present: again.summary.present, bytes: again.summary.bytes },
+          { present: 263, bytes: 0 },
+        );
       } finally {
-        client.close();
+        session.close();
       }
     });
   },
 );
+
+describe('the shared parsers every command uses for annotations, tag regexes and semver ranges', () => {
+  it('reads key=value as Flux and cosign do, reporting every bad item with the option', () => {
+    assert.deepEqual(parseAnnotations(['a=1', 'b=', 'a=2']), { a: '2', b: '' });
+    const error = assertThrowsCode(
+      () => parseAnnotations(['ok=1', 'novalue', 'k=v=w', '=v', 'nl=x\ny']),
+      'INPUT_INVALID',
+    );
+    assert.equal(error.details.length, 4);
+    assert.equal(error.data.option, 'annotations');
+  });
+
+  it('refuses an invalid regex or semver range with INPUT_INVALID naming the option', () => {
+    assert.ok(compileTagPattern('^1\\.').test('1.2.3'));
+    assert.equal(
+      assertThrowsCode(() => compileTagPattern('('), 'INPUT_INVALID').data.option,
+      'tagPattern',
+    );
+    assert.equal(checkSemverRange('>=1 <2'), '>=1 <2');
+    assert.equal(
+      assertThrowsCode(() => checkSemverRange('not a range'), 'INPUT_INVALID').data.option,
+      'semverRange',
+    );
+  });
+});

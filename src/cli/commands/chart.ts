@@ -1,21 +1,21 @@
 import { AirlockError } from '../../errors.ts';
-import { chartTag, packageChart, pullChart, pushChart } from '../../artifact/index.ts';
-import {
-  formatRepository,
-  parseReference,
-  referenceTarget,
-  type Repository,
-  withTagOrDigest,
-} from '../../oci/index.ts';
-import { type CommandSpec, concurrencyOption, runBatch, stringOption } from '../command.ts';
+import { packageChart, parseChartReference, pullChart, pushCharts } from '../../artifact/index.ts';
+import { formatRepository, referenceTarget } from '../../oci/index.ts';
+import { type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
+import { renderBatch } from '../render.ts';
 
 export const chartPush: CommandSpec = {
   name: 'chart push',
   summary: 'Push packaged Helm charts as Helm OCI artifacts',
   usage: 'airlock chart push CHART.tgz [CHART.tgz…] REGISTRY/PREFIX',
-  description:
-    'Like "helm push": repository PREFIX/<chart name>, tag = version with "+" as "_", Helm\'s config,\nlayers and annotations; a CHART.tgz.prov beside a chart is pushed as the provenance layer.\nSeveral charts are pushed concurrently in one process; each failure is reported and the exit\nstatus is non-zero if any failed.',
+  description: [
+    'Like "helm push": repository PREFIX/<chart name>, tag = version with "+" as "_", Helm\'s config,',
+    'layers and annotations; a CHART.tgz.prov beside a chart is pushed as the provenance layer.',
+    'Several charts are pushed concurrently in one process. A chart whose tag already points at the',
+    'same manifest is "present" and nothing is uploaded. Each failure is reported and the exit',
+    'status is non-zero if any failed; --json prints the batch report.',
+  ].join('\n'),
   examples: [
     'airlock chart push podinfo-6.5.0.tgz oci://registry.internal/charts',
     'airlock chart push ./dist/*.tgz registry.internal/charts --json',
@@ -23,34 +23,22 @@ export const chartPush: CommandSpec = {
   registry: true,
   options: {},
   async run(context) {
-    const { positionals, values, out } = context;
-    const prefixText = positionals.at(-1);
+    const { positionals, out } = context;
+    const prefix = positionals.at(-1);
     const charts = positionals.slice(0, -1);
-    if (prefixText === undefined || charts.length === 0)
+    if (prefix === undefined || charts.length === 0)
       throw new AirlockError('USAGE', 'chart push takes CHART.tgz… and REGISTRY/PREFIX');
-    const prefix = parseReference(prefixText, { repositoryOnly: true });
     const session = await context.session();
-    const open = (repository: string): Repository =>
-      session.open(
-        prefix.kind === 'layout'
-          ? { ...prefix, path: `${prefix.path}/${repository.split('/').pop() ?? ''}` }
-          : { ...prefix, repository },
-      );
-    const base = prefix.kind === 'layout' ? prefix.path : prefix.repository;
-    const batch = await runBatch(
-      charts,
-      (chart) => chart,
-      concurrencyOption(values) ?? 8,
-      out,
-      (chart) => pushChart(open, chart, base),
-    );
-    out.result(
-      batch.results.map((r) => `${r.repository}:${r.tag}@${r.digest}`),
-      charts.length === 1 && batch.results[0]
-        ? batch.results[0]
-        : { pushed: batch.results, failed: batch.failures },
-    );
-    return batch.exitCode;
+    const report = await pushCharts(session.target(prefix), charts, {
+      concurrency: session.concurrency,
+      signal: context.signal,
+    });
+    const { done, present, failed } = report.summary;
+    return renderBatch(out, report, {
+      line: (item) =>
+        item.outcome === 'failed' ? item.chart : `${item.reference}@${item.digest ?? ''}`,
+      summary: `${done} pushed, ${present} already present, ${failed} failed`,
+    });
   },
 };
 
@@ -74,17 +62,9 @@ export const chartPull: CommandSpec = {
     if (refText === undefined || extra.length > 0)
       throw new AirlockError('USAGE', 'chart pull takes one REF');
     // A version with build metadata may be written with "+": the tag uses "_".
-    const at = refText.lastIndexOf(':');
-    const normalised =
-      at > refText.lastIndexOf('/')
-        ? `${refText.slice(0, at)}:${chartTag(refText.slice(at + 1))}`
-        : refText;
-    const ref = parseReference(normalised, { requireTagOrDigest: true });
-    const repository = (await context.session()).open(
-      ref.digest === undefined ? ref : withTagOrDigest(ref, { digest: ref.digest }),
-    );
+    const ref = parseChartReference(refText);
     const result = await pullChart(
-      repository,
+      (await context.session()).open(ref),
       referenceTarget(ref) ?? '',
       stringOption(values, 'output') ?? '.',
     );

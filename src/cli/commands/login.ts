@@ -1,15 +1,7 @@
 import { AirlockError } from '../../errors.ts';
-import {
-  authFilePath,
-  eraseCredential,
-  normaliseAuthKey,
-  RegistryClient,
-  StaticCredentials,
-  storeCredential,
-} from '../../oci/index.ts';
-import { type CommandSpec, passwordFromStdin, stringList, stringOption } from '../command.ts';
+import { authFilePath, eraseCredential, loginRegistry, normaliseAuthKey } from '../../oci/index.ts';
+import { type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
-import { readFile } from 'node:fs/promises';
 
 export const loginCommand: CommandSpec = {
   name: 'login',
@@ -22,39 +14,28 @@ export const loginCommand: CommandSpec = {
   ],
   registry: true,
   options: {},
-  async run({ positionals, values, out, env, stdin }) {
+  async run(context) {
+    const { positionals, values, out, env } = context;
     const [registryText, ...extra] = positionals;
     if (registryText === undefined || extra.length > 0)
       throw new AirlockError('USAGE', 'login takes exactly one REGISTRY');
-    const username = stringOption(values, 'username');
-    if (username === undefined || values['password-stdin'] !== true) {
+    if (stringOption(values, 'username') === undefined || values['password-stdin'] !== true) {
       throw new AirlockError('USAGE', 'login needs --username and --password-stdin', {
         details: [
           'Passwords are never taken as arguments: they would show in the process list and shell history.',
         ],
       });
     }
-    const registry = normaliseAuthKey(registryText);
-    const password = await passwordFromStdin(stdin);
-    const caCertificates = await Promise.all(
-      stringList(values, 'ca-file').map((f) => readFile(f, 'utf8')),
+    // The session is built like every command's (CA files, insecure hosts, the stdin password),
+    // and the check is an authenticated GET /v2/ through it.
+    const result = await loginRegistry(
+      await context.session(),
+      normaliseAuthKey(registryText),
+      authFilePath(env),
     );
-    const client = new RegistryClient({
-      insecureRegistries: stringList(values, 'insecure-registry'),
-      caCertificates,
-      credentials: new StaticCredentials({ username, password }),
-    });
-    try {
-      // Force an authenticated request: /v2/ with a scope-less token, or basic auth.
-      await client.ping(registry);
-    } finally {
-      client.close();
-    }
-    const path = authFilePath(env);
-    const where = await storeCredential(path, registry, { username, password });
     out.result(
-      `Login succeeded for ${registry} (stored in ${where === 'helper' ? 'the credential helper' : path})`,
-      { registry, stored: where, path },
+      `Login succeeded for ${result.registry} (stored in ${result.stored === 'helper' ? 'the credential helper' : result.path})`,
+      result,
     );
     return ExitCode.ok;
   },

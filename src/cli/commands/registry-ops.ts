@@ -1,40 +1,66 @@
 import { AirlockError } from '../../errors.ts';
+import { compileTagPattern, escapeControl } from '../../core/index.ts';
 import {
+  collectGarbage,
+  formatRepository,
   inspectReference,
-  LayoutRepository,
   listTags,
   parseReference,
   referenceTarget,
   tagManifest,
 } from '../../oci/index.ts';
-import { type CommandSpec, stringOption } from '../command.ts';
+import { type CommandContext, type CommandSpec, stringList, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { formatBytes } from '../output.ts';
+
+const TAG_OPTIONS: CommandSpec['options'] = {
+  tag: {
+    type: 'string',
+    multiple: true,
+    value: 'TAG',
+    description: 'Tag to add, like a TAG argument (the spelling of "artifact push --tag").',
+  },
+};
+
+/** One implementation for "tag" and its alias "artifact tag": same flags, same output. */
+async function runTag(context: CommandContext): Promise<number> {
+  const { positionals, values, out } = context;
+  const [refText, ...rest] = positionals;
+  const tags = [...rest, ...stringList(values, 'tag')];
+  if (refText === undefined || tags.length === 0)
+    throw new AirlockError('USAGE', 'tag takes REF and at least one TAG');
+  const ref = parseReference(refText, { requireTagOrDigest: true });
+  const repository = (await context.session()).open(ref);
+  const result = await tagManifest(repository, referenceTarget(ref) ?? '', tags);
+  out.result(
+    result.tags.map((t) => `tagged ${repository.name}:${t}@${result.digest}`),
+    { repository: repository.name, digest: result.digest, tags: result.tags },
+  );
+  return ExitCode.ok;
+}
 
 export const tagCommand: CommandSpec = {
   name: 'tag',
   summary: 'Point more tags at the artifact a reference names',
   usage: 'airlock tag REF TAG [TAG...]',
+  description: 'The exact manifest bytes are written under each tag: the digest does not change.',
   examples: [
     'airlock tag registry.internal/apps/web:latest latest-stable 1.4.0',
     'airlock tag oci-layout:./store@sha256:<digest> v1',
   ],
   registry: true,
-  options: {},
-  async run(context) {
-    const { positionals, out } = context;
-    const [refText, ...tags] = positionals;
-    if (refText === undefined || tags.length === 0)
-      throw new AirlockError('USAGE', 'tag takes REF and at least one TAG');
-    const ref = parseReference(refText, { requireTagOrDigest: true });
-    const repository = (await context.session()).open(ref);
-    const result = await tagManifest(repository, referenceTarget(ref) ?? '', tags);
-    out.result(
-      result.tags.map((t) => `tagged ${repository.name}:${t}@${result.digest}`),
-      { repository: repository.name, digest: result.digest, tags: result.tags },
-    );
-    return ExitCode.ok;
-  },
+  options: TAG_OPTIONS,
+  run: runTag,
+};
+
+export const artifactTagCommand: CommandSpec = {
+  ...tagCommand,
+  name: 'artifact tag',
+  summary: 'Alias of "airlock tag" (TAGs as arguments or --tag)',
+  usage: 'airlock artifact tag REF --tag TAG [--tag TAG…]',
+  examples: [
+    'airlock artifact tag oci://registry.internal/apps/web:$GIT_SHA --tag latest-stable --tag 1.4.0',
+  ],
 };
 
 export const lsCommand: CommandSpec = {
@@ -60,24 +86,13 @@ export const lsCommand: CommandSpec = {
     if (refText === undefined || extra.length > 0)
       throw new AirlockError('USAGE', 'ls takes exactly one REPO');
     const ref = parseReference(refText, { repositoryOnly: true });
-    const repository = (await context.session()).open(ref);
     const semverRange = stringOption(values, 'semver');
     const pattern = stringOption(values, 'tags');
-    let regex: RegExp | undefined;
-    try {
-      regex = pattern === undefined ? undefined : new RegExp(pattern);
-    } catch (error) {
-      throw new AirlockError(
-        'USAGE',
-        `--tags "${pattern ?? ''}" is not a valid regular expression`,
-        { cause: error },
-      );
-    }
-    const tags = await listTags(repository, {
+    const tags = await listTags((await context.session()).open(ref), {
       ...(semverRange === undefined ? {} : { semverRange }),
-      ...(regex ? { pattern: regex } : {}),
+      ...(pattern === undefined ? {} : { pattern: compileTagPattern(pattern) }),
     });
-    out.result(tags, { repository: repository.name, tags });
+    out.result(tags.map(escapeControl), { repository: formatRepository(ref), tags });
     return ExitCode.ok;
   },
 };
@@ -135,7 +150,7 @@ export const inspectCommand: CommandSpec = {
       lines.push('Annotations:');
       for (const [k, v] of annotations) lines.push(`  ${k}: ${v}`);
     }
-    out.result(lines, {
+    out.result(lines.map(escapeControl), {
       reference: inspection.reference,
       descriptor: inspection.descriptor,
       manifest: JSON.parse(inspection.raw) as unknown,
@@ -151,17 +166,13 @@ export const gcCommand: CommandSpec = {
   examples: ['airlock gc oci-layout:./airlock-store'],
   registry: false,
   options: {},
-  async run({ positionals, out }) {
+  async run(context) {
+    const { positionals, out } = context;
     const [refText, ...extra] = positionals;
     if (refText === undefined || extra.length > 0)
       throw new AirlockError('USAGE', 'gc takes exactly one oci-layout:PATH');
     const ref = parseReference(refText, { repositoryOnly: true });
-    if (ref.kind !== 'layout')
-      throw new AirlockError(
-        'USAGE',
-        'gc works on OCI layouts (oci-layout:PATH); registries collect garbage themselves',
-      );
-    const result = await new LayoutRepository(ref.path).garbageCollect();
+    const result = await collectGarbage((await context.session()).open(ref));
     out.result(
       `removed ${result.removed.length} blobs, ${formatBytes(result.bytes)} freed`,
       result,
