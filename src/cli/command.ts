@@ -1,8 +1,7 @@
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { AirlockError, toAirlockError } from '../errors.ts';
-import { mapLimit, readUserFile } from '../core/index.ts';
-import { exitCodeFor } from './exit-codes.ts';
+import { AirlockError } from '../errors.ts';
+import { readUserFile } from '../core/index.ts';
 import { openSession, type Session, type SessionOptions } from '../session/index.ts';
 import type { Output } from './output.ts';
 import { closest } from './suggest.ts';
@@ -257,44 +256,4 @@ export async function buildSession(
   stdin: Readable,
 ): Promise<Session> {
   return openSession(await sessionOptionsFrom(values, env, stdin));
-}
-
-export interface BatchOutcome<T> {
-  readonly results: T[];
-  readonly failures: { item: string; code: string; message: string }[];
-  readonly exitCode: number;
-}
-
-/**
- * Runs one library call per item, `concurrency` at a time, in one process. A single item fails
- * like any command (its error propagates); with several, each failure is reported on stderr and
- * the others go on; the exit status is that of the failures (all the same) or 1.
- */
-export async function runBatch<I, T>(
-  items: readonly I[],
-  name: (item: I) => string,
-  concurrency: number,
-  out: Output,
-  fn: (item: I) => Promise<T>,
-): Promise<BatchOutcome<T>> {
-  if (items.length === 1 && items[0] !== undefined)
-    return { results: [await fn(items[0])], failures: [], exitCode: 0 };
-  const outcomes = await mapLimit(items, concurrency, async (item) => {
-    try {
-      return { ok: true as const, value: await fn(item) };
-    } catch (caught) {
-      const error = toAirlockError(caught);
-      const exit = exitCodeFor(error.code);
-      out.failure(name(item), error, exit);
-      return { ok: false as const, item: name(item), error, exit };
-    }
-  });
-  const results = outcomes.flatMap((o) => (o.ok ? [o.value] : []));
-  const failed = outcomes.flatMap((o) => (o.ok ? [] : [o]));
-  const exits = new Set(failed.map((f) => f.exit));
-  return {
-    results,
-    failures: failed.map((f) => ({ item: f.item, code: f.error.code, message: f.error.message })),
-    exitCode: failed.length === 0 ? 0 : exits.size === 1 ? ([...exits][0] ?? 1) : 1,
-  };
 }
