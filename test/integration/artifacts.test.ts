@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Ajv } from 'ajv';
 import { chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -33,6 +34,7 @@ import { type FaultProxy, startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { fixturesSkipReason, missingTools, run, tempDir } from '../harness/tools.ts';
 import { assertRejectsCode, assertThrowsCode } from '../helpers/assert-code.ts';
+import { airlock } from '../helpers/cli.ts';
 
 const skip = missingTools(['docker-registry', 'skopeo']);
 const META = { source: 'https://git.example/platform', revision: `main@sha1:${'b'.repeat(40)}` };
@@ -545,6 +547,46 @@ describe('Flux and Helm artifacts on a real registry', { skip }, () => {
     } finally {
       session.close();
     }
+  });
+
+  it('chart push and artifact push print the batch report docs/json.md specifies, for success and partial failure', async () => {
+    const schema = JSON.parse(
+      await readFile(
+        new URL('../../docs/schemas/batch-report.schema.json', import.meta.url),
+        'utf8',
+      ),
+    ) as object;
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+    const dir = join(work.path, 'json-chart', 'widget');
+    await writeChart(dir, '9.0.0');
+    const packaged = await packageChart(dir, join(work.path, 'json-dist'));
+    const flags = ['--json', '--insecure-registry', registry.host];
+    const env = { HOME: work.path };
+    const src = join(work.path, 'json-flux');
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, 'cm.yaml'), 'kind: ConfigMap\n');
+    const meta = ['--source', META.source, '--revision', META.revision, '--reproducible'];
+    const runs = [
+      ['chart', 'push', packaged.path, `${registry.host}/json`],
+      ['chart', 'push', packaged.path, join(work.path, 'missing.tgz'), `${registry.host}/json`],
+      ['artifact', 'push', src, `${registry.host}/json/flux:v1`, ...meta],
+      ['artifact', 'push', src, `${registry.host}/json/flux:v1`, ...meta],
+      ['artifact', 'push', join(work.path, 'missing'), `${registry.host}/json/x:v1`, ...meta],
+    ];
+    const outcomes: string[][] = [];
+    for (const args of runs) {
+      const result = await airlock([...args, ...flags], { env });
+      const report = result.json<{ items: { outcome: string }[] }>();
+      assert.ok(validate(report), `${args.join(' ')}: ${JSON.stringify(validate.errors)}`);
+      outcomes.push([String(result.code), ...report.items.map((i) => i.outcome)]);
+    }
+    assert.deepEqual(outcomes, [
+      ['0', 'done'],
+      ['2', 'present', 'failed'],
+      ['0', 'done'],
+      ['0', 'present'],
+      ['2', 'failed'],
+    ]);
   });
 
   it('refuses bad charts naming the file and the field', async () => {
