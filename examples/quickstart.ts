@@ -3,7 +3,7 @@
 // registry and no network. It generates a signing key, mirrors and signs the inventory, verifies
 // the result, and shows that a second run changes nothing.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -26,6 +26,7 @@ function airlock(...args: string[]): void {
 }
 
 rmSync(join(root, 'airlock-store'), { recursive: true, force: true });
+mkdirSync(join(root, 'airlock-store', 'keys'), { recursive: true });
 airlock('key', 'generate', '--output-key-prefix', 'airlock-store/keys/cosign');
 airlock('mirror', 'examples/inventory.csv', '--key', 'airlock-store/keys/cosign.key');
 airlock(

@@ -1,16 +1,26 @@
 export { type CSVProblem, type CSVRecord, parseCSV } from './csv.ts';
 export { INVENTORY_COLUMNS, type InventoryRow, parseInventory, sourceKind } from './inventory.ts';
+export { INDEX_ENTRY_FIELDS, parseHelmIndex } from './helm-index.ts';
 export {
-  chartTagFor,
   inShard,
+  type MirrorAction,
   type MirrorOp,
   type MirrorPlan,
   planMirror,
+  type PresentVersion,
+  selectUpstream,
   selectVersions,
   type TargetState,
   targetRepository,
   type UpstreamVersion,
 } from './plan.ts';
 export { junitReport } from './report.ts';
-export { type MirrorOptions, type MirrorRecord, type MirrorReport, runMirror } from './run.ts';
+export {
+  type MirrorEvent,
+  type MirrorItem,
+  type MirrorOptions,
+  type MirrorReport,
+  REASON,
+  runMirror,
+} from './run.ts';
 export { fetchChart, listUpstream, type UpstreamContext } from './upstream.ts';

@@ -1,27 +1,53 @@
-import type { MirrorReport } from './run.ts';
+import type { MirrorItem, MirrorReport } from './run.ts';
 
 function xml(text: string): string {
-  return text.replace(
-    /[<>&"']/g,
-    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] ?? c,
+  // XML 1.0 allows no C0 controls but tab, newline and CR: remote text could carry them.
+  return (
+    text
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '\uFFFD')
+      .replace(
+        /[<>&"']/g,
+        (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] ?? c,
+      )
   );
 }
 
-/** JUnit XML for CI test reports: one testcase per chart version, failures with their code. */
+function caseName(item: MirrorItem): string {
+  return `${item.chart}${item.version ? ` ${item.version}` : ''}${item.type === 'crds' ? ' (crds)' : ''} [${item.row}]`;
+}
+
+/** What a passing case did, for the CI test tab. */
+function outcomeText(item: MirrorItem): string {
+  const at = `${item.reference}${item.digest ? `@${item.digest}` : ''}`;
+  if (item.outcome === 'done')
+    return `${item.action === 'sign' ? 'signed' : item.signed === true ? 'mirrored and signed' : 'mirrored (unsigned)'} ${at}`;
+  return `${item.outcome}${item.reason ? ` (${item.reason})` : ''} ${at}`;
+}
+
+/**
+ * JUnit XML for CI test reports: one test case per report item (chart version, or a row that
+ * failed or matched nothing), failures typed by error code, skipped items (planned, aborted,
+ * fail-fast, no version matches) as skipped cases.
+ */
 export function junitReport(report: MirrorReport): string {
-  const cases = report.records.map((r) => {
-    const name = `${r.chart}${r.version ? ` ${r.version}` : ''}${r.type === 'crds' ? ' (crds)' : ''}`;
-    const head = `    <testcase classname="airlock.mirror.${xml(r.chart)}" name="${xml(name)}" time="${(r.durationMs / 1000).toFixed(3)}">`;
-    if (r.action === 'failed') {
-      return `${head}\n      <failure type="${xml(r.error?.code ?? 'ERROR')}" message="${xml(r.error?.message ?? '')}">${xml([r.error?.message ?? '', ...(r.error?.details ?? [])].join('\n'))}</failure>\n    </testcase>`;
+  const cases = report.items.map((item) => {
+    const head = `    <testcase classname="airlock.mirror.${xml(item.chart)}" name="${xml(caseName(item))}" time="${(item.durationMs / 1000).toFixed(3)}">`;
+    if (item.outcome === 'failed') {
+      const error = item.error;
+      const text = [error?.message ?? '', ...(error?.details ?? [])].join('\n');
+      return `${head}\n      <failure type="${xml(error?.code ?? 'INTERNAL')}" message="${xml(error?.message ?? '')}">${xml(text)}</failure>\n    </testcase>`;
     }
-    return `${head}\n      <system-out>${xml(`${r.action} ${r.target ?? ''}${r.targetDigest ? `@${r.targetDigest}` : ''}`)}</system-out>\n    </testcase>`;
+    if (item.outcome === 'skipped')
+      return `${head}\n      <skipped message="${xml(item.reason ?? '')}"/>\n    </testcase>`;
+    return `${head}\n      <system-out>${xml(outcomeText(item))}</system-out>\n    </testcase>`;
   });
   const s = report.summary;
+  const counts = `tests="${s.total}" failures="${s.failed}" errors="0" skipped="${s.skipped}" time="${(s.durationMs / 1000).toFixed(3)}"`;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="airlock mirror" tests="${report.records.length}" failures="${s.failed}" time="${s.seconds.toFixed(3)}">`,
-    `  <testsuite name="airlock mirror" tests="${report.records.length}" failures="${s.failed}" errors="0" skipped="0" time="${s.seconds.toFixed(3)}">`,
+    `<testsuites name="airlock mirror" ${counts}>`,
+    `  <testsuite name="airlock mirror" ${counts}>`,
     ...cases,
     '  </testsuite>',
     '</testsuites>',

@@ -1,10 +1,23 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { AirlockError, toAirlockError } from '../errors.ts';
-import { mapLimit, sha256 } from '../core/index.ts';
+import { AirlockError, ConfigError, type ConfigIssue } from '../errors.ts';
+import {
+  batchReport,
+  type BatchItem,
+  type BatchReport,
+  type Digest,
+  type ItemError,
+  itemError,
+  mapLimit,
+  readUserFile,
+  runBatch,
+  sha256,
+  throwIfAborted,
+} from '../core/index.ts';
 import type { Repository } from '../oci/index.ts';
+import type { Session, Target } from '../session/index.ts';
 import {
   chartCRDEntries,
+  chartTag,
   injectTests,
   packLayer,
   pushChartArchive,
@@ -12,303 +25,555 @@ import {
   readChartArchive,
 } from '../artifact/index.ts';
 import {
-  loadPublicKey,
+  resolveVerifyPolicy,
   type Signer,
   signLegacy,
   signatureTag,
   verifyArtifact,
+  type VerifyPolicy,
 } from '../sign/index.ts';
 import { type InventoryRow, parseInventory } from './inventory.ts';
 import {
   inShard,
+  type MirrorAction,
   type MirrorOp,
   planMirror,
+  selectUpstream,
   type TargetState,
   targetRepository,
   type UpstreamVersion,
 } from './plan.ts';
 import { fetchChart, listUpstream, type UpstreamContext } from './upstream.ts';
 
-export type MirrorRecordAction = 'mirrored' | 'signed' | 'present' | 'failed' | 'planned';
-
-/** One record per chart version (or per row that failed before versions were known). */
-export interface MirrorRecord {
+/**
+ * One item of the mirror report (docs/json.md's batch item, plus the mirror's fields): one per
+ * chart version, or one per row that failed or matched nothing before versions were known.
+ * `reference` is the target (`registry/prefix/chart:tag`, or the repository for a row item) and
+ * `digest` the target manifest digest.
+ */
+export interface MirrorItem extends BatchItem {
+  /** The inventory line, for messages: `inventory.csv:4`. */
   readonly row: string;
   readonly chart: string;
   readonly type: 'helm' | 'crds';
+  /** Absent for a row item (its upstream could not be listed, or no version matched). */
   readonly version?: string;
+  /** Where the version came from (index URL of the .tgz, oci reference, local path); else the row's source. */
   readonly source: string;
+  /** sha256 of the upstream .tgz as fetched (or as the index states it, for a plan). */
   readonly sourceDigest?: string;
-  readonly target?: string;
-  readonly targetDigest?: string;
-  readonly bytes?: number;
-  readonly durationMs: number;
-  readonly action: MirrorRecordAction;
+  /** What was done, or would be (plan): `mirror` (push, tag, sign) or `sign` (pushed before). */
+  readonly action?: MirrorAction;
+  /** The signature tag written (or found, for a present version). */
   readonly signature?: string;
-  readonly error?: { code: string; message: string; details: readonly string[] };
+  /** true: signed by this run or its signature was found; false: mirrored unsigned; absent: not checked. */
+  readonly signed?: boolean;
 }
+
+export type MirrorReport = BatchReport<MirrorItem>;
+
+export type MirrorEvent =
+  | { readonly type: 'planned'; readonly ops: number; readonly present: number }
+  | {
+      readonly type: 'item';
+      readonly item: MirrorItem;
+      readonly done: number;
+      readonly total: number;
+    };
 
 export interface MirrorOptions {
-  readonly inventoryText: string;
-  readonly inventoryFile: string;
-  readonly upstream: Omit<UpstreamContext, 'baseDir'>;
-  /** Opens a repository below the --to prefix. */
-  readonly openTarget: (repository: string) => Repository;
-  /** Human form of the target prefix, for records. */
-  readonly targetName: string;
+  /** The inventory's CSV text and its path: messages name `file:line`, relative paths resolve from its directory. */
+  readonly inventory: { readonly text: string; readonly file: string };
+  /** Registry prefix (`registry.internal/mirror`) or `oci-layout:PATH` the repositories go below. */
+  readonly target: string;
+  /** Signs every version mirrored (and every pushed-but-unsigned one). None: nothing is signed. */
   readonly signer?: Signer;
-  readonly planOnly?: boolean;
+  /**
+   * Whether a present version must also be signed. Default: whether a signer is given; a plan
+   * (which needs no key) says `true` to plan the run that will sign.
+   */
+  readonly signing?: boolean;
+  /** trusted_root.json text for the rows' verify_identity / verify_issuer columns. */
+  readonly trustedRoot?: string;
+  /** Plan only: list what would be mirrored (items `skipped`, reason "planned"); write nothing. */
+  readonly plan?: boolean;
+  /** A row whose constraint matches no upstream version fails (UPSTREAM_NOT_FOUND) instead of warning. */
+  readonly strict?: boolean;
+  /** After the first failure start nothing new (the rest: `skipped`, reason "fail-fast"). */
   readonly failFast?: boolean;
-  readonly shard?: { index: number; count: number };
+  readonly shard?: { readonly index: number; readonly count: number };
+  /** Chart versions in flight at once (default: the session's concurrency). */
   readonly concurrency?: number;
-  readonly onEvent?: (
-    event:
-      | { type: 'record'; record: MirrorRecord; done: number; total: number }
-      | { type: 'planned'; ops: number; present: number },
-  ) => void;
+  /**
+   * Stops the run: nothing new starts (`skipped`, reason "aborted"); a version in flight is dropped
+   * before its tag is written, or, once tagged, finished and signed, so no tag lacks its artifact
+   * and nothing pushed goes unreported.
+   */
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (event: MirrorEvent) => void;
 }
 
-export interface MirrorReport {
-  readonly records: readonly MirrorRecord[];
-  readonly summary: {
-    mirrored: number;
-    signed: number;
-    present: number;
-    failed: number;
-    planned: number;
-    bytes: number;
-    seconds: number;
-  };
+/** Reasons of `skipped` and `present` items, for callers that branch on them. */
+export const REASON = {
+  planned: 'planned',
+  noMatch: 'no version matches',
+  aborted: 'aborted',
+  failFast: 'fail-fast',
+  present: 'already mirrored',
+  presentSigned: 'already mirrored and signed',
+} as const;
+
+/** Repositories from which on the catalog is read once instead of listing each absent repository. */
+const CATALOG_FROM = 64;
+/** The catalog is abandoned (each repository listed instead) past this many pages per repository asked about. */
+const CATALOG_PAGES_PER_REPOSITORY = 1 / 16;
+
+interface RowItem {
+  readonly row: InventoryRow;
+  readonly item: MirrorItem;
 }
 
-function failure(
+function rowItem(
   row: InventoryRow,
-  error: unknown,
-  started: number,
-  version?: UpstreamVersion,
-): MirrorRecord {
-  const e = toAirlockError(error);
+  target: Target,
+  fields: Pick<MirrorItem, 'outcome'> & Partial<MirrorItem>,
+): RowItem {
   return {
-    row: row.where,
-    chart: row.chart,
-    type: row.type,
-    ...(version ? { version: version.version, source: version.location } : { source: row.source }),
-    durationMs: Date.now() - started,
-    action: 'failed',
-    error: { code: e.code, message: e.message, details: e.details },
+    row,
+    item: {
+      reference: `${target.name}/${targetRepository(row)}`,
+      row: row.where,
+      chart: row.chart,
+      type: row.type,
+      source: row.source,
+      bytes: 0,
+      durationMs: 0,
+      ...fields,
+    },
   };
 }
 
-async function targetState(
-  repository: Repository,
-  candidates: readonly string[],
-): Promise<TargetState> {
-  const tags = new Set(await repository.listTags());
-  const signedTags = new Set<string>();
-  await mapLimit(
-    candidates.filter((t) => tags.has(t)),
-    8,
-    async (tag) => {
-      const descriptor = await repository.resolve(tag);
-      if (descriptor && tags.has(signatureTag(descriptor.digest))) signedTags.add(tag);
-    },
-  );
-  return { tags, signedTags };
+function opFields(
+  op: MirrorOp,
+  target: Target,
+): Omit<MirrorItem, 'outcome' | 'bytes' | 'durationMs'> {
+  return {
+    reference: `${target.name}/${op.repository}:${op.tag}`,
+    ...(op.digest ? { digest: op.digest } : {}),
+    row: op.row.where,
+    chart: op.row.chart,
+    type: op.row.type,
+    version: op.version.version,
+    source: op.version.location,
+    ...(op.version.digest ? { sourceDigest: `sha256:${op.version.digest}` } : {}),
+    action: op.action,
+  };
 }
 
 /**
  * The Shared Artifacts pipeline (isolated-gitops seed): inventory → upstream versions → plan →
  * fetch, verify, (inject tests), push, tag, sign, per chart version, concurrently. A failure fails
- * its own record; the rest go on unless failFast. Re-running skips what is already mirrored.
+ * its own item; the rest go on unless failFast. Re-running skips what is already mirrored.
  */
-export async function runMirror(options: MirrorOptions): Promise<MirrorReport> {
+export async function runMirror(session: Session, options: MirrorOptions): Promise<MirrorReport> {
   const started = Date.now();
-  const baseDir = resolve(options.inventoryFile, '..');
-  const rows = parseInventory(options.inventoryText, options.inventoryFile).filter((row) =>
+  const { file } = options.inventory;
+  const baseDir = resolve(file, '..');
+  const rows = parseInventory(options.inventory.text, file).filter((row) =>
     inShard(row, options.shard),
   );
-  const context: UpstreamContext = { indexCache: new Map(), ...options.upstream, baseDir };
-  const records: MirrorRecord[] = [];
-  const concurrency = options.concurrency ?? 8;
+  // Everything local is checked before the first request: verification columns and their keys.
+  const policies = await verificationPolicies(rows, baseDir, options.trustedRoot, session.maxSize);
+  const target = session.target(options.target);
+  const signal = options.signal;
+  const concurrency = options.concurrency ?? session.concurrency;
+  const signing = options.signing ?? options.signer !== undefined;
+  // An http:// source in the inventory is the inventory's explicit choice of plain HTTP.
+  const plainHosts = [
+    ...new Set(
+      rows.filter((r) => r.source.startsWith('http://')).map((r) => new URL(r.source).host),
+    ),
+  ];
+  const context: UpstreamContext = {
+    transport: session.upstream(plainHosts),
+    credentials: (host) => session.credentials.get(host),
+    indexCache: new Map(),
+    openOCI: (reference) => {
+      const slash = reference.indexOf('/');
+      return session.client.repository(reference.slice(0, slash), reference.slice(slash + 1));
+    },
+    baseDir,
+    maxSize: session.maxSize,
+  };
 
-  // Upstream listings, one per row; a row whose upstream fails is a failed record, not a stop.
-  const upstream = new Map<InventoryRow, UpstreamVersion[]>();
+  // 1. Upstream listings, one per row: a row whose upstream fails is its own failed item.
+  const early: RowItem[] = [];
+  const selected = new Map<InventoryRow, { wanted: UpstreamVersion[]; offered: number }>();
   await mapLimit(rows, concurrency, async (row) => {
+    if (signal?.aborted) {
+      early.push(rowItem(row, target, { outcome: 'skipped', reason: REASON.aborted }));
+      return;
+    }
     const t = Date.now();
     try {
-      upstream.set(row, await listUpstream(row, context));
+      const offered = await listUpstream(row, context);
+      selected.set(row, { wanted: selectUpstream(offered, row.versions), offered: offered.length });
     } catch (error) {
-      records.push(failure(row, error, t));
+      early.push(
+        rowItem(row, target, {
+          outcome: 'failed',
+          error: itemError(error),
+          durationMs: Date.now() - t,
+        }),
+      );
     }
   });
-  const listed = rows.filter((row) => upstream.has(row));
-  const byRepository = new Map<string, Set<string>>();
-  for (const row of listed) {
-    const tags = byRepository.get(targetRepository(row)) ?? new Set<string>();
-    for (const v of upstream.get(row) ?? []) tags.add(v.version.replaceAll('+', '_'));
-    byRepository.set(targetRepository(row), tags);
+
+  // 2. What the target holds, for the repositories and tags wanted.
+  const wantedTags = new Map<string, Set<string>>();
+  for (const [row, { wanted }] of selected) {
+    const tags = wantedTags.get(targetRepository(row)) ?? new Set<string>();
+    for (const v of wanted) tags.add(chartTag(v.version));
+    wantedTags.set(targetRepository(row), tags);
   }
-  const targets = new Map<string, TargetState>();
-  await mapLimit([...byRepository], concurrency, async ([repository, candidates]) => {
-    targets.set(repository, await targetState(options.openTarget(repository), [...candidates]));
+  const { states, failures } = await targetStates(session, target, wantedTags, {
+    signing,
+    concurrency,
+    signal,
   });
-  const plan = planMirror(listed, upstream, targets, { signing: options.signer !== undefined });
+  for (const row of [...selected.keys()]) {
+    const failure = failures.get(targetRepository(row));
+    if (failure === undefined) continue;
+    selected.delete(row);
+    early.push(rowItem(row, target, { outcome: 'failed', error: failure }));
+  }
+
+  // 3. The plan.
+  const plan = planMirror(selected, states, { signing, signatureTag });
   options.onEvent?.({ type: 'planned', ops: plan.ops.length, present: plan.present.length });
-  for (const p of plan.present) {
-    records.push({
-      row: p.row.where,
-      chart: p.row.chart,
-      type: p.row.type,
-      version: p.version,
-      source: p.row.source,
-      target: `${options.targetName}/${p.repository}:${p.tag}`,
-      durationMs: 0,
-      action: 'present',
-    });
+  for (const { row, offered } of plan.unmatched) {
+    const message = `${row.where}: no version of ${row.chart} matches "${row.versions}" (the upstream offers ${offered})`;
+    early.push(
+      rowItem(
+        row,
+        target,
+        options.strict === true
+          ? {
+              outcome: 'failed',
+              error: itemError(
+                new AirlockError('UPSTREAM_NOT_FOUND', message, { data: { option: 'strict' } }),
+              ),
+            }
+          : { outcome: 'skipped', reason: REASON.noMatch },
+      ),
+    );
   }
-  if (options.planOnly) {
-    for (const op of plan.ops) {
-      records.push({
-        row: op.row.where,
-        chart: op.row.chart,
-        type: op.row.type,
-        version: op.version.version,
-        source: op.version.location,
-        ...(op.version.digest ? { sourceDigest: `sha256:${op.version.digest}` } : {}),
-        target: `${options.targetName}/${op.repository}:${op.tag}`,
+  for (const p of plan.present)
+    early.push({
+      row: p.row,
+      item: {
+        reference: `${target.name}/${p.repository}:${p.tag}`,
+        ...(p.digest ? { digest: p.digest } : {}),
+        row: p.row.where,
+        chart: p.row.chart,
+        type: p.row.type,
+        version: p.version.version,
+        source: p.version.location,
+        ...(p.version.digest ? { sourceDigest: `sha256:${p.version.digest}` } : {}),
+        outcome: 'present',
+        reason: p.signed === true ? REASON.presentSigned : REASON.present,
+        ...(p.signed === true && p.digest ? { signature: signatureTag(p.digest) } : {}),
+        ...(p.signed === undefined ? {} : { signed: p.signed }),
+        bytes: 0,
         durationMs: 0,
-        action: 'planned',
-      });
-    }
-    return report(records, started);
+      },
+    });
+
+  // 4. The run (or the plan's list).
+  const preFailed = early.some((e) => e.item.outcome === 'failed');
+  let ran: { row: InventoryRow; item: MirrorItem }[];
+  const skipped = (reason: string) =>
+    plan.ops.map((op) => ({
+      row: op.row,
+      item: {
+        ...opFields(op, target),
+        outcome: 'skipped' as const,
+        reason,
+        bytes: 0,
+        durationMs: 0,
+      },
+    }));
+  // An abort during listing leaves the target state incomplete: not even a plan is given then.
+  if (signal?.aborted) ran = skipped(REASON.aborted);
+  else if (options.plan === true) ran = skipped(REASON.planned);
+  else if (options.failFast === true && preFailed) ran = skipped(REASON.failFast);
+  else {
+    const report = await runBatch<MirrorOp, MirrorItem>(
+      'mirror',
+      plan.ops,
+      (op, opSignal) =>
+        runOp(op, { target, context, policies, states, signer: options.signer, signal: opSignal }),
+      (op) => opFields(op, target),
+      {
+        concurrency,
+        ...(signal ? { signal } : {}),
+        ...(options.failFast === true ? { failFast: true } : {}),
+        onEvent: (event) => options.onEvent?.({ ...event, type: 'item' }),
+      },
+    );
+    ran = report.items.map((item, i) => ({ row: (plan.ops[i] as MirrorOp).row, item }));
   }
-  let done = 0;
-  let stop = false;
-  await mapLimit(plan.ops, concurrency, async (op) => {
-    if (stop) return;
-    const record = await runOp(op, options, context);
-    records.push(record);
-    done++;
-    options.onEvent?.({ type: 'record', record, done, total: plan.ops.length });
-    if (record.action === 'failed' && options.failFast) stop = true;
-  });
-  return report(records, started);
+  const all = [...early, ...ran];
+  all.sort(
+    (a, b) =>
+      a.row.line - b.row.line ||
+      (a.item.version ?? '').localeCompare(b.item.version ?? '', 'en', { numeric: true }),
+  );
+  return batchReport(
+    'mirror',
+    all.map((e) => e.item),
+    started,
+  );
 }
 
-function report(records: MirrorRecord[], started: number): MirrorReport {
-  const count = (action: MirrorRecordAction): number =>
-    records.filter((r) => r.action === action).length;
-  records.sort(
-    (a, b) =>
-      a.row.localeCompare(b.row, 'en', { numeric: true }) ||
-      (a.version ?? '').localeCompare(b.version ?? '', 'en', { numeric: true }),
-  );
+/**
+ * The rows' verification policies, built before any request: the column pair needs an oci://
+ * source, keys are read (relative to the inventory), identities need a trusted root.
+ */
+async function verificationPolicies(
+  rows: readonly InventoryRow[],
+  baseDir: string,
+  trustedRoot: string | undefined,
+  maxSize: number,
+): Promise<Map<InventoryRow, VerifyPolicy>> {
+  const issues: ConfigIssue[] = [];
+  for (const row of rows)
+    if (
+      (row.verifyKey !== undefined || row.verifyIdentity !== undefined) &&
+      row.sourceKind !== 'oci'
+    )
+      issues.push({
+        where: row.where,
+        message: `upstream signatures can only be verified for an oci:// source, not ${row.source}`,
+      });
+  if (issues.length > 0)
+    throw new ConfigError(
+      `${issues.length} row(s) verify signatures of a source that has none`,
+      issues,
+    );
+  const policies = new Map<InventoryRow, VerifyPolicy>();
+  const keys = new Map<string, Promise<string>>();
+  for (const row of rows) {
+    if (row.verifyKey === undefined && row.verifyIdentity === undefined) continue;
+    const path = row.verifyKey === undefined ? undefined : resolve(baseDir, row.verifyKey);
+    let pem: string | undefined;
+    if (path !== undefined) {
+      let pending = keys.get(path);
+      if (!pending) {
+        pending = readUserFile(path, { what: `the public key (${row.where})`, maxSize }).then((b) =>
+          b.toString('utf8'),
+        );
+        keys.set(path, pending);
+      }
+      pem = await pending;
+    }
+    policies.set(
+      row,
+      resolveVerifyPolicy({
+        keys:
+          pem === undefined || row.verifyKey === undefined ? [] : [{ name: row.verifyKey, pem }],
+        identities:
+          row.verifyIdentity === undefined
+            ? []
+            : [{ subject: row.verifyIdentity, issuer: row.verifyIssuer ?? '' }],
+        ...(trustedRoot === undefined ? {} : { trustedRoot }),
+        // A key-signed legacy signature has no transparency-log entry to require.
+        ignoreTlog: row.verifyIdentity === undefined,
+      }),
+    );
+  }
+  return policies;
+}
+
+function isSignatureTag(tag: string): boolean {
+  return tag.startsWith('sha256-') && tag.endsWith('.sig');
+}
+
+/**
+ * Lists each repository once. With many repositories on a registry, the catalog is read first and
+ * a repository it does not name is known empty without a request. Digests are looked up only when
+ * signing, only for wanted tags that exist, and only where the repository holds signatures at all.
+ */
+async function targetStates(
+  session: Session,
+  target: Target,
+  wanted: ReadonlyMap<string, ReadonlySet<string>>,
+  options: { signing: boolean; concurrency: number; signal: AbortSignal | undefined },
+): Promise<{ states: Map<string, TargetState>; failures: Map<string, ItemError> }> {
+  const states = new Map<string, TargetState>();
+  const failures = new Map<string, ItemError>();
+  const existing = await catalogued(session, target, wanted.size);
+  // Listings are small reads, bound by the registry's per-request cost: twice the transfers.
+  await mapLimit([...wanted], options.concurrency * 2, async ([repository, tags]) => {
+    if (options.signal?.aborted) return;
+    try {
+      if (existing !== undefined && !existing.has(repository)) {
+        states.set(repository, { tags: new Set(), digests: new Map() });
+        return;
+      }
+      const open = target.open(repository);
+      const listed = new Set(await open.listTags());
+      const digests = new Map<string, Digest>();
+      if (options.signing && [...listed].some(isSignatureTag)) {
+        await mapLimit(
+          [...tags].filter((t) => listed.has(t)),
+          options.concurrency,
+          async (tag) => {
+            const descriptor = await open.resolve(tag);
+            if (descriptor) digests.set(tag, descriptor.digest);
+          },
+        );
+      }
+      states.set(repository, { tags: listed, digests });
+    } catch (error) {
+      failures.set(repository, itemError(error));
+    }
+  });
+  return { states, failures };
+}
+
+/**
+ * The repositories below the target prefix, from the registry's catalog, or undefined when the
+ * catalog is not worth it (few repositories, a layout) or not available (many registries
+ * restrict it: then each repository is listed).
+ */
+async function catalogued(
+  session: Session,
+  target: Target,
+  repositories: number,
+): Promise<Set<string> | undefined> {
+  const reference = target.reference;
+  if (reference.kind !== 'registry' || repositories < CATALOG_FROM) return undefined;
+  const prefix = `${reference.repository}/`;
+  try {
+    const names = await session.client.catalog(reference.registry, {
+      maxPages: Math.max(1, Math.ceil(repositories * CATALOG_PAGES_PER_REPOSITORY)),
+    });
+    return new Set(names.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length)));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A repository that refuses to write a tag once the signal has fired (blobs may still land). */
+function abortBeforeTag(inner: Repository, signal: AbortSignal | undefined): Repository {
+  if (!signal) return inner;
   return {
-    records,
-    summary: {
-      mirrored: count('mirrored'),
-      signed: count('signed'),
-      present: count('present'),
-      failed: count('failed'),
-      planned: count('planned'),
-      bytes: records.reduce((s, r) => s + (r.bytes ?? 0), 0),
-      seconds: (Date.now() - started) / 1000,
+    name: inner.name,
+    kind: inner.kind,
+    mountName: inner.mountName,
+    storeId: inner.storeId,
+    resolve: (reference) => inner.resolve(reference),
+    fetchManifest: (reference) => inner.fetchManifest(reference),
+    hasManifest: (digest) => inner.hasManifest(digest),
+    hasBlob: (digest) => inner.hasBlob(digest),
+    fetchBlob: (descriptor) => inner.fetchBlob(descriptor),
+    listTags: () => inner.listTags(),
+    referrers: (digest, artifactType) => inner.referrers(digest, artifactType),
+    deleteManifest: (digest) => inner.deleteManifest(digest),
+    pushBlob: (descriptor, source, blobOptions) => {
+      throwIfAborted(signal);
+      return inner.pushBlob(descriptor, source, blobOptions);
+    },
+    pushManifest: (bytes, mediaType, tag) => {
+      throwIfAborted(signal);
+      return inner.pushManifest(bytes, mediaType, tag);
     },
   };
 }
 
-async function verifyUpstream(op: MirrorOp, context: UpstreamContext): Promise<void> {
-  const { row } = op;
-  if (!row.verifyKey && !row.verifyIdentity) return;
-  if (row.sourceKind !== 'oci')
-    throw new AirlockError(
-      'USAGE',
-      `${row.where}: upstream signature verification needs an oci:// source`,
-    );
-  const location = op.version.location;
-  const repository = context.openOCI(location.slice(0, location.lastIndexOf(':')));
-  const keys = row.verifyKey
-    ? [
-        {
-          name: row.verifyKey,
-          key: loadPublicKey(
-            await readFile(resolve(context.baseDir, row.verifyKey), 'utf8'),
-            row.verifyKey,
-          ),
-        },
-      ]
-    : [];
-  const identities = row.verifyIdentity
-    ? [{ subject: row.verifyIdentity, issuer: row.verifyIssuer ?? '' }]
-    : [];
-  await verifyArtifact(repository, location.slice(location.lastIndexOf(':') + 1), {
-    keys,
-    identities,
-    ignoreTlog: keys.length > 0,
-  });
+interface OpContext {
+  readonly target: Target;
+  readonly context: UpstreamContext;
+  readonly policies: ReadonlyMap<InventoryRow, VerifyPolicy>;
+  readonly states: ReadonlyMap<string, TargetState>;
+  readonly signer: Signer | undefined;
+  readonly signal: AbortSignal | undefined;
 }
 
-async function runOp(
-  op: MirrorOp,
-  options: MirrorOptions,
-  context: UpstreamContext,
-): Promise<MirrorRecord> {
-  const started = Date.now();
+async function runOp(op: MirrorOp, c: OpContext): Promise<Omit<MirrorItem, 'durationMs'>> {
   const { row, version } = op;
-  const repository = options.openTarget(op.repository);
-  const target = `${options.targetName}/${op.repository}:${op.tag}`;
+  const repository = c.target.open(op.repository);
+  const fields = opFields(op, c.target);
+  let digest: Digest | undefined = op.digest;
+  let bytes = 0;
+  let sourceDigest = fields.sourceDigest;
   try {
-    let digest: string;
-    let bytes = 0;
-    let sourceDigest: string | undefined = version.digest ? `sha256:${version.digest}` : undefined;
     if (op.action === 'mirror') {
-      await verifyUpstream(op, context);
-      let tgz = await fetchChart(row, version, context);
+      throwIfAborted(c.signal);
+      const policy = c.policies.get(row);
+      if (policy) {
+        const location = version.location;
+        await verifyArtifact(
+          c.context.openOCI(location.slice(0, location.lastIndexOf(':'))),
+          location.slice(location.lastIndexOf(':') + 1),
+          policy,
+          c.signal ? { signal: c.signal } : {},
+        );
+      }
+      let tgz = await fetchChart(row, version, c.context);
       sourceDigest = sha256(tgz);
       if (row.tests)
-        tgz = await injectTests(tgz, resolve(context.baseDir, row.tests), version.location);
+        tgz = await injectTests(tgz, resolve(c.context.baseDir, row.tests), version.location);
       const created = version.created ?? '1970-01-01T00:00:00Z';
+      const guarded = abortBeforeTag(repository, c.signal);
       if (row.type === 'crds') {
         const layer = packLayer(chartCRDEntries(readChartArchive(tgz, version.location)));
-        const pushed = await pushFluxArtifact(repository, layer, {
+        const pushed = await pushFluxArtifact(guarded, layer, {
           tag: op.tag,
           meta: { source: row.source, revision: `${version.version}@${sourceDigest}`, created },
         });
         digest = pushed.digest;
         bytes = layer.tgz.length;
       } else {
-        const pushed = await pushChartArchive(repository, tgz, {
-          created,
-          where: version.location,
-        });
-        digest = pushed.digest;
+        digest = (await pushChartArchive(guarded, tgz, { created, where: version.location }))
+          .digest;
         bytes = tgz.length;
       }
-    } else {
-      const existing = await repository.resolve(op.tag);
-      if (!existing)
-        throw new AirlockError('REGISTRY_NOT_FOUND', `${target} disappeared while mirroring`);
-      digest = existing.digest;
     }
-    // The signature comes after the tag it covers.
-    const signature = options.signer
-      ? (await signLegacy(repository, digest, options.signer)).signatureTag
-      : undefined;
-    return {
-      row: row.where,
-      chart: row.chart,
-      type: row.type,
-      version: version.version,
-      source: version.location,
-      ...(sourceDigest ? { sourceDigest } : {}),
-      target,
-      targetDigest: digest,
-      bytes,
-      durationMs: Date.now() - started,
-      action: op.action === 'mirror' ? 'mirrored' : 'signed',
-      ...(signature ? { signature } : {}),
-    };
   } catch (error) {
-    return { ...failure(row, error, started, version), target };
+    // Dropped before its tag was written: not a failure of this version, and nothing to undo.
+    if (error instanceof AirlockError && error.code === 'ABORTED')
+      return { ...fields, outcome: 'skipped', reason: REASON.aborted, bytes: 0 };
+    throw error;
   }
+  const pushedFields = {
+    ...fields,
+    ...(digest ? { digest } : {}),
+    ...(sourceDigest ? { sourceDigest } : {}),
+  };
+  if (!c.signer) return { ...pushedFields, outcome: 'done', signed: false, bytes };
+  // The signature comes after the tag it covers. A version just tagged is signed even after an
+  // abort, so its record is complete; a sign-only item may still be dropped.
+  const listed = c.states.get(op.repository)?.tags;
+  const signed = await signLegacy(repository, op.tag, c.signer, {
+    ...(digest ? { knownDigest: digest } : {}),
+    // The tags were listed a moment ago: a digest with no .sig tag among them has no signatures.
+    ...(digest && listed && !listed.has(signatureTag(digest)) ? { knownUnsigned: true } : {}),
+    ...(op.action === 'sign' && c.signal ? { signal: c.signal } : {}),
+  }).catch((error: unknown) => {
+    if (op.action === 'sign' && error instanceof AirlockError && error.code === 'ABORTED')
+      return undefined;
+    throw error;
+  });
+  if (signed === undefined)
+    return { ...pushedFields, outcome: 'skipped', reason: REASON.aborted, bytes };
+  return {
+    ...pushedFields,
+    digest: signed.digest,
+    outcome: 'done',
+    signature: signed.signatureTag,
+    signed: true,
+    bytes,
+  };
 }

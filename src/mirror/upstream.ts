@@ -20,6 +20,7 @@ import {
   packageChartBytes,
   readChartArchive,
 } from '../artifact/index.ts';
+import { parseHelmIndex } from './helm-index.ts';
 import type { InventoryRow } from './inventory.ts';
 import type { UpstreamVersion } from './plan.ts';
 
@@ -348,7 +349,8 @@ type ParsedIndex = { entries?: Record<string, unknown> };
 function parseIndex(text: string, where: string): ParsedIndex {
   let parsed: unknown;
   try {
-    parsed = parseYAML(text);
+    // A fast scanner for the shape Helm writes; anything else goes to the YAML parser.
+    parsed = parseHelmIndex(text);
   } catch (error) {
     throw new AirlockError('UPSTREAM_INVALID', `${where}: index.yaml is not valid YAML`, {
       cause: error,

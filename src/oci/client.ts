@@ -111,12 +111,22 @@ export class RegistryClient {
     return { apiVersion: typeof version === 'string' ? version : undefined };
   }
 
-  /** GET /v2/_catalog with Link pagination. Many registries restrict or disable it. */
-  async catalog(registry: string): Promise<string[]> {
+  /**
+   * GET /v2/_catalog with Link pagination. Many registries restrict or disable it. With
+   * `maxPages`, a catalog longer than that many pages fails with SIZE_LIMIT_EXCEEDED.
+   */
+  async catalog(registry: string, options: { maxPages?: number } = {}): Promise<string[]> {
     const session = this.session(registry);
     const names: string[] = [];
     let url: string | undefined = `${session.baseURL}/v2/_catalog?n=${this.pageSize}`;
+    let pages = 0;
     while (url) {
+      if (options.maxPages !== undefined && pages++ >= options.maxPages)
+        throw new RegistryError(
+          'SIZE_LIMIT_EXCEEDED',
+          `catalog of ${registry}: more than ${options.maxPages} pages`,
+          { url },
+        );
       const res: HTTPResponse = await this.send(registry, ['registry:catalog:*'], {
         method: 'GET',
         url,

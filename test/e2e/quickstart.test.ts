@@ -12,8 +12,8 @@ describe('the README quickstart', () => {
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
     });
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /2 mirrored, 0 signed, 0 already present, 0 failed/);
-    assert.equal((result.stdout.match(/^verified .*cosign-legacy/gm) ?? []).length, 2);
-    assert.match(result.stdout, /0 mirrored, 0 signed, 2 already present, 0 failed/);
+    assert.match(result.stdout, /^2 mirrored and signed, 0 already present, 0 failed/m);
+    assert.equal((result.stdout.match(/^done .*cosign-legacy/gm) ?? []).length, 2);
+    assert.match(result.stdout, /^0 mirrored and signed, 2 already present, 0 failed/m);
   });
 });

@@ -10,7 +10,10 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 import { RegistryClient } from '../../src/oci/index.ts';
-import { inShard, parseInventory } from '../../src/mirror/index.ts';
+import { inShard, type MirrorItem, parseInventory, runMirror } from '../../src/mirror/index.ts';
+import { openSession } from '../../src/session/index.ts';
+import { resolveSigner } from '../../src/sign/index.ts';
+import { startMockSigstore } from '../harness/sigstore.ts';
 import { fixtureCharts, UPSTREAM_HELM } from '../harness/fixture-charts.ts';
 import { type FaultProxy, startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
@@ -90,29 +93,35 @@ describe('airlock mirror: the Shared Artifacts pipeline', { skip }, () => {
       `source,chart,versions\n${names.map((n) => `${upstream.url},${n},*`).join('\n')}\n`,
     );
     const junit = join(work.path, 'all.xml');
+    proxy.log.length = 0;
     const result = await mirror(inventory, '--junit', junit);
+    const requests = proxy.log.length;
     assert.equal(result.code, 0, result.stderr);
     const report = result.json<{
-      summary: { mirrored: number; failed: number };
-      records: {
-        chart: string;
-        version: string;
-        target: string;
-        targetDigest: string;
-        signature: string;
-        sourceDigest: string;
-      }[];
+      operation: string;
+      summary: { done: number; failed: number; total: number };
+      items: MirrorItem[];
     }>();
-    assert.equal(report.summary.mirrored, 263);
+    assert.equal(report.operation, 'mirror');
+    assert.equal(report.summary.done, 263);
     assert.equal(report.summary.failed, 0);
     for (const chart of charts) {
-      const record = report.records.find(
-        (r) => r.chart === chart.name && r.version === chart.version,
-      );
-      assert.ok(record, `${chart.name} ${chart.version}`);
-      assert.equal(record.target, `${proxy.host}/mirror/${chart.name}:${chart.version}`);
-      assert.equal(record.sourceDigest, `sha256:${chart.digest}`);
+      const item = report.items.find((r) => r.chart === chart.name && r.version === chart.version);
+      assert.ok(item, `${chart.name} ${chart.version}`);
+      assert.equal(item.reference, `${proxy.host}/mirror/${chart.name}:${chart.version}`);
+      assert.equal(item.sourceDigest, `sha256:${chart.digest}`);
+      assert.equal(item.action, 'mirror');
+      assert.equal(item.signed, true);
+      assert.equal(item.signature, `sha256-${item.digest?.slice(7)}.sig`);
+      assert.match(item.row, new RegExp(`^${inventory}:\\d+$`));
     }
+    // Per version: two blobs (POST + PUT each) and the manifest, then the signature's two blobs
+    // and manifest; no resolve of the digest just pushed, no look-up of its .sig tag.
+    const perRepository = 2; // the tag listing, and the auth/ping round trips a client may make
+    assert.ok(
+      requests <= charts.length * 10 + names.length * perRepository + 5,
+      `${requests} registry requests for ${charts.length} versions`,
+    );
     // An independent client reads every one as a Helm artifact with the exact chart bytes.
     await mapLimit(charts, 8, async (chart) => {
       const { stdout } = await execFileAsync('skopeo', [
@@ -188,12 +197,9 @@ describe('airlock mirror: the Shared Artifacts pipeline', { skip }, () => {
     await writeFile(join(upstreamDir, 'index.yaml'), stringify(index));
     const third = await mirror(inventory);
     assert.equal(third.code, 0, third.stderr);
-    const report = third.json<{
-      summary: { mirrored: number; present: number };
-      records: { action: string; chart: string; version: string }[];
-    }>();
+    const report = third.json<{ summary: { present: number }; items: MirrorItem[] }>();
     assert.deepEqual(
-      report.records.filter((r) => r.action === 'mirrored').map((r) => `${r.chart} ${r.version}`),
+      report.items.filter((r) => r.outcome === 'done').map((r) => `${r.chart} ${r.version}`),
       ['alertmanager 99.0.0'],
     );
     assert.equal(report.summary.present, 263);
@@ -237,16 +243,31 @@ describe('airlock mirror: the Shared Artifacts pipeline', { skip }, () => {
     const result = await mirror(inventory, '--timeout', '1', '--junit', junit);
     slow.clear();
     assert.equal(result.code, 1);
-    const records = result.json<{
-      records: { chart: string; action: string; error?: { code: string } }[];
-    }>().records;
+    const items = result.json<{ items: MirrorItem[] }>().items;
     const codes = (chart: string): string[] => [
-      ...new Set(records.filter((r) => r.chart === chart).map((r) => r.error?.code ?? r.action)),
+      ...new Set(items.filter((r) => r.chart === chart).map((r) => r.error?.code ?? r.outcome)),
     ];
     assert.deepEqual(codes('prometheus-pushgateway'), ['UPSTREAM_NOT_FOUND']);
     assert.deepEqual(codes('prometheus-snmp-exporter'), ['UPSTREAM_UNAVAILABLE']);
     assert.deepEqual(codes('kube-state-metrics'), ['DIGEST_MISMATCH']);
-    assert.deepEqual(codes('prometheus-node-exporter'), ['mirrored']);
+    assert.deepEqual(codes('prometheus-node-exporter'), ['done']);
+    // One line per failure, with its inventory line, on one stream only.
+    const human = await airlock(
+      [
+        'mirror',
+        inventory,
+        '--to',
+        `${proxy.host}/mirror`,
+        '--insecure-registry',
+        proxy.host,
+        '--timeout',
+        '1',
+      ],
+      { env },
+    );
+    const failures = human.stdout.split('\n').filter((l) => l.startsWith('failed'));
+    assert.ok(failures.length > 0 && failures.every((l) => l.includes(`${inventory}:`)));
+    for (const line of failures) assert.ok(!human.stderr.includes(line.slice(9)), line);
     const xml = await readFile(junit, 'utf8');
     for (const code of ['UPSTREAM_NOT_FOUND', 'UPSTREAM_UNAVAILABLE', 'DIGEST_MISMATCH'])
       assert.match(xml, new RegExp(`<failure type="${code}"`));
@@ -286,8 +307,13 @@ describe('airlock mirror: the Shared Artifacts pipeline', { skip }, () => {
     proxy.log.length = 0;
     const result = await mirror(inventory, '--plan');
     assert.equal(result.code, 0, result.stderr);
-    const records = result.json<{ records: { action: string }[] }>().records;
-    assert.ok(records.length > 1 && records.every((r) => r.action === 'planned'));
+    const items = result.json<{ items: MirrorItem[] }>().items;
+    assert.ok(
+      items.length > 1 &&
+        items.every(
+          (r) => r.outcome === 'skipped' && r.reason === 'planned' && r.action === 'mirror',
+        ),
+    );
     assert.deepEqual(
       proxy.log.filter((r) => WRITES.has(r.method)),
       [],
@@ -370,10 +396,7 @@ ${server.url},${chart.name},private/${chart.name}
       );
       const denied = await mirror(inventory);
       assert.equal(denied.code, 1);
-      assert.equal(
-        denied.json<{ records: { error?: { code: string } }[] }>().records[0]?.error?.code,
-        'REGISTRY_AUTH',
-      );
+      assert.equal(denied.json<{ items: MirrorItem[] }>().items[0]?.error?.code, 'REGISTRY_AUTH');
       const dockerConfig = join(work.path, 'docker-helm');
       await mkdir(dockerConfig);
       await writeFile(
@@ -434,19 +457,220 @@ oci://${registry.host}/upstream-oci,${chart.name},*,oci-bad/${chart.name},./stra
 `,
     );
     const result = await mirrorWith(inventory, ['--insecure-registry', registry.host]);
-    assert.equal(result.code, 1);
-    const records = result.json<{
-      records: { target?: string; action: string; error?: { code: string } }[];
-    }>().records;
+    // Every failure is a refused signature: exit 3, as verify exits.
+    assert.equal(result.code, 3);
+    const items = result.json<{ items: MirrorItem[] }>().items;
     assert.deepEqual(
-      records
-        .map((r) => [r.target?.split('/mirror/')[1]?.split('/')[0], r.action, r.error?.code])
+      items
+        .map((r) => [r.reference.split('/mirror/')[1]?.split('/')[0], r.outcome, r.error?.code])
         .sort(),
       [
         ['oci-bad', 'failed', 'VERIFICATION_FAILED'],
-        ['oci-good', 'mirrored', undefined],
+        ['oci-good', 'done', undefined],
       ],
     );
+  });
+
+  it('a range that matches no version warns (skipped, exit 0); --strict makes it a failure (exit 1)', async () => {
+    const inventory = join(work.path, 'strict.csv');
+    await writeFile(
+      inventory,
+      `source,chart,versions,target\n${upstream.url},alertmanager,>=999,strict/a\n${upstream.url},prometheus-adapter,,strict/b\n`,
+    );
+    const lenient = await mirror(inventory);
+    assert.equal(lenient.code, 0, lenient.stderr);
+    const items = lenient.json<{ items: MirrorItem[] }>().items;
+    const unmatched = items.filter((i) => i.chart === 'alertmanager');
+    assert.deepEqual(
+      unmatched.map((i) => [i.row, i.outcome, i.reason, i.version]),
+      [[`${inventory}:2`, 'skipped', 'no version matches', undefined]],
+    );
+    assert.ok(lenient.stderr.includes(`${inventory}:2`), 'the warning names the row');
+    assert.deepEqual(
+      items.filter((i) => i.chart === 'prometheus-adapter').map((i) => i.outcome),
+      ['done'],
+    );
+    const strict = await mirror(inventory, '--strict');
+    assert.equal(strict.code, 1);
+    const again = strict.json<{ items: MirrorItem[] }>().items;
+    assert.deepEqual(
+      again.map((i) => [i.chart, i.outcome, i.error?.code]),
+      [
+        ['alertmanager', 'failed', 'UPSTREAM_NOT_FOUND'],
+        ['prometheus-adapter', 'present', undefined],
+      ],
+    );
+  });
+
+  it('without a signer: mirrors, says so on stderr and in the summary, and writes no signature', async () => {
+    const inventory = join(work.path, 'unsigned.csv');
+    await writeFile(
+      inventory,
+      `source,chart,versions,target\n${upstream.url},prometheus-adapter,,unsigned/adapter\n`,
+    );
+    const args = [
+      'mirror',
+      inventory,
+      '--to',
+      `${proxy.host}/mirror`,
+      '--insecure-registry',
+      proxy.host,
+    ];
+    const result = await airlock([...args, '--json'], { env });
+    assert.equal(result.code, 0, result.stderr);
+    const items = result.json<{ items: MirrorItem[] }>().items;
+    assert.ok(items.length === 1 && items[0]?.outcome === 'done' && items[0].signed === false);
+    assert.equal(items[0].signature, undefined);
+    assert.match(result.stderr, /warning/);
+    const client = new RegistryClient({ insecureRegistries: [registry.host] });
+    const tags = await client.repository(registry.host, 'mirror/unsigned/adapter').listTags();
+    client.close();
+    assert.ok(tags.length === 1 && !tags.some((t) => t.endsWith('.sig')), tags.join(' '));
+    // The human summary says it too, and a signed run later signs what is there.
+    const human = await airlock(args, { env });
+    assert.match(human.stdout.trim().split('\n').pop() ?? '', /NOT signed/);
+    const signed = await mirror(inventory);
+    assert.equal(signed.code, 0, signed.stderr);
+    assert.deepEqual(
+      signed.json<{ items: MirrorItem[] }>().items.map((i) => [i.outcome, i.action, i.signed]),
+      [['done', 'sign', true]],
+    );
+  });
+
+  it('verify_identity rows check keyless upstream signatures against --trusted-root', async () => {
+    const sigstore = await startMockSigstore();
+    try {
+      const chart = (await fixtureCharts()).find((c) => c.name === 'prometheus-statsd-exporter')!;
+      const flags = ['--insecure-registry', registry.host];
+      const identity = 'https://gitlab.internal/upstream/charts//.gitlab-ci.yml@refs/heads/main';
+      const issuer = 'https://gitlab.internal';
+      const signEnv = { ...env, UPSTREAM_TOKEN: sigstore.token(identity, issuer) };
+      assert.equal(
+        (
+          await airlock(['chart', 'push', chart.file, `${registry.host}/keyless-up`, ...flags], {
+            env,
+          })
+        ).code,
+        0,
+      );
+      const signed = await airlock(
+        [
+          'sign',
+          `${registry.host}/keyless-up/${chart.name}:${chart.version}`,
+          '--keyless',
+          '--identity-token-env',
+          'UPSTREAM_TOKEN',
+          '--fulcio-url',
+          sigstore.fulcioURL,
+          '--rekor-url',
+          sigstore.rekorURL,
+          ...flags,
+        ],
+        { env: signEnv },
+      );
+      assert.equal(signed.code, 0, signed.stderr);
+      const root = join(work.path, 'trusted_root.json');
+      await writeFile(root, JSON.stringify(sigstore.trustedRoot));
+      const inventory = join(work.path, 'keyless.csv');
+      // Through the proxy, so its log shows any request to the upstream as well.
+      const source = `oci://${proxy.host}/keyless-up`;
+      await writeFile(
+        inventory,
+        `source,chart,versions,target,verify_identity,verify_issuer
+${source},${chart.name},*,kl-good/${chart.name},${identity},${issuer}
+${source},${chart.name},*,kl-bad/${chart.name},https://gitlab.internal/someone/else,${issuer}
+`,
+      );
+      proxy.log.length = 0;
+      const noRoot = await mirrorWith(inventory, flags);
+      assert.equal(noRoot.code, 2);
+      assert.equal(noRoot.json<{ error: { code: string } }>().error.code, 'TRUSTED_ROOT_REQUIRED');
+      assert.deepEqual(proxy.log, [], 'refused before any request');
+      const result = await mirrorWith(inventory, [...flags, '--trusted-root', root]);
+      assert.equal(result.code, 3, result.stderr);
+      assert.deepEqual(
+        result
+          .json<{ items: MirrorItem[] }>()
+          .items.map((r) => [
+            r.reference.split('/mirror/')[1]?.split('/')[0],
+            r.outcome,
+            r.error?.code,
+          ])
+          .sort(),
+        [
+          ['kl-bad', 'failed', 'VERIFICATION_FAILED'],
+          ['kl-good', 'done', undefined],
+        ],
+      );
+    } finally {
+      await sigstore.stop();
+    }
+  });
+
+  it('an abort mid-run leaves no tag without its artifact or signature; a re-run finishes', async () => {
+    const names = ['alertmanager', 'prometheus-adapter', 'kube-state-metrics'];
+    const inventory = join(work.path, 'abort.csv');
+    const text = `source,chart,versions,target\n${names.map((n) => `${upstream.url},${n},*,abort/${n}`).join('\n')}\n`;
+    await writeFile(inventory, text);
+    const signer = resolveSigner({
+      key: {
+        pem: await readFile(join(work.path, 'cosign.key'), 'utf8'),
+        password: env.COSIGN_PASSWORD ?? '',
+      },
+    });
+    const session = openSession({ insecureRegistries: [registry.host], concurrency: 4 });
+    const options = {
+      inventory: { text, file: inventory },
+      target: `${registry.host}/mirror`,
+      signer,
+      concurrency: 4,
+    };
+    try {
+      const controller = new AbortController();
+      const first = await runMirror(session, {
+        ...options,
+        signal: controller.signal,
+        onEvent: (event) => {
+          if (event.type === 'item' && event.done === 3) controller.abort();
+        },
+      });
+      const done = first.items.filter((i) => i.outcome === 'done');
+      const aborted = first.items.filter((i) => i.reason === 'aborted');
+      assert.ok(
+        done.length >= 3 && aborted.length > 0,
+        `${done.length} done, ${aborted.length} aborted`,
+      );
+      assert.equal(first.summary.failed, 0);
+      // Every version tag in the target is a complete, signed artifact, and each is reported done.
+      const client = new RegistryClient({ insecureRegistries: [registry.host] });
+      const check = async (): Promise<string[]> => {
+        const tagged: string[] = [];
+        for (const name of names) {
+          const repo = client.repository(registry.host, `mirror/abort/${name}`);
+          const tags = await repo.listTags();
+          for (const tag of tags.filter((t) => !t.endsWith('.sig'))) {
+            const manifest = JSON.parse((await repo.fetchManifest(tag)).bytes.toString('utf8')) as {
+              config: { digest: `sha256:${string}` };
+              layers: { digest: `sha256:${string}` }[];
+            };
+            for (const blob of [manifest.config, ...manifest.layers])
+              assert.ok(await repo.hasBlob(blob.digest), `${name}:${tag} ${blob.digest}`);
+            const digest = (await repo.resolve(tag))?.digest ?? '';
+            assert.ok(tags.includes(`sha256-${digest.slice(7)}.sig`), `${name}:${tag} is signed`);
+            tagged.push(`${registry.host}/mirror/abort/${name}:${tag}`);
+          }
+        }
+        return tagged.sort();
+      };
+      assert.deepEqual(await check(), done.map((i) => i.reference).sort());
+      const second = await runMirror(session, options);
+      assert.equal(second.summary.failed + second.summary.skipped, 0);
+      assert.equal(second.summary.present, done.length);
+      assert.equal((await check()).length, first.items.length);
+      client.close();
+    } finally {
+      session.close();
+    }
   });
 
   it('--shard splits the inventory deterministically: every row in exactly one shard', async () => {

@@ -1,27 +1,18 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { AirlockError } from '../../errors.ts';
+import { DEFAULT_MAX_SIZE, readUserFile, writeFileAtomic } from '../../core/index.ts';
+import { junitReport, type MirrorItem, type MirrorReport, runMirror } from '../../mirror/index.ts';
+import { openSession } from '../../session/index.ts';
 import {
-  type CredentialStore,
-  HTTPTransport,
-  LayoutRepository,
-  parseReference,
-  type Repository,
-} from '../../oci/index.ts';
-import { junitReport, parseInventory, runMirror } from '../../mirror/index.ts';
-import { oidcToken, resolveSigner, type Signer } from '../../sign/index.ts';
-import {
-  type CommandContext,
   type CommandSpec,
-  concurrencyOption,
-  stringList,
+  type OptionValues,
+  sessionOptionsFrom,
   stringOption,
 } from '../command.ts';
-import { ExitCode } from '../exit-codes.ts';
+import { readKeyFile, SIGNER_OPTIONS, signerFrom } from '../keys.ts';
 import { formatBytes } from '../output.ts';
-import { keyPassword } from '../keys.ts';
+import { renderBatch } from '../render.ts';
 
-export const DEFAULT_TARGET = 'oci-layout:./airlock-store';
+const DEFAULT_TARGET = 'oci-layout:./airlock-store';
 
 function parseShard(text: string | undefined): { index: number; count: number } | undefined {
   if (text === undefined) return undefined;
@@ -35,34 +26,42 @@ function parseShard(text: string | undefined): { index: number; count: number } 
   return { index, count };
 }
 
-async function signerFrom(context: CommandContext): Promise<Signer | undefined> {
-  const { values, env } = context;
-  const keyPath = stringOption(values, 'key');
-  if (keyPath !== undefined && values.keyless === true)
-    throw new AirlockError('USAGE', 'pass --key or --keyless, not both');
-  if (keyPath !== undefined) {
-    let pem: string;
-    try {
-      pem = await readFile(keyPath, 'utf8');
-    } catch (error) {
-      throw new AirlockError('USAGE', `--key ${keyPath}: cannot read it`, { cause: error });
-    }
-    return resolveSigner({ key: { pem, password: await keyPassword(context), name: keyPath } });
+function positive(values: OptionValues, flag: string, fallback: number): number {
+  const text = stringOption(values, flag);
+  const value = text === undefined ? fallback : Number(text);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new AirlockError('USAGE', `--${flag} "${text ?? ''}" is not a positive number`);
+  return value;
+}
+
+/** The closing line: what was mirrored, and whether it was signed, in so many words. */
+function summary(report: MirrorReport, plan: boolean, signing: boolean): string {
+  const count = (test: (i: MirrorItem) => boolean): number => report.items.filter(test).length;
+  const present = count((i) => i.outcome === 'present');
+  const failed = count((i) => i.outcome === 'failed');
+  const unmatched = count((i) => i.reason === 'no version matches');
+  const tail = [
+    `${present} already present`,
+    ...(unmatched > 0 ? [`${unmatched} row(s) match no version`] : []),
+    `${failed} failed`,
+  ];
+  if (plan) {
+    const mirror = count((i) => i.reason === 'planned' && i.action === 'mirror');
+    const sign = count((i) => i.reason === 'planned' && i.action === 'sign');
+    return `plan: ${mirror} to mirror${signing ? ' and sign' : ' (unsigned)'}, ${sign > 0 ? `${sign} to sign, ` : ''}${tail.join(', ')}`;
   }
-  if (values.keyless !== true) return undefined;
-  const tokenEnv = stringOption(values, 'identity-token-env');
-  const fulcioURL = stringOption(values, 'fulcio-url');
-  const rekorURL = stringOption(values, 'rekor-url');
-  return resolveSigner({
-    keyless: {
-      token: await oidcToken({
-        env,
-        ...(tokenEnv === undefined ? {} : { identityTokenEnv: tokenEnv }),
-      }),
-      ...(fulcioURL === undefined ? {} : { fulcioURL }),
-      ...(rekorURL === undefined ? {} : { rekorURL }),
-    },
-  });
+  const mirrored = count((i) => i.outcome === 'done' && i.action === 'mirror');
+  const signedOnly = count((i) => i.outcome === 'done' && i.action === 'sign');
+  const stopped = count((i) => i.reason === 'aborted' || i.reason === 'fail-fast');
+  const { bytes, durationMs } = report.summary;
+  return [
+    signing ? `${mirrored} mirrored and signed` : `${mirrored} mirrored, NOT signed`,
+    ...(signedOnly > 0 ? [`${signedOnly} signed (mirrored before)`] : []),
+    ...tail,
+    ...(stopped > 0 ? [`${stopped} not started`] : []),
+  ]
+    .join(', ')
+    .concat(`; ${formatBytes(bytes)} in ${(durationMs / 1000).toFixed(1)} s`);
 }
 
 export const mirrorCommand: CommandSpec = {
@@ -76,6 +75,7 @@ export const mirrorCommand: CommandSpec = {
     'fetch (digest-checked), verify upstream signatures where configured, inject tests, push as a Helm',
     'OCI artifact (or the CRDs as a Flux artifact for type=crds), tag, and sign. A failed row does not',
     'stop the others; the exit status is 1 when any failed. Re-running finishes an interrupted run.',
+    'A row whose range matches no upstream version is a warning (a failure with --strict).',
     `--to defaults to ${DEFAULT_TARGET}, a local OCI layout store. See docs/inventory.md.`,
   ].join('\n'),
   examples: [
@@ -91,34 +91,15 @@ export const mirrorCommand: CommandSpec = {
       env: true,
       description: `Target registry prefix or oci-layout:PATH (default ${DEFAULT_TARGET}).`,
     },
-    key: {
+    ...SIGNER_OPTIONS,
+    'trusted-root': {
       type: 'string',
       value: 'FILE',
       env: true,
-      description: 'Sign with this cosign key (password from COSIGN_PASSWORD).',
-    },
-    keyless: {
-      type: 'boolean',
-      description: "Sign keylessly with the CI job's OIDC identity (Fulcio, Rekor).",
-    },
-    'identity-token-env': {
-      type: 'string',
-      value: 'NAME',
-      description: 'Variable holding the OIDC token for --keyless.',
-    },
-    'fulcio-url': {
-      type: 'string',
-      value: 'URL',
-      env: true,
-      description: 'Fulcio of a private Sigstore.',
-    },
-    'rekor-url': {
-      type: 'string',
-      value: 'URL',
-      env: true,
-      description: 'Rekor of a private Sigstore.',
+      description: 'trusted_root.json for the verify_identity / verify_issuer columns.',
     },
     plan: { type: 'boolean', description: 'Print what would be mirrored; change nothing.' },
+    strict: { type: 'boolean', description: 'Fail a row whose range matches no version.' },
     'fail-fast': { type: 'boolean', description: 'Stop at the first failed chart.' },
     shard: {
       type: 'string',
@@ -133,113 +114,75 @@ export const mirrorCommand: CommandSpec = {
       env: true,
       description: 'Idle timeout for upstream requests (default 60).',
     },
+    'max-size': {
+      type: 'string',
+      value: 'BYTES',
+      env: true,
+      description: `Largest upstream index, chart or local file read (default ${DEFAULT_MAX_SIZE}).`,
+    },
   },
   async run(context) {
     const { positionals, values, out } = context;
     const [file, ...extra] = positionals;
     if (file === undefined || extra.length > 0)
       throw new AirlockError('USAGE', 'mirror takes one INVENTORY.csv');
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new AirlockError('USAGE', `${file}: cannot read the inventory`, { cause: error });
-    }
-    // Validate everything before touching any network.
-    const rows = parseInventory(text, file);
+    const text = (await readUserFile(file, { what: 'the inventory' })).toString('utf8');
     const shard = parseShard(stringOption(values, 'shard'));
-    const timeoutText = stringOption(values, 'timeout');
-    const timeout = timeoutText === undefined ? 60 : Number(timeoutText);
-    if (!Number.isFinite(timeout) || timeout <= 0)
-      throw new AirlockError(
-        'USAGE',
-        `--timeout "${timeoutText ?? ''}" is not a positive number of seconds`,
-      );
-    const to = parseReference(stringOption(values, 'to') ?? DEFAULT_TARGET, {
-      repositoryOnly: true,
+    const timeout = positive(values, 'timeout', 60);
+    const maxSize = Math.floor(positive(values, 'max-size', DEFAULT_MAX_SIZE));
+    const plan = values.plan === true;
+    const signing = stringOption(values, 'key') !== undefined || values.keyless === true;
+    // A plan needs no key: it plans the signed run without decrypting anything.
+    const signer = signing && !plan ? await signerFrom(context) : undefined;
+    const rootPath = stringOption(values, 'trusted-root');
+    const trustedRoot =
+      rootPath === undefined ? undefined : await readKeyFile(rootPath, 'the trusted root');
+    if (!signing && !plan)
+      out.info('airlock: warning: no --key or --keyless given: nothing will be signed');
+    const session = openSession({
+      ...(await sessionOptionsFrom(values, context.env, context.stdin)),
+      maxSize,
+      upstreamTimeoutMs: timeout * 1000,
     });
-    const signer = values.plan === true ? undefined : await signerFrom(context);
-    const planSigning =
-      values.plan === true &&
-      (stringOption(values, 'key') !== undefined || values.keyless === true);
-    const session = await context.session();
-    // An http:// source in the inventory is the inventory's explicit choice of plain HTTP.
-    const httpHosts = rows
-      .filter((r) => r.source.startsWith('http://'))
-      .map((r) => new URL(r.source).host);
-    const caCertificates = await Promise.all(
-      stringList(values, 'ca-file').map((f) => readFile(f, 'utf8')),
-    );
-    const transport = new HTTPTransport({
-      insecureRegistries: [...httpHosts, ...stringList(values, 'insecure-registry')],
-      caCertificates,
-      timeoutMs: timeout * 1000,
-      retry: { attempts: 3 },
-    });
-    // Helm repositories authenticate like registries: --username/--password-stdin, else config.json.
-    const credentials: CredentialStore = session.credentials;
-    const openTarget = (repository: string): Repository =>
-      to.kind === 'layout'
-        ? new LayoutRepository(join(to.path, repository))
-        : session.client.repository(to.registry, `${to.repository}/${repository}`);
-    const concurrency = concurrencyOption(values);
     try {
-      const report = await runMirror({
-        inventoryText: text,
-        inventoryFile: file,
-        upstream: {
-          transport,
-          credentials: (host) => credentials.get(host),
-          openOCI: (reference) => {
-            const slash = reference.indexOf('/');
-            return session.client.repository(reference.slice(0, slash), reference.slice(slash + 1));
-          },
-        },
-        openTarget,
-        targetName:
-          to.kind === 'layout' ? `oci-layout:${to.path}` : `${to.registry}/${to.repository}`,
+      const report = await runMirror(session, {
+        inventory: { text, file },
+        target: stringOption(values, 'to') ?? DEFAULT_TARGET,
         ...(signer ? { signer } : {}),
-        planOnly: values.plan === true,
+        signing,
+        ...(trustedRoot === undefined ? {} : { trustedRoot }),
+        plan,
+        strict: values.strict === true,
         failFast: values['fail-fast'] === true,
         ...(shard ? { shard } : {}),
-        ...(concurrency === undefined ? {} : { concurrency }),
+        signal: context.signal,
         onEvent: (event) => {
           if (event.type === 'planned')
-            out.debug(`plan: ${event.ops} to mirror, ${event.present} already present`);
+            out.debug(`plan: ${event.ops} to do, ${event.present} already present`);
           else
             out.progress(
-              `mirroring ${event.done}/${event.total}: ${event.record.chart} ${event.record.version ?? ''} ${event.record.action}`,
+              `mirroring ${event.done}/${event.total}: ${event.item.chart} ${event.item.version ?? ''}`,
             );
         },
       });
       const junit = stringOption(values, 'junit');
-      if (junit !== undefined) {
-        await writeFile(`${junit}.tmp`, junitReport(report));
-        await rename(`${junit}.tmp`, junit);
-      }
-      for (const r of report.records.filter((x) => x.action === 'failed')) {
-        out.info(
-          `airlock: ${r.row}: ${r.chart} ${r.version ?? ''}: ${r.error?.message ?? ''} (${r.error?.code ?? ''})`,
-        );
-      }
-      const s = report.summary;
-      const width = Math.max(
-        5,
-        ...report.records.map((r) => `${r.chart} ${r.version ?? ''}`.length),
-      );
-      const human = [
-        ...report.records.map(
-          (r) =>
-            `${r.action.padEnd(9)} ${`${r.chart} ${r.version ?? ''}`.padEnd(width)}  ${r.action === 'failed' ? `${r.error?.code ?? ''}: ${r.error?.message ?? ''}` : (r.target ?? '')}`,
-        ),
-        values.plan === true
-          ? `plan: ${s.planned} to mirror${planSigning ? ' and sign' : ''}, ${s.present} already present, ${s.failed} failed`
-          : `${s.mirrored} mirrored, ${s.signed} signed, ${s.present} already present, ${s.failed} failed; ${formatBytes(s.bytes)} in ${s.seconds.toFixed(1)} s`,
-      ];
-      out.result(human, report);
-      return s.failed > 0 ? ExitCode.failure : ExitCode.ok;
+      if (junit !== undefined) await writeFileAtomic(junit, junitReport(report));
+      for (const item of report.items)
+        if (item.reason === 'no version matches')
+          out.info(
+            `airlock: warning: ${item.row}: no version of ${item.chart} matches its range (--strict makes this a failure)`,
+          );
+      const status = renderBatch(out, report, {
+        line: (item) =>
+          `${item.row} ${item.chart}${item.version === undefined ? '' : ` ${item.version}`}${item.type === 'crds' ? ' (crds)' : ''} → ${item.reference}${item.digest === undefined ? '' : `@${item.digest}`}`,
+        summary: summary(report, plan, signing),
+        showAll: plan,
+      });
+      // Stopped by Ctrl-C: not a success, even if nothing failed.
+      const aborted = report.items.some((i) => i.reason === 'aborted');
+      return aborted ? Math.max(status, 1) : status;
     } finally {
-      transport.close();
+      session.close();
     }
   },
 };
