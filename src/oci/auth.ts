@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AirlockError } from '../errors.ts';
+import { writeFileAtomic } from '../core/index.ts';
 import { DOCKER_HUB } from './reference.ts';
 
 export interface Challenge {
@@ -264,9 +265,8 @@ async function credentialHelperGet(
 
 async function writeDockerConfig(path: string, config: DockerConfigFile): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o600 });
-  await rename(tmp, path);
+  // config.json holds credentials: owner-only, and never seen half-written.
+  await writeFileAtomic(path, `${JSON.stringify(config, null, '\t')}\n`, { mode: 0o600 });
 }
 
 /** Stores credentials as `docker login` does: in the registry's helper if one is set, else in auths. */
