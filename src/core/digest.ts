@@ -83,6 +83,11 @@ export class VerifyingStream extends Transform {
     this.#hash = createHash(digestAlgorithm(expected.digest));
   }
 
+  /** Whether this stream checks exactly `expected` (digest and size): no second hash is needed. */
+  verifies(expected: { digest: Digest; size: number }): boolean {
+    return expected.digest === this.#expected.digest && expected.size === this.#expected.size;
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#seen += chunk.byteLength;
     if (this.#seen > this.#expected.size) {

@@ -33,7 +33,7 @@ export {
   type TarReadType,
 } from './tar.ts';
 export { GoMap, goJSON } from './go-json.ts';
-export { readAll } from './streams.ts';
+export { BufferPool, blobBuffers, readAll, releaseChunk } from './streams.ts';
 export {
   abortedError,
   type BatchEvent,

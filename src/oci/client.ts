@@ -327,8 +327,9 @@ function authError(registry: string, url: string, hadCredentials: boolean): Regi
       details: [
         hadCredentials
           ? `Check the credentials for ${registry} (airlock login ${registry}).`
-          : `Run "airlock login ${registry}", or pass --username and --password-stdin.`,
+          : `Log in first (airlock login ${registry}), or give a user name and password.`,
       ],
+      data: { registry, credentials: hadCredentials ? 'rejected' : 'missing' },
     },
   );
 }
@@ -518,6 +519,9 @@ export class RegistryRepository implements Repository {
     const res = await this.client.send(this.registry, this.#pull, {
       method: 'GET',
       url: this.#url(`blobs/${descriptor.digest}`),
+      // Large blobs are read into reused buffers on a connection of their own (raw-http.ts):
+      // memory stays flat however large the blob. Small ones share the keep-alive connections.
+      largeBody: descriptor.size > this.client.monolithicUploadLimit,
     });
     await this.client.expect(res, [200], `blob ${where}`);
     const verifier = new VerifyingStream(
@@ -539,6 +543,8 @@ export class RegistryRepository implements Repository {
         ),
       );
     });
+    // A reader that gives up (a failed upload, an abort) closes the download too.
+    verifier.once('close', () => res.body.destroy());
     return res.body.pipe(verifier);
   }
 
@@ -585,16 +591,14 @@ export class RegistryRepository implements Repository {
           put.body.resume();
         } else {
           // Streamed upload: one PATCH with a chunked body, then PUT with the digest to commit. The
-          // source stream verifies as it flows, so a wrong byte aborts the PATCH before any commit.
-          // Verified here too: a source that is not already a verifying stream cannot slip
-          // unverified bytes into a commit.
-          const raw = await source();
-          const stream = new VerifyingStream(
-            { digest: descriptor.digest, size: descriptor.size },
+          // stream verifies as it flows, so a wrong byte aborts the PATCH before any commit. A
+          // source that already verifies this digest (a registry or layout download) is hashed
+          // once, not twice; any other source is wrapped, so unverified bytes never commit.
+          const stream = verifyingSource(
+            await source(),
+            descriptor,
             `blob ${descriptor.digest} for ${this.name}`,
           );
-          raw.on('error', (error) => stream.destroy(error));
-          raw.pipe(stream);
           const patch = await this.client.send(this.registry, this.#push, {
             method: 'PATCH',
             url: location,
@@ -729,6 +733,15 @@ export function filterReferrers(bytes: Buffer, artifactType?: string): Descripto
 /** The referrers tag schema (distribution spec v1.1): `<alg>-<hex>` of the subject digest. */
 export function referrersTag(digest: Digest): string {
   return `${digestAlgorithm(digest)}-${digestHex(digest)}`;
+}
+
+/** `raw` itself when it already verifies `descriptor`, else `raw` piped through a verifier. */
+function verifyingSource(raw: Readable, descriptor: Descriptor, where: string): Readable {
+  if (raw instanceof VerifyingStream && raw.verifies(descriptor)) return raw;
+  const stream = new VerifyingStream({ digest: descriptor.digest, size: descriptor.size }, where);
+  raw.on('error', (error) => stream.destroy(error));
+  stream.once('close', () => raw.destroy());
+  return raw.pipe(stream);
 }
 
 function uploadLocation(res: HTTPResponse, fallback?: string): string {
