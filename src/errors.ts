@@ -29,6 +29,11 @@ export type ErrorCode =
   | 'REGISTRY_UNAVAILABLE'
   | 'REGISTRY_UNREACHABLE'
   | 'TLS_FAILED'
+  /**
+   * The host speaks another protocol than it was reached with: HTTPS (TLS) where plain HTTP was
+   * used (an insecure registry that has TLS), or plain HTTP where HTTPS was. `data` says which.
+   */
+  | 'PROTOCOL_MISMATCH'
   | 'INSECURE_REFUSED'
   | 'DIGEST_MISMATCH'
   | 'SIZE_MISMATCH'

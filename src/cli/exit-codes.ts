@@ -32,6 +32,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'REGISTRY_UNAVAILABLE':
     case 'REGISTRY_UNREACHABLE':
     case 'TLS_FAILED':
+    case 'PROTOCOL_MISMATCH':
     case 'INSECURE_REFUSED':
     case 'DIGEST_MISMATCH':
     case 'SIZE_MISMATCH':

@@ -29,9 +29,24 @@ export const FLAG_FOR_OPTION: Readonly<Record<string, string>> = {
   trustedRoot: '--trusted-root',
 };
 
-/** The hint line for an error whose data names an option, e.g. "(set by --semver)". */
-export function flagHint(error: AirlockError): string[] {
-  const option = error.data.option;
+/**
+ * Hint lines from an error's data: the flag an invalid option came from ("(from --semver)"), or
+ * what to do about how a host was reached (the library states the facts, the CLI names the flag).
+ */
+export function flagHint(error: Pick<AirlockError, 'data'>): string[] {
+  const { option, host } = error.data;
+  if (typeof host === 'string') {
+    if (error.data.speaksTLS === true)
+      return [
+        `${host} speaks HTTPS: drop it from --insecure-registry (and AIRLOCK_INSECURE_REGISTRY).`,
+      ];
+    if (error.data.speaksPlainHTTP === true)
+      return [`If ${host} is meant to be plain HTTP, name it with --insecure-registry ${host}.`];
+    if (error.data.plainHTTPRefused === true)
+      return [`Pass --insecure-registry ${host} only if plain HTTP to that host is intended.`];
+    if (error.data.caRequired === true)
+      return ['Pass --ca-file with the CA that signed the registry certificate.'];
+  }
   if (typeof option !== 'string') return [];
   const flag = FLAG_FOR_OPTION[option];
   return flag === undefined ? [] : [`(from ${flag})`];

@@ -1,5 +1,6 @@
 import { type BatchItem, type BatchReport, escapeControl } from '../core/index.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
+import { flagHint } from './flags.ts';
 import type { Output } from './output.ts';
 
 /**
@@ -40,11 +41,15 @@ export function renderBatch<Item extends BatchItem>(
     options.line ??
     ((item: Item) => `${item.reference}${item.digest === undefined ? '' : `@${item.digest}`}`);
   const lines: string[] = [];
+  const hints: string[] = [];
   for (const item of report.items) {
     if (item.outcome === 'failed') {
       const text = `${escapeControl(line(item))}: ${escapeControl(item.error?.message ?? 'failed')} (${item.error?.code ?? 'INTERNAL'})`;
       if (out.json) out.info(`airlock: failed ${text}`);
       else lines.push(`${'failed'.padEnd(OUTCOME_WIDTH)} ${text}`);
+      // What to do about it, from the error's data (the flag to drop or add), once per hint.
+      for (const hint of item.error?.data ? flagHint({ data: item.error.data }) : [])
+        if (!hints.includes(hint)) hints.push(hint);
       continue;
     }
     const shown = item.outcome === 'done' || options.showAll === true || out.verbose;
@@ -54,5 +59,6 @@ export function renderBatch<Item extends BatchItem>(
   }
   lines.push(options.summary);
   out.result(lines, report);
+  for (const hint of hints) out.info(`  ${hint}`);
   return exitCodeForReport(report);
 }

@@ -3,7 +3,9 @@ import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { releaseChunk } from '../core/index.ts';
 import { AirlockError, RegistryError } from '../errors.ts';
+import { rawRequest } from './raw-http.ts';
 
 export interface TransportOptions {
   /** Hosts (host[:port]) that are spoken to over plain HTTP. Nothing else ever is. */
@@ -37,6 +39,11 @@ export interface HTTPRequest {
   readonly idempotent?: boolean;
   /** Header names (lower case) that are dropped when a redirect leaves the origin. */
   readonly credentialHeaders?: readonly string[];
+  /**
+   * The response body may be large (a blob): GET it on a connection of its own into reused
+   * buffers (raw-http.ts), so streaming a gigabyte does not leave a gigabyte of garbage behind.
+   */
+  readonly largeBody?: boolean;
 }
 
 export interface HTTPResponse {
@@ -78,6 +85,7 @@ export class HTTPTransport {
   readonly #insecure: ReadonlySet<string>;
   readonly #httpAgent: http.Agent;
   readonly #httpsAgent: https.Agent;
+  readonly #ca: readonly string[];
   readonly #retry: RetryPolicy;
   readonly #timeoutMs: number;
   readonly #userAgent: string;
@@ -87,12 +95,13 @@ export class HTTPTransport {
   constructor(options: TransportOptions = {}) {
     this.#insecure = new Set((options.insecureRegistries ?? []).map((h) => h.toLowerCase()));
     const maxSockets = options.maxSockets ?? 16;
+    this.#ca = [...rootCertificates, ...(options.caCertificates ?? [])];
     this.#httpAgent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
     this.#httpsAgent = new https.Agent({
       keepAlive: true,
       maxSockets,
       maxFreeSockets: maxSockets,
-      ca: [...rootCertificates, ...(options.caCertificates ?? [])],
+      ca: [...this.#ca],
     });
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#timeoutMs = options.timeoutMs ?? 60_000;
@@ -151,7 +160,7 @@ export class HTTPTransport {
     let headers = { ...req.headers };
     let method = req.method;
     for (let hop = 0; hop <= 5; hop++) {
-      const res = await this.#send(method, url, headers, req.body);
+      const res = await this.#send(method, url, headers, req.body, req.largeBody === true);
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       const location = res.headers.location;
       res.body.resume();
@@ -185,8 +194,9 @@ export class HTTPTransport {
           `refusing redirect from ${new URL(url).origin} to plain-HTTP ${next.origin}`,
           {
             details: [
-              `Pass --insecure-registry ${next.host} only if plain HTTP to that host is intended.`,
+              `Plain HTTP is used only for hosts named as insecure (plain-HTTP) registries.`,
             ],
+            data: { host: next.host, plainHTTPRefused: true },
           },
         );
       }
@@ -198,24 +208,21 @@ export class HTTPTransport {
     });
   }
 
-  #send(
+  async #send(
     method: string,
     url: string,
     headers: Record<string, string>,
     body: Buffer | Readable | undefined,
+    largeBody: boolean,
   ): Promise<HTTPResponse> {
     const target = new URL(url);
     const isHTTPS = target.protocol === 'https:';
     if (!isHTTPS && !this.isInsecure(target.host)) {
-      return Promise.reject(
-        new AirlockError('INSECURE_REFUSED', `refusing plain HTTP to ${target.host}`, {
-          details: [
-            `Pass --insecure-registry ${target.host} to allow plain HTTP to this registry.`,
-          ],
-        }),
-      );
+      throw new AirlockError('INSECURE_REFUSED', `refusing plain HTTP to ${target.host}`, {
+        details: ['Plain HTTP is used only for hosts named as insecure (plain-HTTP) registries.'],
+        data: { host: target.host, plainHTTPRefused: true },
+      });
     }
-    const lib = isHTTPS ? https : http;
     const finalHeaders: Record<string, string | number> = {
       'user-agent': this.#userAgent,
       ...headers,
@@ -224,12 +231,38 @@ export class HTTPTransport {
     else if (body === undefined && (method === 'PUT' || method === 'POST' || method === 'PATCH'))
       finalHeaders['content-length'] = 0;
     this.requestCount++;
+    const res =
+      largeBody && method === 'GET' && body === undefined
+        ? await this.#sendRaw(target, finalHeaders)
+        : await this.#sendNode(method, target, finalHeaders, body);
+    return !isHTTPS && res.status === 400 ? this.#checkPlainHTTPAnswer(method, target, res) : res;
+  }
+
+  async #sendRaw(target: URL, headers: Record<string, string | number>): Promise<HTTPResponse> {
+    const res = await rawRequest({
+      method: 'GET',
+      url: target,
+      headers,
+      ca: this.#ca,
+      timeoutMs: this.#timeoutMs,
+    });
+    return { status: res.status, headers: res.headers, url: target.toString(), body: res.body };
+  }
+
+  #sendNode(
+    method: string,
+    target: URL,
+    headers: Record<string, string | number>,
+    body: Buffer | Readable | undefined,
+  ): Promise<HTTPResponse> {
+    const isHTTPS = target.protocol === 'https:';
+    const lib = isHTTPS ? https : http;
     return new Promise<HTTPResponse>((resolve, reject) => {
       const request = lib.request(
         target,
         {
           method,
-          headers: finalHeaders,
+          headers,
           agent: isHTTPS ? this.#httpsAgent : this.#httpAgent,
           timeout: this.#timeoutMs,
         },
@@ -237,7 +270,7 @@ export class HTTPTransport {
           resolve({
             status: response.statusCode ?? 0,
             headers: response.headers,
-            url,
+            url: target.toString(),
             body: response,
           });
         },
@@ -250,28 +283,83 @@ export class HTTPTransport {
         );
       });
       request.on('error', reject);
-      if (body instanceof Readable) {
-        body.on('error', (error) => request.destroy(error));
-        body.pipe(request);
-      } else {
-        request.end(body);
-      }
+      if (body instanceof Readable) sendStream(body, request);
+      else request.end(body);
     });
+  }
+
+  /**
+   * A TLS server that receives plain HTTP answers 400 with a fixed text (Go's net/http: "Client
+   * sent an HTTP request to an HTTPS server."; nginx: "The plain HTTP request was sent to HTTPS
+   * port"). Turn that into PROTOCOL_MISMATCH instead of an unexplained HTTP 400. A registry's own
+   * 400 is JSON and passes through untouched.
+   */
+  async #checkPlainHTTPAnswer(
+    method: string,
+    target: URL,
+    res: HTTPResponse,
+  ): Promise<HTTPResponse> {
+    const type = res.headers['content-type'];
+    if (typeof type === 'string' && !/^text\//i.test(type)) return res;
+    if (method === 'HEAD') {
+      // A HEAD answer has no body to read: ask once with a GET whether this is that fixed text.
+      const probe = await this.#sendNode(
+        'GET',
+        new URL('/v2/', target),
+        { 'user-agent': this.#userAgent },
+        undefined,
+      ).catch(() => undefined);
+      const text = probe
+        ? await readBody(probe.body, 64 * 1024).catch(() => Buffer.alloc(0))
+        : undefined;
+      if (probe?.status === 400 && text && TLS_SERVER_ANSWER.test(text.toString('latin1')))
+        throw speaksTLSError(target);
+      return res;
+    }
+    const bytes = await readBody(res.body, 64 * 1024);
+    if (TLS_SERVER_ANSWER.test(bytes.toString('latin1'))) throw speaksTLSError(target);
+    return { ...res, body: Readable.from([bytes]) };
   }
 
   #networkError(url: string, error: unknown): AirlockError {
     if (error instanceof AirlockError) return error;
     const code = (error as { code?: unknown } | null)?.code;
     const codeText = typeof code === 'string' ? code : '';
-    const host = new URL(url).host;
+    const target = new URL(url);
+    const host = target.host;
     const message = error instanceof Error ? error.message : String(error);
+    if (target.protocol === 'https:' && PLAIN_HTTP_ANSWER.test(`${codeText} ${message}`)) {
+      // OpenSSL read an HTTP answer as a TLS record: the server speaks plain HTTP. Say that, not
+      // "wrong version number"; the OpenSSL line stays in the cause.
+      return new RegistryError(
+        'PROTOCOL_MISMATCH',
+        `${host} answered in plain HTTP, not HTTPS (TLS)`,
+        {
+          url,
+          cause: error,
+          details: [
+            'The server speaks plain HTTP: reach it over plain HTTP only if that is intended (an insecure registry, or an http:// URL), or check the port.',
+          ],
+          data: { host, speaksPlainHTTP: true },
+        },
+      );
+    }
+    if (target.protocol === 'http:' && tlsRecordInReply(error))
+      return speaksTLSError(target, error);
+    if (codeText === 'EPROTO') {
+      return new RegistryError('TLS_FAILED', `TLS handshake with ${host} failed: ${message}`, {
+        url,
+        cause: error,
+      });
+    }
     if (TLS_ERRNO.test(codeText)) {
       return new RegistryError('TLS_FAILED', `TLS verification failed for ${host}: ${message}`, {
         url,
         cause: error,
         details: [
-          'Pass --ca-file with the CA that signed the registry certificate. TLS is never skipped.',
+          'Trust the CA that signed the registry certificate: TLS verification is never skipped.',
         ],
+        data: { host, caRequired: true },
       });
     }
     if (codeText === 'ENOTFOUND' || codeText === 'EAI_AGAIN') {
@@ -287,18 +375,56 @@ export class HTTPTransport {
         cause: error,
       });
     }
-    if (codeText === 'EPROTO' || /wrong version number|packet length too long/i.test(message)) {
-      return new RegistryError('TLS_FAILED', `TLS handshake with ${host} failed: ${message}`, {
-        url,
-        cause: error,
-        details: [`If ${host} serves plain HTTP, name it with --insecure-registry ${host}.`],
-      });
-    }
     return new RegistryError('REGISTRY_UNREACHABLE', `request to ${host} failed: ${message}`, {
       url,
       cause: error,
     });
   }
+}
+
+/** OpenSSL's words for "this is not a TLS record" (an HTTP answer read as one). */
+const PLAIN_HTTP_ANSWER =
+  /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|wrong version number|packet length too long/i;
+/** What TLS servers send back for plain HTTP (Go's net/http; nginx). */
+const TLS_SERVER_ANSWER =
+  /Client sent an HTTP request to an HTTPS server|plain HTTP request was sent to HTTPS port/i;
+
+/** An HTTP parser error on a reply that starts like a TLS record: 0x15 alert, 0x16 handshake. */
+function tlsRecordInReply(error: unknown): boolean {
+  const { code, rawPacket } = (error ?? {}) as { code?: unknown; rawPacket?: unknown };
+  if (typeof code !== 'string' || !code.startsWith('HPE_')) return false;
+  const first = rawPacket instanceof Uint8Array ? rawPacket[0] : undefined;
+  return first === 0x15 || first === 0x16;
+}
+
+function speaksTLSError(target: URL, cause?: unknown): RegistryError {
+  return new RegistryError(
+    'PROTOCOL_MISMATCH',
+    `${target.host} speaks HTTPS (TLS), but was sent plain HTTP`,
+    {
+      url: target.toString(),
+      ...(cause === undefined ? {} : { cause }),
+      details: ['The host speaks HTTPS: do not list it as an insecure (plain-HTTP) registry.'],
+      data: { host: target.host, insecure: true, speaksTLS: true },
+    },
+  );
+}
+
+/**
+ * Writes a stream into a request with backpressure, releasing each chunk to the blob buffer pool
+ * once the socket has taken it (a no-op for ordinary buffers). Unlike `pipe`, a request that
+ * fails also stops the source, so an abandoned download does not linger paused.
+ */
+function sendStream(body: Readable, request: http.ClientRequest): void {
+  body.on('error', (error) => request.destroy(error));
+  body.on('data', (chunk: Buffer) => {
+    if (!request.write(chunk, () => releaseChunk(chunk))) body.pause();
+  });
+  request.on('drain', () => body.resume());
+  body.on('end', () => request.end());
+  request.on('close', () => {
+    if (!body.readableEnded) body.destroy();
+  });
 }
 
 export function parseRetryAfter(value: string | undefined): number | undefined {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -352,12 +353,51 @@ describe('TLS', { skip }, () => {
     }
   });
 
-  it('never downgrades to plain HTTP unless the registry is named insecure', async () => {
+  it('an https request to a plain-HTTP registry says the server speaks plain HTTP', async () => {
+    // It never downgrades: the registry is not named insecure, so only TLS is tried.
     const client = new RegistryClient();
     try {
-      await assertRejectsCode(() => client.ping(plain.host), 'TLS_FAILED');
+      const error = await assertRejectsCode(() => client.ping(plain.host), 'PROTOCOL_MISMATCH');
+      assert.deepEqual(error.data, { host: plain.host, speaksPlainHTTP: true });
     } finally {
       client.close();
+    }
+  });
+
+  it('a TLS registry named insecure is refused as speaking HTTPS, not an unexplained 400', async () => {
+    const client = new RegistryClient({ insecureRegistries: [tls.host] });
+    try {
+      const error = await assertRejectsCode(() => client.ping(tls.host), 'PROTOCOL_MISMATCH');
+      assert.deepEqual(error.data, { host: tls.host, insecure: true, speaksTLS: true });
+      // A HEAD (no body to read the server's text from) and a blob read in reused buffers (its
+      // own connection, its own parser) say the same.
+      const blob = client.repository(tls.host, 'tls/repo');
+      await assertRejectsCode(() => blob.resolve('v1'), 'PROTOCOL_MISMATCH');
+      await assertRejectsCode(
+        () => blob.fetchBlob({ mediaType: 'x', digest: sha256('x'), size: 100 * 1024 * 1024 }),
+        'PROTOCOL_MISMATCH',
+      );
+    } finally {
+      client.close();
+    }
+  });
+
+  it('a server that answers plain HTTP with a TLS record is reported as speaking HTTPS', async () => {
+    // Some TLS servers answer a plain-HTTP request with a TLS alert (0x15) rather than Go's 400.
+    const server = createServer((socket) => {
+      socket.once('data', () =>
+        socket.end(Buffer.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = new RegistryClient({ insecureRegistries: [host] });
+    try {
+      const error = await assertRejectsCode(() => client.ping(host), 'PROTOCOL_MISMATCH');
+      assert.equal(error.data.speaksTLS, true);
+    } finally {
+      client.close();
+      server.close();
     }
   });
 
