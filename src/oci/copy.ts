@@ -1,5 +1,17 @@
+import type { Readable } from 'node:stream';
 import { AirlockError, toAirlockError } from '../errors.ts';
-import { type Digest, isDigest, Limiter, mapLimit } from '../core/index.ts';
+import {
+  abortedError,
+  type BatchEvent,
+  type BatchItem,
+  type BatchReport,
+  type Digest,
+  isDigest,
+  type ItemResult,
+  Limiter,
+  runBatch,
+  throwIfAborted,
+} from '../core/index.ts';
 import { referrersTag } from './client.ts';
 import { addReferrers } from './referrers.ts';
 import { type Descriptor, parseManifest } from './manifest.ts';
@@ -29,8 +41,13 @@ export interface CopyOptions {
   readonly referrers?: boolean;
   /** Read both sides and report what would move, writing nothing. */
   readonly dryRun?: boolean;
-  /** Stop at the first failed request instead of copying the rest. */
+  /** Stop starting new copies after the first failure (the rest are skipped, "fail-fast"). */
   readonly failFast?: boolean;
+  /**
+   * Stops the batch: copies not started are skipped ("aborted"); copies in flight stop at their
+   * next step (a blob stream is cut) and fail with ABORTED, their tags unwritten.
+   */
+  readonly signal?: AbortSignal;
   readonly onEvent?: (event: CopyEvent) => void;
 }
 
@@ -45,14 +62,10 @@ export type CopyEvent =
       readonly size: number;
       readonly action: BlobAction;
     }
-  | { readonly type: 'copy-done'; readonly result: CopyResult }
-  | {
-      readonly type: 'copy-failed';
-      readonly source: string;
-      readonly destination: string;
-      readonly error: AirlockError;
-    };
+  /** One copy finished (any outcome), with how many have so far. */
+  | BatchEvent<CopyItem>;
 
+/** What one copy did, in detail (`copy` returns it; `copyAll` reports a CopyItem). */
 export interface CopyResult {
   readonly source: string;
   readonly destination: string;
@@ -67,15 +80,28 @@ export interface CopyResult {
   readonly related: readonly string[];
 }
 
-export interface CopyFailure {
+/**
+ * One copy in the batch report (docs/json.md). `reference` is the destination (its first tag, or
+ * its digest); `bytes` the bytes uploaded (`would upload` on a dry run). Outcomes: `done` (copied),
+ * `present` (every tag already pointed at the digest), `skipped` ("dry run": it would be copied;
+ * or "aborted", "fail-fast"), `failed` (with the error's code).
+ */
+export interface CopyItem extends BatchItem {
+  /** The source as given: `repository:tag` or `repository@digest`. */
   readonly source: string;
+  /** The destination repository. */
   readonly destination: string;
-  readonly error: AirlockError;
-}
-
-export interface CopySummary {
-  readonly results: readonly CopyResult[];
-  readonly failures: readonly CopyFailure[];
+  /** The tags written (or that would be) in the destination. */
+  readonly tags: readonly string[];
+  readonly mediaType?: string;
+  readonly blobs?: {
+    readonly uploaded: number;
+    readonly mounted: number;
+    readonly present: number;
+  };
+  readonly manifestsWritten?: number;
+  /** Signature tags and referrer digests copied alongside. */
+  readonly related?: readonly string[];
 }
 
 export const DEFAULT_CONCURRENCY = 8;
@@ -91,47 +117,92 @@ interface Counters {
   manifestsWritten: number;
 }
 
+function sourceName(request: CopyRequest): string {
+  return `${request.source.name}${isDigest(request.reference) ? '@' : ':'}${request.reference}`;
+}
+
+function destinationReference(request: CopyRequest, digest?: string): string {
+  const [tag] = request.tags;
+  if (tag !== undefined) return `${request.destination.name}:${tag}`;
+  return digest === undefined ? request.destination.name : `${request.destination.name}@${digest}`;
+}
+
+/** A finished copy as a batch item. */
+export function copyItem(request: CopyRequest, result: CopyResult): ItemResult<CopyItem> {
+  const outcome =
+    result.action === 'copied' ? 'done' : result.action === 'unchanged' ? 'present' : 'skipped';
+  return {
+    reference: destinationReference(request, result.digest),
+    digest: result.digest,
+    outcome,
+    ...(outcome === 'present' ? { reason: 'up to date' } : {}),
+    ...(outcome === 'skipped' ? { reason: 'dry run' } : {}),
+    bytes: result.bytesUploaded,
+    source: sourceName(request),
+    destination: request.destination.name,
+    tags: request.tags,
+    mediaType: result.mediaType,
+    blobs: result.blobs,
+    manifestsWritten: result.manifestsWritten,
+    related: result.related,
+  };
+}
+
 /**
- * Copies many references in one process, sharing connections, tokens and one concurrency budget.
- * Each request either completes (every blob and child verified and written, tags written last)
- * or fails on its own; the others go on unless `failFast`.
+ * Copies many references in one process, sharing connections, tokens and one concurrency budget,
+ * and reports each in the one batch report shape. Each request either completes (every blob and
+ * child verified and written, tags written last) or fails on its own; the others go on unless
+ * `failFast`, or until `signal` fires.
  */
 export async function copyAll(
   requests: readonly CopyRequest[],
   options: CopyOptions = {},
-): Promise<CopySummary> {
+): Promise<BatchReport<CopyItem>> {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const engine = new CopyEngine(options, new Limiter(concurrency));
-  const results: CopyResult[] = [];
-  const failures: CopyFailure[] = [];
-  let stop = false;
-  await mapLimit(requests, concurrency, async (request) => {
-    if (stop) return;
-    const source = `${request.source.name}${request.reference.includes(':') ? '@' : ':'}${request.reference}`;
-    const destination = `${request.destination.name}${request.tags.length > 0 ? `:${request.tags.join(',')}` : ''}`;
-    options.onEvent?.({ type: 'copy-start', source, destination });
-    try {
-      const result = await retryTransient(() => engine.copy(request));
-      results.push(result);
-      options.onEvent?.({ type: 'copy-done', result });
-    } catch (caught) {
-      const error = toAirlockError(caught, 'COPY_FAILED');
-      failures.push({ source, destination, error });
-      options.onEvent?.({ type: 'copy-failed', source, destination, error });
-      if (options.failFast) stop = true;
-    }
-  });
-  return { results, failures };
+  return runBatch<CopyRequest, CopyItem>(
+    'copy',
+    requests,
+    async (request, signal) => {
+      options.onEvent?.({
+        type: 'copy-start',
+        source: sourceName(request),
+        destination: destinationReference(request),
+      });
+      return copyItem(request, await copyOne(engine, request, signal));
+    },
+    (request) => ({
+      reference: destinationReference(request),
+      source: sourceName(request),
+      destination: request.destination.name,
+      tags: request.tags,
+    }),
+    {
+      concurrency,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.failFast ? { failFast: true } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    },
+  );
 }
 
 /** Copies one reference; throws on failure. */
 export async function copy(request: CopyRequest, options: CopyOptions = {}): Promise<CopyResult> {
-  const summary = await copyAll([request], { ...options, failFast: true });
-  const failure = summary.failures[0];
-  if (failure) throw failure.error;
-  const result = summary.results[0];
-  if (!result) throw new AirlockError('INTERNAL', 'copy produced no result');
-  return result;
+  const engine = new CopyEngine(options, new Limiter(options.concurrency ?? DEFAULT_CONCURRENCY));
+  return copyOne(engine, request, options.signal);
+}
+
+async function copyOne(
+  engine: CopyEngine,
+  request: CopyRequest,
+  signal: AbortSignal | undefined,
+): Promise<CopyResult> {
+  try {
+    return await retryTransient(() => engine.copy(request, signal), signal);
+  } catch (caught) {
+    // What is not already a typed error (a stream's own failure, say) is reported as the copy's.
+    throw toAirlockError(caught, 'COPY_FAILED');
+  }
 }
 
 class CopyEngine {
@@ -145,7 +216,8 @@ class CopyEngine {
     this.#blobs = blobs;
   }
 
-  async copy(request: CopyRequest): Promise<CopyResult> {
+  async copy(request: CopyRequest, signal?: AbortSignal): Promise<CopyResult> {
+    throwIfAborted(signal);
     const { source, destination } = request;
     const counters: Counters = {
       uploaded: 0,
@@ -164,6 +236,7 @@ class CopyEngine {
     }
     // Read by digest: the bytes are verified against what the comparison saw.
     const root = fetched ?? (await source.fetchManifest(descriptor.digest));
+    throwIfAborted(signal);
     if (this.#options.dryRun) {
       if (needsWrite) await this.#planGraph(source, destination, root, counters);
       return this.#result(
@@ -175,8 +248,10 @@ class CopyEngine {
       );
     }
     if (needsWrite) {
-      await this.#copyChildren(source, destination, root, counters);
-      // The tag is written last, after everything behind it is verified and stored.
+      await this.#copyChildren(source, destination, root, counters, signal);
+      // The tag is written last, after everything behind it is verified and stored; a stop
+      // asked for meanwhile leaves no tag behind.
+      throwIfAborted(signal);
       const [first, ...rest] = pending;
       await destination.pushManifest(root.bytes, root.descriptor.mediaType, first);
       counters.manifestsWritten++;
@@ -187,11 +262,23 @@ class CopyEngine {
     }
     if (this.#options.signatures)
       related.push(
-        ...(await this.#copyCosignTags(source, destination, root.descriptor.digest, counters)),
+        ...(await this.#copyCosignTags(
+          source,
+          destination,
+          root.descriptor.digest,
+          counters,
+          signal,
+        )),
       );
     if (this.#options.referrers)
       related.push(
-        ...(await this.#copyReferrers(source, destination, root.descriptor.digest, counters)),
+        ...(await this.#copyReferrers(
+          source,
+          destination,
+          root.descriptor.digest,
+          counters,
+          signal,
+        )),
       );
     const wrote = counters.manifestsWritten > 0 || counters.uploaded > 0 || counters.mounted > 0;
     return this.#result(
@@ -310,10 +397,12 @@ class CopyEngine {
     destination: Repository,
     manifest: FetchedManifest,
     counters: Counters,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
     await this.#walkGraph(source, destination, manifest, {
-      blob: (blob) => this.#copyBlob(source, destination, blob, counters),
+      blob: (blob) => this.#copyBlob(source, destination, blob, counters, signal),
       manifest: async (child) => {
+        throwIfAborted(signal);
         await destination.pushManifest(child.bytes, child.descriptor.mediaType);
         counters.manifestsWritten++;
       },
@@ -325,12 +414,16 @@ class CopyEngine {
     destination: Repository,
     blob: Descriptor,
     counters: Counters,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
     const key = `${destination.storeId}/${destination.mountName ?? ''}/${blob.digest}`;
     let action = this.#inflight.get(key);
     const owner = action === undefined;
     if (!action) {
-      action = this.#blobs.run(() => this.#transferBlob(source, destination, blob));
+      action = this.#blobs.run(() => {
+        throwIfAborted(signal);
+        return this.#transferBlob(source, destination, blob, signal);
+      });
       this.#inflight.set(key, action);
     }
     try {
@@ -360,10 +453,13 @@ class CopyEngine {
     source: Repository,
     destination: Repository,
     blob: Descriptor,
+    signal: AbortSignal | undefined,
   ): Promise<BlobAction> {
+    // A stop cuts the blob's stream: the upload fails and nothing is committed for it.
+    const read = async (): Promise<Readable> => abortable(await source.fetchBlob(blob), signal);
     if (destination.kind === 'layout') {
       if (await destination.hasBlob(blob.digest)) return 'present';
-      await destination.pushBlob(blob, () => source.fetchBlob(blob));
+      await destination.pushBlob(blob, read);
       return 'uploaded';
     }
     // One POST both checks and opens the upload: a mount from the source repository when both are
@@ -374,7 +470,7 @@ class CopyEngine {
     const mountFrom = sameStore ? source.mountName : destination.mountName;
     const outcome = await destination.pushBlob(
       blob,
-      () => source.fetchBlob(blob),
+      read,
       mountFrom === undefined ? {} : { mountFrom },
     );
     if (outcome === 'mounted')
@@ -418,13 +514,15 @@ class CopyEngine {
     destination: Repository,
     fetched: FetchedManifest,
     counters: Counters,
+    signal: AbortSignal | undefined,
     tag?: string,
   ): Promise<void> {
     if (tag !== undefined) {
       const existing = await destination.resolve(tag);
       if (existing?.digest === fetched.descriptor.digest) return;
     } else if (await destination.hasManifest(fetched.descriptor.digest)) return;
-    await this.#copyChildren(source, destination, fetched, counters);
+    await this.#copyChildren(source, destination, fetched, counters, signal);
+    throwIfAborted(signal);
     await destination.pushManifest(fetched.bytes, fetched.descriptor.mediaType, tag);
     counters.manifestsWritten++;
   }
@@ -434,12 +532,20 @@ class CopyEngine {
     destination: Repository,
     digest: Digest,
     counters: Counters,
+    signal: AbortSignal | undefined,
   ): Promise<string[]> {
     const copied: string[] = [];
     for (const suffix of COSIGN_SUFFIXES) {
       const tag = `${referrersTag(digest)}.${suffix}`;
       if (!(await source.resolve(tag))) continue;
-      await this.#copyByDigest(source, destination, await source.fetchManifest(tag), counters, tag);
+      await this.#copyByDigest(
+        source,
+        destination,
+        await source.fetchManifest(tag),
+        counters,
+        signal,
+        tag,
+      );
       copied.push(tag);
     }
     return copied;
@@ -450,6 +556,7 @@ class CopyEngine {
     destination: Repository,
     digest: Digest,
     counters: Counters,
+    signal: AbortSignal | undefined,
   ): Promise<string[]> {
     const referrers = await source.referrers(digest);
     if (referrers.length === 0) return [];
@@ -459,6 +566,7 @@ class CopyEngine {
         destination,
         await source.fetchManifest(referrer.digest),
         counters,
+        signal,
       );
     }
     // A destination without the referrers API learns them through the tag schema index.
@@ -479,15 +587,34 @@ function isTransient(error: unknown): boolean {
  * Retries a whole copy after a transient failure the lower layers could not absorb (a body cut
  * short mid-stream, say). Safe because a copy skips whatever it already wrote.
  */
-async function retryTransient<T>(task: () => Promise<T>, attempts = 3): Promise<T> {
+async function retryTransient<T>(
+  task: () => Promise<T>,
+  signal: AbortSignal | undefined,
+  attempts = 3,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await task();
     } catch (error) {
-      if (attempt >= attempts || !isTransient(error)) throw error;
+      if (attempt >= attempts || !isTransient(error) || signal?.aborted) throw error;
       await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
     }
   }
+}
+
+/** Destroys `stream` with ABORTED when `signal` fires before the stream is done. */
+function abortable(stream: Readable, signal: AbortSignal | undefined): Readable {
+  if (!signal) return stream;
+  if (signal.aborted) {
+    stream.destroy(abortedError(signal));
+    return stream;
+  }
+  const stop = (): void => {
+    stream.destroy(abortedError(signal));
+  };
+  signal.addEventListener('abort', stop, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', stop));
+  return stream;
 }
 
 function uniqueByDigest(descriptors: readonly Descriptor[]): Descriptor[] {

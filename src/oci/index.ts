@@ -45,6 +45,8 @@ export { HTTPTransport, parseRetryAfter, readBody, type TransportOptions } from 
 export * from './copy.ts';
 export {
   type CopySpec,
+  copySpecs,
+  type CopySpecsOptions,
   expandCopySpecs,
   type ExpandOptions,
   parseCopyList,

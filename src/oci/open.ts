@@ -1,6 +1,13 @@
 import { AirlockError, ConfigError } from '../errors.ts';
-import { mapLimit, tagsInRange } from '../core/index.ts';
-import type { CopyRequest } from './copy.ts';
+import {
+  type BatchReport,
+  checkSemverRange,
+  compileTagPattern,
+  mapLimit,
+  tagsInRange,
+  throwIfAborted,
+} from '../core/index.ts';
+import { copyAll, type CopyItem, type CopyOptions, type CopyRequest } from './copy.ts';
 import { formatReference, parseReference, type Reference } from './reference.ts';
 import type { Repository } from './target.ts';
 
@@ -20,12 +27,20 @@ export interface CopySpec {
 }
 
 export interface ExpandOptions {
-  /** Keep only tags matching this regular expression (whole-repository copies). */
-  readonly tagPattern?: RegExp;
-  /** Keep only tags whose semver version satisfies this range (whole-repository copies). */
+  /**
+   * Keep only tags matching this regular expression (whole-repository copies). Text is compiled
+   * here: an invalid expression is INPUT_INVALID with `data.option` "tagPattern".
+   */
+  readonly tagPattern?: RegExp | string;
+  /**
+   * Keep only tags whose semver version satisfies this range (whole-repository copies); an
+   * invalid range is INPUT_INVALID with `data.option` "semverRange".
+   */
   readonly semverRange?: string;
   /** Repository listings in flight at once. */
   readonly concurrency?: number;
+  /** Stops the listing (ABORTED) before more repositories are listed. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -38,7 +53,13 @@ export async function expandCopySpecs(
   specs: readonly CopySpec[],
   options: ExpandOptions = {},
 ): Promise<CopyRequest[]> {
-  // Parse everything first so a bad reference fails before any request is sent.
+  // Check every input first so a bad filter or reference fails before any request is sent.
+  const pattern =
+    typeof options.tagPattern === 'string'
+      ? compileTagPattern(options.tagPattern)
+      : options.tagPattern;
+  const range =
+    options.semverRange === undefined ? undefined : checkSemverRange(options.semverRange);
   const parsed = specs.map((spec) => {
     const source = parseReference(spec.source);
     const destination = parseReference(spec.destination);
@@ -66,6 +87,7 @@ export async function expandCopySpecs(
     parsed,
     options.concurrency ?? 8,
     async ({ source, destination }): Promise<CopyRequest[]> => {
+      throwIfAborted(options.signal);
       const src = session.open(source);
       const dst = session.open(destination);
       const target = referenceTarget(source);
@@ -83,11 +105,8 @@ export async function expandCopySpecs(
       // One listing of the destination replaces a HEAD per tag for the tags it does not have yet.
       const [sourceTags, destinationTagList] = await Promise.all([src.listTags(), dst.listTags()]);
       let tags = sourceTags;
-      if (options.tagPattern) {
-        const pattern = options.tagPattern;
-        tags = tags.filter((t) => pattern.test(t));
-      }
-      if (options.semverRange !== undefined) tags = tagsInRange(tags, options.semverRange);
+      if (pattern) tags = tags.filter((t) => pattern.test(t));
+      if (range !== undefined) tags = tagsInRange(tags, range);
       const destinationTags = new Set(destinationTagList);
       return tags.sort().map((tag) => ({
         source: src,
@@ -101,7 +120,23 @@ export async function expandCopySpecs(
   return expanded.flat();
 }
 
-/** Parses a `--from-file` list: one `SRC DST` pair per line; `#` comments and blank lines allowed. */
+export type CopySpecsOptions = ExpandOptions & CopyOptions;
+
+/**
+ * The whole copy in one call: expands `SRC DST` pairs (whole repositories become one copy per tag,
+ * after the filters) and copies them, reporting every copy in the one batch report shape.
+ * Failures to list a repository fail the call; a copy that fails is that item's record.
+ */
+export async function copySpecs(
+  session: RepositoryOpener,
+  specs: readonly CopySpec[],
+  options: CopySpecsOptions = {},
+): Promise<BatchReport<CopyItem>> {
+  const requests = await expandCopySpecs(session, specs, options);
+  return copyAll(requests, options);
+}
+
+/** Parses a copy list: one `SRC DST` pair per line; `#` comments and blank lines allowed. */
 export function parseCopyList(text: string, file: string): CopySpec[] {
   const specs: CopySpec[] = [];
   const problems: { where: string; message: string }[] = [];

@@ -80,11 +80,11 @@ describe('airlock CLI', { skip }, () => {
     ]);
     assert.equal(copied.code, 0, copied.stderr);
     const report = copied.json<{
-      results: { digest: string; action: string }[];
-      summary: { copied: number; failed: number };
+      items: { digest: string; outcome: string }[];
+      summary: { done: number; failed: number };
     }>();
-    assert.deepEqual(report.summary.copied, 1);
-    assert.equal(report.results[0]?.digest, digests['1.0.0']);
+    assert.deepEqual(report.summary.done, 1);
+    assert.equal(report.items[0]?.digest, digests['1.0.0']);
     assert.equal((await run(['tag', `oci-layout:${layout}:1.0.0`, 'stable', 'prod'])).code, 0);
     const listed = await run(['ls', '--json', `oci-layout:${layout}`]);
     assert.deepEqual(listed.json<{ tags: string[] }>().tags, ['1.0.0', 'prod', 'stable']);
@@ -158,7 +158,18 @@ describe('airlock CLI', { skip }, () => {
       { args: ['copy', `${tls.host}/a/b:1`, `oci-layout:${layout}`], code: 'TLS_FAILED', exit: 1 },
       {
         args: ['copy', `${plain.host}/charts/demo:1.0.0`, `oci-layout:${layout}`],
-        code: 'TLS_FAILED',
+        code: 'PROTOCOL_MISMATCH',
+        exit: 1,
+      },
+      {
+        args: [
+          'copy',
+          '--insecure-registry',
+          tls.host,
+          `${tls.host}/a/b:1`,
+          `oci-layout:${layout}`,
+        ],
+        code: 'PROTOCOL_MISMATCH',
         exit: 1,
       },
       {
@@ -187,8 +198,11 @@ describe('airlock CLI', { skip }, () => {
     for (const c of cases) {
       const result = await run([c.args[0]!, '--json', ...c.args.slice(1)]);
       assert.equal(result.code, c.exit, `${c.args.join(' ')}: ${result.stderr}`);
-      const error = result.json<{ error?: { code: string }; failures?: { code: string }[] }>();
-      assert.equal(error.error?.code ?? error.failures?.[0]?.code, c.code, c.args.join(' '));
+      const error = result.json<{
+        error?: { code: string };
+        items?: { error?: { code: string } }[];
+      }>();
+      assert.equal(error.error?.code ?? error.items?.[0]?.error?.code, c.code, c.args.join(' '));
       assert.match(result.stderr, /airlock: /);
       assert.equal(existsSync(layout), false, 'nothing was written');
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { copyAll, type CopyRequest, RegistryClient } from '../../src/oci/index.ts';
+import type { BatchReport } from '../../src/core/index.ts';
+import { copyAll, type CopyItem, type CopyRequest, RegistryClient } from '../../src/oci/index.ts';
 import { fixtureCharts, seedFixtureCharts, type FixtureChart } from '../harness/fixture-charts.ts';
 import { type FaultProxy, randomFaults, startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
@@ -8,6 +9,8 @@ import { fixturesSkipReason, missingTools } from '../harness/tools.ts';
 
 const skip = missingTools(['docker-registry']) ?? fixturesSkipReason('upstream-helm/index.yaml');
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const failures = (report: BatchReport<CopyItem>): CopyItem[] =>
+  report.items.filter((i) => i.outcome === 'failed');
 
 /** Conformance: the 263 real fixture charts, copied registry to registry through fault proxies. */
 describe('copy engine on the fixture charts', { skip }, () => {
@@ -58,10 +61,10 @@ describe('copy engine on the fixture charts', { skip }, () => {
     sourceProxy.rule = undefined;
     destinationProxy.rule = undefined;
     assert.deepEqual(
-      summary.failures.map((f) => `${f.source}: ${f.error.code} ${f.error.message}`),
+      failures(summary).map((f) => `${f.source}: ${f.error?.code} ${f.error?.message}`),
       [],
     );
-    assert.equal(summary.results.length, 263);
+    assert.equal(summary.summary.done, 263);
     const injected = [...sourceProxy.log, ...destinationProxy.log].filter(
       (r) => r.fault !== undefined,
     ).length;
@@ -80,8 +83,8 @@ describe('copy engine on the fixture charts', { skip }, () => {
   it('a warm re-run writes nothing and says unchanged', async () => {
     destinationProxy.log.length = 0;
     const summary = await copyAll(requests('faulty'));
-    assert.equal(summary.failures.length, 0);
-    assert.ok(summary.results.every((r) => r.action === 'unchanged'));
+    assert.equal(summary.summary.failed, 0);
+    assert.ok(summary.items.every((r) => r.outcome === 'present'));
     assert.deepEqual(
       destinationProxy.log.filter((r) => WRITES.has(r.method)),
       [],
@@ -104,9 +107,13 @@ describe('copy engine on the fixture charts', { skip }, () => {
     const subset = charts.slice(0, 12);
     const summary = await copyAll(requests('flipped', subset));
     sourceProxy.rule = undefined;
-    assert.equal(summary.results.length, 11);
-    assert.equal(summary.failures.length, 1);
-    assert.equal(summary.failures[0]?.error.code, 'DIGEST_MISMATCH');
+    assert.equal(summary.summary.done, 11);
+    assert.equal(summary.summary.failed, 1);
+    assert.equal(failures(summary)[0]?.error?.code, 'DIGEST_MISMATCH');
+    assert.equal(
+      failures(summary)[0]?.reference,
+      `${destinationProxy.host}/flipped/${victim.name}:${victim.version}`,
+    );
     const victimRepo = client.repository(destinationProxy.host, `flipped/${victim.name}`);
     assert.equal(
       await victimRepo.resolve(victim.version),
@@ -132,7 +139,7 @@ describe('copy engine on the fixture charts', { skip }, () => {
     const summary = await copyAll(requests('truncated', charts.slice(20, 40)));
     sourceProxy.rule = undefined;
     assert.deepEqual(
-      summary.failures.map((f) => f.error.code),
+      failures(summary).map((f) => f.error?.code),
       [],
     );
     assert.equal(truncated, 5);
@@ -141,7 +148,11 @@ describe('copy engine on the fixture charts', { skip }, () => {
   it('a dry run reads both sides, reports what would move, and writes nothing', async () => {
     destinationProxy.log.length = 0;
     const summary = await copyAll(requests('dry', charts.slice(0, 10)), { dryRun: true });
-    assert.ok(summary.results.every((r) => r.action === 'would-copy' && r.blobs.uploaded === 2));
+    assert.ok(
+      summary.items.every(
+        (r) => r.outcome === 'skipped' && r.reason === 'dry run' && r.blobs?.uploaded === 2,
+      ),
+    );
     assert.deepEqual(
       destinationProxy.log.filter((r) => WRITES.has(r.method)),
       [],
@@ -157,7 +168,9 @@ describe('copy engine on the fixture charts', { skip }, () => {
     }));
     destinationProxy.log.length = 0;
     const summary = await copyAll(within);
-    assert.ok(summary.results.every((r) => r.blobs.mounted === 2 && r.bytesUploaded === 0));
+    assert.ok(
+      summary.items.every((r) => r.outcome === 'done' && r.blobs?.mounted === 2 && r.bytes === 0),
+    );
     assert.equal(
       destinationProxy.log.filter((r) => r.method === 'GET' && r.path.includes('/blobs/')).length,
       0,

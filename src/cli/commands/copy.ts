@@ -1,20 +1,12 @@
-import { readFile } from 'node:fs/promises';
 import { AirlockError } from '../../errors.ts';
-import { isValidRange } from '../../core/index.ts';
-import {
-  copyAll,
-  type CopyResult,
-  type CopySpec,
-  expandCopySpecs,
-  parseCopyList,
-} from '../../oci/index.ts';
-import { type CommandSpec, concurrencyOption, stringOption } from '../command.ts';
-import { ExitCode, exitCodeFor } from '../exit-codes.ts';
+import { readUserFile } from '../../core/index.ts';
+import { type CopyItem, type CopySpec, copySpecs, parseCopyList } from '../../oci/index.ts';
+import { type CommandSpec, stringOption } from '../command.ts';
 import { formatBytes } from '../output.ts';
+import { renderBatch } from '../render.ts';
 
 export const copyCommand: CommandSpec = {
   name: 'copy',
-  summary: 'Copy artifacts between registries and OCI layouts, verifying every digest',
   usage: 'airlock copy SRC DST [flags]\n       airlock copy --from-file LIST [flags]',
   description: [
     'SRC and DST are host/repo[:tag][@digest], oci://host/repo:tag or oci-layout:PATH[:tag].',
@@ -57,115 +49,69 @@ export const copyCommand: CommandSpec = {
   },
   async run(context) {
     const { values, positionals, out } = context;
-    const fromFile = stringOption(values, 'from-file');
-    let specs: CopySpec[];
-    if (fromFile !== undefined) {
-      if (positionals.length > 0)
-        throw new AirlockError('USAGE', '--from-file takes no SRC DST arguments');
-      let text: string;
-      try {
-        text = await readFile(fromFile, 'utf8');
-      } catch (error) {
-        throw new AirlockError('USAGE', `--from-file ${fromFile}: cannot read it`, {
-          cause: error,
-        });
-      }
-      specs = parseCopyList(text, fromFile);
-    } else {
-      const [source, destination, ...extra] = positionals;
-      if (source === undefined || destination === undefined || extra.length > 0) {
-        throw new AirlockError('USAGE', 'copy takes exactly SRC and DST (or --from-file LIST)', {
-          details: ['Run "airlock copy --help" for usage.'],
-        });
-      }
-      specs = [{ source, destination }];
-    }
-    const tagsRegex = stringOption(values, 'tags');
-    let tagPattern: RegExp | undefined;
-    if (tagsRegex !== undefined) {
-      try {
-        tagPattern = new RegExp(tagsRegex);
-      } catch (error) {
-        throw new AirlockError('USAGE', `--tags "${tagsRegex}" is not a valid regular expression`, {
-          cause: error,
-        });
-      }
-    }
+    const specs = await copyList(stringOption(values, 'from-file'), positionals);
+    const tagPattern = stringOption(values, 'tags');
     const semverRange = stringOption(values, 'semver');
-    if (semverRange !== undefined && !isValidRange(semverRange)) {
-      throw new AirlockError('USAGE', `--semver "${semverRange}" is not a valid semver range`, {
-        details: ['Examples: ">=1.2 <2", "^3", "~1.4", "*".'],
-      });
-    }
+    const dryRun = values['dry-run'] === true;
     const session = await context.session();
-    const started = Date.now();
-    const concurrency = concurrencyOption(values);
-    const requests = await expandCopySpecs(session, specs, {
-      ...(tagPattern ? { tagPattern } : {}),
-      ...(semverRange === undefined ? {} : { semverRange }),
-      ...(concurrency === undefined ? {} : { concurrency }),
-    });
-    let done = 0;
+    let finished = 0;
     let failed = 0;
-    const summary = await copyAll(requests, {
-      ...(concurrency === undefined ? {} : { concurrency }),
+    const report = await copySpecs(session, specs, {
+      concurrency: session.concurrency,
       signatures: values.signatures === true,
       referrers: values.referrers === true,
-      dryRun: values['dry-run'] === true,
+      dryRun,
       failFast: values['fail-fast'] === true,
+      signal: context.signal,
+      ...(tagPattern === undefined ? {} : { tagPattern }),
+      ...(semverRange === undefined ? {} : { semverRange }),
       onEvent: (event) => {
-        if (event.type === 'copy-done' || event.type === 'copy-failed') {
-          done++;
-          if (event.type === 'copy-failed') failed++;
-          out.progress(
-            `copying ${done}/${requests.length}${failed > 0 ? ` (${failed} failed)` : ''}`,
-          );
-          if (event.type === 'copy-done')
-            out.debug(
-              `${event.result.action} ${event.result.source} -> ${event.result.destination}`,
-            );
-        }
+        if (event.type !== 'item') return;
+        finished = event.done;
+        if (event.item.outcome === 'failed') failed++;
+        out.progress(
+          `copying ${finished}/${event.total}${failed > 0 ? ` (${failed} failed)` : ''}`,
+        );
+        out.debug(`${event.item.outcome} ${event.item.source} -> ${event.item.reference}`);
       },
     });
-    for (const failure of summary.failures)
-      out.failure(
-        `${failure.source} -> ${failure.destination}`,
-        failure.error,
-        exitCodeFor(failure.error.code),
-      );
-    const seconds = (Date.now() - started) / 1000;
-    const count = (action: CopyResult['action']): number =>
-      summary.results.filter((r) => r.action === action).length;
-    const bytes = summary.results.reduce((sum, r) => sum + r.bytesUploaded, 0);
-    const human = [
-      ...summary.results.map(
-        (r) =>
-          `${r.action.padEnd(10)} ${r.destination}${r.tags.length > 0 ? `:${r.tags.join(',')}` : ''}@${r.digest}`,
-      ),
-      `${count('copied')} copied, ${count('unchanged')} unchanged${values['dry-run'] === true ? `, ${count('would-copy')} would be copied` : ''}, ${summary.failures.length} failed; ${formatBytes(bytes)} uploaded in ${seconds.toFixed(1)} s${session.client.transport.requestCount > 0 ? `, ${session.client.transport.requestCount} registry requests` : ''}`,
+    const { summary } = report;
+    const requests = session.client.transport.requestCount;
+    const counts = [
+      `${summary.done} copied`,
+      `${summary.present} up to date`,
+      ...(dryRun ? [`${countSkipped(report.items, 'dry run')} would be copied`] : []),
+      `${summary.failed} failed`,
+      ...(summary.skipped > countSkipped(report.items, 'dry run')
+        ? [`${summary.skipped - countSkipped(report.items, 'dry run')} not started`]
+        : []),
     ];
-    out.result(human, {
-      results: summary.results,
-      failures: summary.failures.map((f) => ({
-        source: f.source,
-        destination: f.destination,
-        code: f.error.code,
-        message: f.error.message,
-        details: f.error.details,
-      })),
-      summary: {
-        copied: count('copied'),
-        unchanged: count('unchanged'),
-        wouldCopy: count('would-copy'),
-        failed: summary.failures.length,
-        bytesUploaded: bytes,
-        seconds,
-        requests: session.client.transport.requestCount,
-      },
+    return renderBatch(out, report, {
+      line: (item) =>
+        `${item.source} -> ${item.reference}${item.digest === undefined || item.tags.length === 0 ? '' : `@${item.digest}`}`,
+      summary: `${counts.join(', ')}; ${formatBytes(summary.bytes)} ${dryRun ? 'to upload' : 'uploaded'} in ${(summary.durationMs / 1000).toFixed(1)} s${requests > 0 ? `, ${requests} registry requests` : ''}`,
+      showAll: dryRun,
     });
-    if (summary.failures.length === 0) return ExitCode.ok;
-    // One failure: its own exit status; several: the operational failure status.
-    const codes = new Set(summary.failures.map((f) => exitCodeFor(f.error.code)));
-    return codes.size === 1 ? ([...codes][0] ?? ExitCode.failure) : ExitCode.failure;
   },
 };
+
+/** The SRC DST pairs: from the list file, or the two arguments. */
+async function copyList(fromFile: string | undefined, positionals: readonly string[]) {
+  if (fromFile !== undefined) {
+    if (positionals.length > 0)
+      throw new AirlockError('USAGE', '--from-file takes no SRC DST arguments');
+    const text = await readUserFile(fromFile, { what: 'the copy list (--from-file)' });
+    return parseCopyList(text.toString('utf8'), fromFile);
+  }
+  const [source, destination, ...extra] = positionals;
+  if (source === undefined || destination === undefined || extra.length > 0) {
+    throw new AirlockError('USAGE', 'copy takes exactly SRC and DST (or --from-file LIST)', {
+      details: ['Run "airlock copy --help" for usage.'],
+    });
+  }
+  return [{ source, destination }] satisfies CopySpec[];
+}
+
+function countSkipped(items: readonly CopyItem[], reason: string): number {
+  return items.filter((i) => i.outcome === 'skipped' && i.reason === reason).length;
+}
