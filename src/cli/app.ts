@@ -1,53 +1,141 @@
 import type { Readable } from 'node:stream';
 import { AirlockError, toAirlockError } from '../errors.ts';
 import type { Session } from '../session/index.ts';
-import {
-  allOptions,
-  buildSession,
-  type CommandSpec,
-  envName,
-  parseCommandArgs,
-} from './command.ts';
-import { artifactCommands } from './commands/artifact.ts';
-import { artifactPushCommand } from './commands/artifact-push.ts';
-import { chartCommands } from './commands/chart.ts';
-import { copyCommand } from './commands/copy.ts';
-import { mirrorCommand } from './commands/mirror.ts';
-import { keyCommands } from './commands/key.ts';
-import { sbomCommand } from './commands/sbom.ts';
-import { signCommand } from './commands/sign.ts';
-import { verifyCommand } from './commands/verify.ts';
-import { loginCommand, logoutCommand } from './commands/login.ts';
-import {
-  artifactTagCommand,
-  gcCommand,
-  inspectCommand,
-  lsCommand,
-  tagCommand,
-} from './commands/registry-ops.ts';
+import type { CommandSpec } from './command.ts';
 import { ExitCode, exitCodeFor } from './exit-codes.ts';
 import { Output, type Streams } from './output.ts';
 import { closest } from './suggest.ts';
 
 export const VERSION = '0.1.0';
 
-export const COMMANDS: readonly CommandSpec[] = [
-  mirrorCommand,
-  artifactPushCommand,
-  ...artifactCommands,
-  artifactTagCommand,
-  ...chartCommands,
-  ...keyCommands,
-  signCommand,
-  verifyCommand,
-  sbomCommand,
-  copyCommand,
-  tagCommand,
-  lsCommand,
-  inspectCommand,
-  loginCommand,
-  logoutCommand,
-  gcCommand,
+/**
+ * The command table: names and one-line summaries here, everything else in the command's own
+ * module, imported only when that command runs (or shows its help). `airlock --help` therefore
+ * loads no library code at all (issue 8 §4: start-up within 3× of bare Node).
+ */
+export interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  load(): Promise<CommandSpec>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'mirror',
+    summary: 'Mirror the charts a CSV inventory lists into the private registry, signed',
+    load: async () => (await import('./commands/mirror.ts')).mirrorCommand,
+  },
+  {
+    name: 'artifact push',
+    summary: "Push a directory (or a chart's CRDs) as a Flux OCI artifact",
+    load: async () => (await import('./commands/artifact-push.ts')).artifactPushCommand,
+  },
+  {
+    name: 'artifact build',
+    summary: 'Build a Flux artifact layer (.tgz) from a directory, byte for byte reproducible',
+    load: async () => (await import('./commands/artifact.ts')).artifactBuild,
+  },
+  {
+    name: 'artifact pull',
+    summary: 'Pull a Flux artifact and extract it safely',
+    load: async () => (await import('./commands/artifact.ts')).artifactPull,
+  },
+  {
+    name: 'artifact diff',
+    summary: 'Compare a directory with a Flux artifact (exit 1 when they differ)',
+    load: async () => (await import('./commands/artifact.ts')).artifactDiff,
+  },
+  {
+    name: 'artifact list',
+    summary: 'List Flux artifacts in a repository with their source and revision',
+    load: async () => (await import('./commands/artifact.ts')).artifactList,
+  },
+  {
+    name: 'artifact tag',
+    summary: 'Alias of "airlock tag" (TAGs as arguments or --tag)',
+    load: async () => (await import('./commands/registry-ops.ts')).artifactTagCommand,
+  },
+  {
+    name: 'chart push',
+    summary: 'Push packaged Helm charts as Helm OCI artifacts',
+    load: async () => (await import('./commands/chart.ts')).chartPush,
+  },
+  {
+    name: 'chart pull',
+    summary: "Pull a Helm chart's exact .tgz from an OCI registry",
+    load: async () => (await import('./commands/chart.ts')).chartPull,
+  },
+  {
+    name: 'chart package',
+    summary: 'Package a chart directory as a deterministic .tgz',
+    load: async () => (await import('./commands/chart.ts')).chartPackage,
+  },
+  {
+    name: 'key generate',
+    summary: 'Generate a cosign key pair (cosign.key encrypted, cosign.pub)',
+    load: async () => (await import('./commands/key.ts')).keyGenerate,
+  },
+  {
+    name: 'key import',
+    summary: 'Import an unencrypted PKCS#8 or SEC1 key as an encrypted cosign key pair',
+    load: async () => (await import('./commands/key.ts')).keyImport,
+  },
+  {
+    name: 'key secret',
+    summary: 'Print the Kubernetes Secret Flux reads public keys from (entry cosign.pub)',
+    load: async () => (await import('./commands/key.ts')).keySecret,
+  },
+  {
+    name: 'sign',
+    summary:
+      'Sign artifacts with a cosign key or keylessly (cosign legacy format, read by every cosign and Flux)',
+    load: async () => (await import('./commands/sign.ts')).signCommand,
+  },
+  {
+    name: 'verify',
+    summary: 'Verify cosign signatures and Sigstore bundles (exit 3 when nothing verifies)',
+    load: async () => (await import('./commands/verify.ts')).verifyCommand,
+  },
+  {
+    name: 'sbom',
+    summary: 'Attach a CycloneDX SBOM to an artifact and sign it as an in-toto attestation',
+    load: async () => (await import('./commands/sbom.ts')).sbomCommand,
+  },
+  {
+    name: 'copy',
+    summary: 'Copy artifacts between registries and OCI layouts, verifying every digest',
+    load: async () => (await import('./commands/copy.ts')).copyCommand,
+  },
+  {
+    name: 'tag',
+    summary: 'Point more tags at the artifact a reference names',
+    load: async () => (await import('./commands/registry-ops.ts')).tagCommand,
+  },
+  {
+    name: 'ls',
+    summary: 'List the tags of a repository',
+    load: async () => (await import('./commands/registry-ops.ts')).lsCommand,
+  },
+  {
+    name: 'inspect',
+    summary: 'Show an artifact: digest, media types, layers, annotations',
+    load: async () => (await import('./commands/registry-ops.ts')).inspectCommand,
+  },
+  {
+    name: 'gc',
+    summary: 'Delete blobs no tagged manifest of an OCI layout references',
+    load: async () => (await import('./commands/registry-ops.ts')).gcCommand,
+  },
+  {
+    name: 'login',
+    summary: 'Check and store registry credentials (docker config.json format)',
+    load: async () => (await import('./commands/login.ts')).loginCommand,
+  },
+  {
+    name: 'logout',
+    summary: 'Remove stored registry credentials',
+    load: async () => (await import('./commands/login.ts')).logoutCommand,
+  },
 ];
 
 export interface RunEnvironment extends Streams {
@@ -73,28 +161,6 @@ function mainHelp(): string {
   ].join('\n');
 }
 
-export function commandHelp(spec: CommandSpec): string {
-  const options = allOptions(spec);
-  const rows = Object.entries(options).map(([name, o]) => {
-    const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`;
-    const env = o.env ? ` [${envName(name)}]` : '';
-    return { flag, text: `${o.description}${o.multiple ? ' (repeatable)' : ''}${env}` };
-  });
-  const width = Math.max(...rows.map((r) => r.flag.length));
-  return [
-    spec.summary,
-    '',
-    `Usage: ${spec.usage}`,
-    ...(spec.description ? ['', spec.description] : []),
-    '',
-    'Flags:',
-    ...rows.map((r) => `  ${r.flag.padEnd(width)}  ${r.text}`),
-    '',
-    'Examples:',
-    ...spec.examples.map((e) => `  ${e}`),
-  ].join('\n');
-}
-
 /** Runs the CLI in-process and returns the exit status (the bin only sets process.exitCode). */
 export async function runCLI(
   argv: readonly string[],
@@ -104,7 +170,10 @@ export async function runCLI(
   const stdout = environment.stdout;
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
     const target = verb === 'help' ? COMMANDS.find((c) => c.name === rest.join(' ')) : undefined;
-    stdout.write(`${target ? commandHelp(target) : mainHelp()}\n`);
+    if (target) {
+      const { commandHelp } = await import('./command.ts');
+      stdout.write(`${commandHelp(target.summary, await target.load())}\n`);
+    } else stdout.write(`${mainHelp()}\n`);
     return verb === undefined ? ExitCode.invalidInput : ExitCode.ok;
   }
   if (verb === '--version' || verb === 'version') {
@@ -118,9 +187,9 @@ export async function runCLI(
   });
   // Command groups ("artifact push", "chart pull") are looked up by their first two words.
   const grouped = COMMANDS.find((c) => c.name === `${verb} ${rest[0] ?? ''}`);
-  const spec = grouped ?? COMMANDS.find((c) => c.name === verb);
+  const entry = grouped ?? COMMANDS.find((c) => c.name === verb);
   if (grouped) rest.shift();
-  if (!spec) {
+  if (!entry) {
     const members = COMMANDS.filter((c) => c.name.startsWith(`${verb} `));
     if (members.length > 0) {
       const sub = rest[0];
@@ -160,9 +229,14 @@ export async function runCLI(
   }
   let session: Session | undefined;
   try {
+    // Only the command that runs is loaded, with the library modules it imports.
+    const [spec, { buildSession, commandHelp, parseCommandArgs }] = await Promise.all([
+      entry.load(),
+      import('./command.ts'),
+    ]);
     const { values, positionals } = parseCommandArgs(spec, rest, environment.env);
     if (values.help === true) {
-      stdout.write(`${commandHelp(spec)}\n`);
+      stdout.write(`${commandHelp(entry.summary, spec)}\n`);
       return ExitCode.ok;
     }
     let pending: Promise<Session> | undefined;

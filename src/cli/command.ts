@@ -19,7 +19,6 @@ export interface OptionSpec {
 
 export interface CommandSpec {
   readonly name: string;
-  readonly summary: string;
   readonly usage: string;
   readonly description?: string;
   readonly examples: readonly string[];
@@ -256,4 +255,27 @@ export async function buildSession(
   stdin: Readable,
 ): Promise<Session> {
   return openSession(await sessionOptionsFrom(values, env, stdin));
+}
+
+/** A command's --help: its summary (from the command table), usage, flags and examples. */
+export function commandHelp(summary: string, spec: CommandSpec): string {
+  const options = allOptions(spec);
+  const rows = Object.entries(options).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`;
+    const env = o.env ? ` [${envName(name)}]` : '';
+    return { flag, text: `${o.description}${o.multiple ? ' (repeatable)' : ''}${env}` };
+  });
+  const width = Math.max(...rows.map((r) => r.flag.length));
+  return [
+    summary,
+    '',
+    `Usage: ${spec.usage}`,
+    ...(spec.description ? ['', spec.description] : []),
+    '',
+    'Flags:',
+    ...rows.map((r) => `  ${r.flag.padEnd(width)}  ${r.text}`),
+    '',
+    'Examples:',
+    ...spec.examples.map((e) => `  ${e}`),
+  ].join('\n');
 }

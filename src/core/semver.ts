@@ -1,4 +1,14 @@
-import semver from 'semver';
+import { createRequire } from 'node:module';
+import type SemVer from 'semver';
+
+// node-semver is loaded on first use (it is CommonJS, so a synchronous require works): most
+// commands never compare versions, and importing it costs every start-up ~30 ms.
+const require = createRequire(import.meta.url);
+let loaded: typeof SemVer | undefined;
+function semverLib(): typeof SemVer {
+  loaded ??= require('semver') as typeof SemVer;
+  return loaded;
+}
 
 /**
  * The semver version a tag stands for: Helm writes `+` as `_` in tags (helm pkg/registry
@@ -7,12 +17,12 @@ import semver from 'semver';
  */
 export function tagVersion(tag: string): string | undefined {
   const candidate = tag.replaceAll('_', '+');
-  // Keep build metadata in the answer: semver.valid() would drop it.
-  return semver.valid(candidate) === null ? undefined : candidate;
+  // Keep build metadata in the answer: semverLib().valid() would drop it.
+  return semverLib().valid(candidate) === null ? undefined : candidate;
 }
 
 export function isValidRange(range: string): boolean {
-  return semver.validRange(range) !== null;
+  return semverLib().validRange(range) !== null;
 }
 
 /**
@@ -24,8 +34,8 @@ export function tagsInRange(tags: readonly string[], range: string): string[] {
     .map((tag) => ({ tag, version: tagVersion(tag) }))
     .filter(
       (t): t is { tag: string; version: string } =>
-        t.version !== undefined && semver.satisfies(t.version, range),
+        t.version !== undefined && semverLib().satisfies(t.version, range),
     )
-    .sort((a, b) => semver.rcompare(a.version, b.version))
+    .sort((a, b) => semverLib().rcompare(a.version, b.version))
     .map((t) => t.tag);
 }

@@ -88,7 +88,7 @@ describe('a new user’s first hour', () => {
       });
       assert.equal(result.status, 0, `${block}\n${result.stderr}`);
     }
-    assert.ok((await stat('/tmp/airlock-demo/index.json')).isFile(), 'the mirror wrote the store');
+    assert.ok((await stat('/tmp/airlock-demo/hello/index.json')).isFile(), 'the mirror wrote the store');
     await rm('/tmp/airlock-demo', { recursive: true, force: true });
   });
 

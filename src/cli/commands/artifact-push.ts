@@ -7,7 +7,6 @@ import { BUILD_OPTIONS, contentFrom } from './artifact-options.ts';
 
 export const artifactPushCommand: CommandSpec = {
   name: 'artifact push',
-  summary: "Push a directory (or a chart's CRDs) as a Flux OCI artifact",
   usage:
     'airlock artifact push DIR|FILE|- REF --source URL --revision REF@sha1:SHA [flags]\n       airlock artifact push --crds-from CHART.tgz REF --source URL --revision REF@sha1:SHA',
   description: [

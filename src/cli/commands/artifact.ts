@@ -14,7 +14,6 @@ import { BUILD_OPTIONS, contentFrom } from './artifact-options.ts';
 
 export const artifactBuild: CommandSpec = {
   name: 'artifact build',
-  summary: 'Build a Flux artifact layer (.tgz) from a directory, byte for byte reproducible',
   usage: 'airlock artifact build DIR|FILE|- -o artifact.tgz [flags]',
   description:
     'The tar is laid out as Flux builds it (sorted pre-order walk, "." root, uid/gid 0, mtime 0,\nno symlinks); gzip is deterministic, so the same tree gives the same digest on every machine.',
@@ -59,7 +58,6 @@ export const artifactBuild: CommandSpec = {
 
 export const artifactPull: CommandSpec = {
   name: 'artifact pull',
-  summary: 'Pull a Flux artifact and extract it safely',
   usage: 'airlock artifact pull REF -o DIR',
   description:
     'Extraction accepts what Flux\'s source-controller accepts and refuses the rest: no absolute\npaths, "..", backslashes, hard links or devices; symlinks skipped; size limited.',
@@ -114,7 +112,6 @@ export const artifactPull: CommandSpec = {
 
 export const artifactDiff: CommandSpec = {
   name: 'artifact diff',
-  summary: 'Compare a directory with a Flux artifact (exit 1 when they differ)',
   usage: 'airlock artifact diff DIR REF',
   examples: ['airlock artifact diff ./deploy oci://registry.internal/apps/web:latest'],
   registry: true,
@@ -145,7 +142,6 @@ export const artifactDiff: CommandSpec = {
 
 export const artifactList: CommandSpec = {
   name: 'artifact list',
-  summary: 'List Flux artifacts in a repository with their source and revision',
   usage: 'airlock artifact list REPO [--semver RANGE] [--tags REGEX]',
   description:
     'The filters are spelled as in "airlock ls" and "airlock copy"; Flux\'s spellings\n--filter-semver and --filter-regex are accepted as aliases.',

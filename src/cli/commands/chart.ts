@@ -7,7 +7,6 @@ import { renderBatch } from '../render.ts';
 
 export const chartPush: CommandSpec = {
   name: 'chart push',
-  summary: 'Push packaged Helm charts as Helm OCI artifacts',
   usage: 'airlock chart push CHART.tgz [CHART.tgz…] REGISTRY/PREFIX',
   description: [
     'Like "helm push": repository PREFIX/<chart name>, tag = version with "+" as "_", Helm\'s config,',
@@ -44,7 +43,6 @@ export const chartPush: CommandSpec = {
 
 export const chartPull: CommandSpec = {
   name: 'chart pull',
-  summary: "Pull a Helm chart's exact .tgz from an OCI registry",
   usage: 'airlock chart pull REF [-o DIR]',
   examples: ['airlock chart pull oci://registry.internal/charts/podinfo:6.5.0 -o ./charts'],
   registry: true,
@@ -75,7 +73,6 @@ export const chartPull: CommandSpec = {
 
 export const chartPackage: CommandSpec = {
   name: 'chart package',
-  summary: 'Package a chart directory as a deterministic .tgz',
   usage: 'airlock chart package DIR [-o DIR]',
   examples: ['airlock chart package ./charts/web -o ./dist'],
   registry: false,

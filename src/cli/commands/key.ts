@@ -50,7 +50,6 @@ const prefixOptions = (fallback: string): CommandSpec['options'] => ({
 
 export const keyGenerate: CommandSpec = {
   name: 'key generate',
-  summary: 'Generate a cosign key pair (cosign.key encrypted, cosign.pub)',
   usage: 'airlock key generate [--output-key-prefix cosign] [--force]',
   description:
     'Writes <prefix>.key (mode 0600, encrypted exactly like "cosign generate-key-pair") and\n<prefix>.pub. The password comes from COSIGN_PASSWORD, a prompt, or standard input.',
@@ -70,7 +69,6 @@ export const keyGenerate: CommandSpec = {
 
 export const keyImport: CommandSpec = {
   name: 'key import',
-  summary: 'Import an unencrypted PKCS#8 or SEC1 key as an encrypted cosign key pair',
   usage: 'airlock key import KEY.pem [--output-key-prefix import-cosign] [--force]',
   examples: ['COSIGN_PASSWORD=... airlock key import ec-key.pem'],
   registry: false,
@@ -88,7 +86,6 @@ export const keyImport: CommandSpec = {
 
 export const keySecret: CommandSpec = {
   name: 'key secret',
-  summary: 'Print the Kubernetes Secret Flux reads public keys from (entry cosign.pub)',
   usage: 'airlock key secret --namespace NS [--name cosign-pub] [--key cosign.pub]',
   examples: ['airlock key secret --namespace flux-system > cosign-pub.yaml'],
   registry: false,

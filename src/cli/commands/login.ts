@@ -5,7 +5,6 @@ import { ExitCode } from '../exit-codes.ts';
 
 export const loginCommand: CommandSpec = {
   name: 'login',
-  summary: 'Check and store registry credentials (docker config.json format)',
   usage: 'airlock login REGISTRY --username USER --password-stdin',
   description:
     'Credentials are checked against the registry first, then written where docker, helm, flux,\ncosign and skopeo read them: the credential helper named in config.json, else its "auths".\nThe file is $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json.',
@@ -43,7 +42,6 @@ export const loginCommand: CommandSpec = {
 
 export const logoutCommand: CommandSpec = {
   name: 'logout',
-  summary: 'Remove stored registry credentials',
   usage: 'airlock logout REGISTRY',
   examples: ['airlock logout registry.internal'],
   registry: false,

@@ -66,7 +66,6 @@ function summary(report: MirrorReport, plan: boolean, signing: boolean): string 
 
 export const mirrorCommand: CommandSpec = {
   name: 'mirror',
-  summary: 'Mirror the charts a CSV inventory lists into the private registry, signed',
   usage:
     'airlock mirror INVENTORY.csv [--to REGISTRY/PREFIX] [--key cosign.key | --keyless] [flags]',
   description: [

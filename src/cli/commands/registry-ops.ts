@@ -41,7 +41,6 @@ async function runTag(context: CommandContext): Promise<number> {
 
 export const tagCommand: CommandSpec = {
   name: 'tag',
-  summary: 'Point more tags at the artifact a reference names',
   usage: 'airlock tag REF TAG [TAG...]',
   description: 'The exact manifest bytes are written under each tag: the digest does not change.',
   examples: [
@@ -56,7 +55,6 @@ export const tagCommand: CommandSpec = {
 export const artifactTagCommand: CommandSpec = {
   ...tagCommand,
   name: 'artifact tag',
-  summary: 'Alias of "airlock tag" (TAGs as arguments or --tag)',
   usage: 'airlock artifact tag REF --tag TAG [--tag TAG…]',
   examples: [
     'airlock artifact tag oci://registry.internal/apps/web:$GIT_SHA --tag latest-stable --tag 1.4.0',
@@ -65,7 +63,6 @@ export const artifactTagCommand: CommandSpec = {
 
 export const lsCommand: CommandSpec = {
   name: 'ls',
-  summary: 'List the tags of a repository',
   usage: 'airlock ls REPO [--semver RANGE] [--tags REGEX]',
   examples: [
     'airlock ls registry.internal/charts/podinfo',
@@ -99,7 +96,6 @@ export const lsCommand: CommandSpec = {
 
 export const inspectCommand: CommandSpec = {
   name: 'inspect',
-  summary: 'Show an artifact: digest, media types, layers, annotations',
   usage: 'airlock inspect REF [--raw]',
   examples: [
     'airlock inspect registry.internal/charts/podinfo:6.5.0',
@@ -161,7 +157,6 @@ export const inspectCommand: CommandSpec = {
 
 export const gcCommand: CommandSpec = {
   name: 'gc',
-  summary: 'Delete blobs no tagged manifest of an OCI layout references',
   usage: 'airlock gc oci-layout:PATH',
   examples: ['airlock gc oci-layout:./airlock-store'],
   registry: false,

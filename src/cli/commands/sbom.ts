@@ -8,7 +8,6 @@ import { keySignerFrom } from '../keys.ts';
 
 export const sbomCommand: CommandSpec = {
   name: 'sbom',
-  summary: 'Attach a CycloneDX SBOM to an artifact and sign it as an in-toto attestation',
   usage: 'airlock sbom REF --key cosign.key [-o sbom.json]',
   description: [
     'For a Flux artifact the SBOM lists every file with its SHA-256; for a Helm chart, the chart, its',

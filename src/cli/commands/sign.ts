@@ -7,8 +7,6 @@ import { renderBatch } from '../render.ts';
 
 export const signCommand: CommandSpec = {
   name: 'sign',
-  summary:
-    'Sign artifacts with a cosign key or keylessly (cosign legacy format, read by every cosign and Flux)',
   usage: 'airlock sign REF… (--key cosign.key | --keyless) [-a key=value…] [--bundle]',
   description: [
     'Signs the manifest digest each REF resolves to (resolved once), as cosign does: a',

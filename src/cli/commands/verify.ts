@@ -69,7 +69,6 @@ const text = (
 
 export const verifyCommand: CommandSpec = {
   name: 'verify',
-  summary: 'Verify cosign signatures and Sigstore bundles (exit 3 when nothing verifies)',
   usage:
     'airlock verify REF… (--key cosign.pub… | --certificate-identity ID --certificate-oidc-issuer URL --trusted-root FILE)',
   description: [
