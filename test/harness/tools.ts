@@ -36,7 +36,9 @@ export function run(command: string, args: readonly string[], input?: string): s
 }
 
 /** The shared fixtures folder (read by relative path, never copied into the project). */
-export const SHARED_FIXTURES = new URL('../../../shared/fixtures/', import.meta.url).pathname;
+export const SHARED_FIXTURES =
+  process.env.AIRLOCK_TEST_FIXTURES ??
+  new URL('../../../shared/fixtures/', import.meta.url).pathname;
 
 /**
  * Conformance tests need ../shared/fixtures: in CI they fail without it, elsewhere they skip with

@@ -32,7 +32,7 @@ import { openSession, type Session } from '../../src/session/index.ts';
 import { fixtureCharts } from '../harness/fixture-charts.ts';
 import { type FaultProxy, startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
-import { fixturesSkipReason, missingTools, run, tempDir } from '../harness/tools.ts';
+import { fixturesSkipReason, gated, missingTools, run, tempDir } from '../harness/tools.ts';
 import { assertRejectsCode, assertThrowsCode } from '../helpers/assert-code.ts';
 import { airlock } from '../helpers/cli.ts';
 
@@ -613,22 +613,23 @@ describe('Flux and Helm artifacts on a real registry', { skip }, () => {
   });
 });
 
-describe(
-  'every fixture chart round-trips through chart push and pull',
-  { skip: skip ?? fixturesSkipReason('upstream-helm/index.yaml') },
-  () => {
-    let registry: RegistryServer;
-    let work: { path: string; remove: () => Promise<void> };
-    before(async () => {
-      registry = await startRegistry();
-      work = await tempDir();
-    });
-    after(async () => {
-      await registry.stop();
-      await work.remove();
-    });
+// Conformance: every test is reported skipped, with the reason, when the fixtures are missing.
+const fixtures = gated(skip ?? fixturesSkipReason('upstream-helm/index.yaml'));
+describe('every fixture chart round-trips through chart push and pull', () => {
+  let registry: RegistryServer;
+  let work: { path: string; remove: () => Promise<void> };
+  fixtures.before(async () => {
+    registry = await startRegistry();
+    work = await tempDir();
+  });
+  fixtures.after(async () => {
+    await registry.stop();
+    await work.remove();
+  });
 
-    it('pushes all 263 in one pushCharts call to <prefix>/<name>:<version> with Helm config, pulls byte-identical .tgz files, and a re-run is all present', async () => {
+  fixtures.it(
+    'pushes all 263 in one pushCharts call to <prefix>/<name>:<version> with Helm config, pulls byte-identical .tgz files, and a re-run is all present',
+    async () => {
       const charts = await fixtureCharts();
       assert.equal(charts.length, 263);
       const session = openSession({ insecureRegistries: [registry.host] });
@@ -671,9 +672,9 @@ describe(
       } finally {
         session.close();
       }
-    });
-  },
-);
+    },
+  );
+});
 
 describe('the shared parsers every command uses for annotations, tag regexes and semver ranges', () => {
   it('reads key=value as Flux and cosign do, reporting every bad item with the option', () => {
