@@ -151,8 +151,21 @@ export function rawRequest(req: RawRequest): Promise<RawResponse> {
       socket.destroy();
     };
     const fail = (error: Error): void => {
-      if (body) body.destroy(error);
-      else reject(error);
+      if (!body) reject(error);
+      else if (
+        error instanceof RegistryError ||
+        (error as { code?: unknown }).code === 'HPE_INVALID_CONSTANT'
+      )
+        body.destroy(error);
+      else
+        // A reset or a stall mid-body is a broken connection, retryable like a truncated body.
+        body.destroy(
+          new RegistryError(
+            'REGISTRY_UNREACHABLE',
+            `${url.host}: connection broke while reading the body: ${error.message}`,
+            { url: url.toString(), cause: error },
+          ),
+        );
       socket.destroy();
     };
     /** Hands a piece of the current read buffer to the body; false when the body is full. */

@@ -353,6 +353,29 @@ describe('TLS', { skip }, () => {
     }
   });
 
+  it('reads a large blob over TLS in reused buffers, verifying the certificate', async () => {
+    const options = { monolithicUploadLimit: 64 * 1024 };
+    const trusting = new RegistryClient({ ...options, caCertificates: [tls.ca!.caPEM] });
+    const untrusting = new RegistryClient(options);
+    try {
+      const repo = trusting.repository(tls.host, 'tls/big');
+      const artifact = makeArtifact({ layerSize: 2 * 1024 * 1024 });
+      await pushArtifact(repo, artifact, 'v1');
+      const layer = artifact.blobs[1]!;
+      const chunks: Buffer[] = [];
+      for await (const chunk of await repo.fetchBlob(layer.descriptor))
+        chunks.push(chunk as Buffer);
+      assert.ok(Buffer.concat(chunks).equals(layer.bytes));
+      await assertRejectsCode(
+        () => untrusting.repository(tls.host, 'tls/big').fetchBlob(layer.descriptor),
+        'TLS_FAILED',
+      );
+    } finally {
+      trusting.close();
+      untrusting.close();
+    }
+  });
+
   it('an https request to a plain-HTTP registry says the server speaks plain HTTP', async () => {
     // It never downgrades: the registry is not named insecure, so only TLS is tried.
     const client = new RegistryClient();
