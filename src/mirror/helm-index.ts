@@ -22,9 +22,19 @@ export interface HelmIndex {
   readonly entries: Record<string, Record<string, unknown>[]>;
 }
 
-/** Parses an index.yaml: the fast scanner when the text fits its subset, else the YAML parser. */
-export function parseHelmIndex(text: string): unknown {
-  return scanHelmIndex(text) ?? parseYAML(text);
+/**
+ * Parses an index.yaml: the fast scanner when the text fits its subset, else the YAML parser.
+ * Give the bytes as read: the scanner decodes only the fields it keeps, so a 44 MB index never
+ * becomes a 44 MB string.
+ */
+export function parseHelmIndex(input: string | Uint8Array): unknown {
+  const bytes =
+    typeof input === 'string'
+      ? Buffer.from(input, 'utf8')
+      : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  return (
+    scanHelmIndex(bytes) ?? parseYAML(typeof input === 'string' ? input : bytes.toString('utf8'))
+  );
 }
 
 /** Thrown inside the scanner when the text leaves the subset; caught by scanHelmIndex. */
@@ -34,23 +44,30 @@ const KEY = /^[A-Za-z0-9_][A-Za-z0-9_./-]*$/;
 // Plain scalars the YAML 1.2 core schema does not read as strings (the `yaml` package's tags).
 const NOT_A_STRING =
   /^(?:~|[Nn]ull|NULL|[Tt]rue|TRUE|[Ff]alse|FALSE|[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+)$/;
+// Bytes a plain key may hold (KEY above); the kept field names as bytes.
+const KEY_BYTE = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-')
+  KEY_BYTE[c.charCodeAt(0)] = 1;
+const KEPT: readonly (readonly [string, Buffer])[] = INDEX_ENTRY_FIELDS.map((name) => [
+  name,
+  Buffer.from(name, 'latin1'),
+]);
+/** What an entry is read into when its values are only checked, not kept. */
+const NO_ENTRY: Record<string, unknown> = Object.freeze({});
 // Characters a plain scalar cannot start with (YAML 1.2 c-indicator), bar the quotes handled here.
 const INDICATOR = new Set('-?:,[]{}#&*!|>%@`'.split(''));
-
-interface Line {
-  /** Spaces before the content. */
-  readonly indent: number;
-  /** The line without indentation and without a trailing CR. */
-  readonly content: string;
-}
 
 /**
  * The scanner: the index, or undefined when the text is outside the subset it reads exactly.
  * Exported for tests, which check it against the YAML parser.
  */
-export function scanHelmIndex(text: string): HelmIndex | undefined {
+export function scanHelmIndex(input: string | Buffer): HelmIndex | undefined {
   try {
-    return scan(text);
+    return scanner(
+      typeof input === 'string' ? Buffer.from(input, 'utf8') : input,
+      0,
+      false,
+    ).index();
   } catch (error) {
     if (error instanceof OutsideSubset) return undefined;
     throw error;
@@ -61,174 +78,254 @@ function outside(): never {
   throw new OutsideSubset();
 }
 
-function scan(source: string): HelmIndex | undefined {
-  const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
-  const keep = new Set(INDEX_ENTRY_FIELDS);
-  let pos = 0;
-  let peeked: Line | undefined;
-  // Only lines with content: blank lines and comment lines carry nothing here.
-  const next = (): Line | undefined => {
-    if (peeked) {
-      const line = peeked;
-      peeked = undefined;
-      return line;
+// Bytes of the structure (all ASCII: UTF-8 never uses them inside a multi-byte character).
+const LF = 10;
+const CR = 13;
+const TAB = 9;
+const SPACE = 32;
+const HASH = 35;
+const DASH = 45;
+const COLON = 58;
+
+/**
+ * One pass over `buf` from `from`. The first pass (index) checks the whole document and records
+ * where each chart's versions are; `entries` reads a chart's versions on first access with a second
+ * scanner over just that range (`emit`), so a big index never exists as 60,000 objects at once.
+ * The current line and key are mutable state, not objects: a 44 MB index has 1.1 million lines.
+ */
+function scanner(
+  buf: Buffer,
+  from: number,
+  emit: boolean,
+): {
+  index: () => HelmIndex | undefined;
+  versions: (chartIndent: number) => Record<string, unknown>[];
+} {
+  // The keys of the entry being read (hashes), reused from entry to entry.
+  const seen: number[] = [];
+  // A UTF-8 byte order mark.
+  let pos = from === 0 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : from;
+  // The line ahead (when `ahead`): its indentation and content bytes, without trailing spaces/CR.
+  let ahead = false;
+  let indent = 0;
+  let start = 0;
+  let end = 0;
+  // The value range of the last keyLine().
+  let valueStart = 0;
+  let valueEnd = 0;
+
+  /** Reads the next line with content (blank and comment lines carry nothing) into the state. */
+  const peek = (): boolean => {
+    if (ahead) return true;
+    while (pos < buf.length) {
+      let lineEnd = buf.indexOf(LF, pos);
+      if (lineEnd < 0) lineEnd = buf.length;
+      const next = lineEnd + 1;
+      if (lineEnd > pos && buf[lineEnd - 1] === CR) lineEnd--;
+      let first = pos;
+      while (first < lineEnd && buf[first] === SPACE) first++;
+      const lineStart = pos;
+      pos = next;
+      if (first === lineEnd || buf[first] === HASH) continue; // blank, or a comment line
+      if (buf[first] === TAB) outside(); // tabs in indentation
+      while (lineEnd > first && buf[lineEnd - 1] === SPACE) lineEnd--;
+      indent = first - lineStart;
+      start = first;
+      end = lineEnd;
+      ahead = true;
+      return true;
     }
-    while (pos < text.length) {
-      let end = text.indexOf('\n', pos);
-      if (end < 0) end = text.length;
-      const lineEnd = end > pos && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
-      let indent = 0;
-      while (pos + indent < lineEnd && text.charCodeAt(pos + indent) === 32) indent++;
-      const start = pos + indent;
-      pos = end + 1;
-      if (start === lineEnd) continue;
-      const first = text.charCodeAt(start);
-      if (first === 35) continue; // "#": a comment line
-      if (first === 9) outside(); // tabs in indentation
-      let contentEnd = lineEnd;
-      while (contentEnd > start && text.charCodeAt(contentEnd - 1) === 32) contentEnd--;
-      return { indent, content: text.slice(start, contentEnd) };
-    }
-    return undefined;
+    return false;
   };
-  const peek = (): Line | undefined => (peeked ??= next());
-  /** Skips the lines of a value nested deeper than `indent` (and a compact sequence at it). */
-  const skipNested = (indent: number, compactSequence: boolean): void => {
-    for (let line = peek(); line; line = peek()) {
-      if (line.indent > indent) next();
-      else if (compactSequence && line.indent === indent && isSequenceItem(line.content)) next();
+  /** Consumes the line ahead (its state stays readable until the next peek). */
+  const take = (): void => {
+    ahead = false;
+  };
+  const isSequenceItem = (): boolean =>
+    buf[start] === DASH && (end === start + 1 || buf[start + 1] === SPACE);
+  const text = (from: number, to: number): string => buf.toString('utf8', from, to);
+  /** `key: value` / `key:` in [from, to): the key (plain, a string); the value range in state. */
+  const keyLine = (from: number, to: number): string => {
+    const colon = buf.indexOf(COLON, from);
+    if (colon <= from || colon >= to) outside();
+    // "a:b" is a plain scalar, not a key.
+    if (colon + 1 < to && buf[colon + 1] !== SPACE) outside();
+    const key = buf.toString('latin1', from, colon);
+    if (!KEY.test(key) || NOT_A_STRING.test(key) || key === '__proto__') outside();
+    valueStart = colon + 1;
+    while (valueStart < to && buf[valueStart] === SPACE) valueStart++;
+    valueEnd = to;
+    return key;
+  };
+  /**
+   * An entry's key, without making a string of it: its FNV-1a hash (for duplicates; a collision
+   * only sends the text to the YAML parser) and, in `kept`, the field name when it is kept. Keys
+   * the YAML core schema could read as non-strings, and `__proto__`, are decoded and checked.
+   */
+  let kept: string | undefined;
+  const entryKey = (from: number, to: number): number => {
+    const colon = buf.indexOf(COLON, from);
+    if (colon <= from || colon >= to) outside();
+    if (colon + 1 < to && buf[colon + 1] !== SPACE) outside();
+    let hash = 0x811c9dc5;
+    for (let i = from; i < colon; i++) {
+      const byte = buf[i] ?? 0;
+      if (KEY_BYTE[byte] !== 1 || (i === from && (byte === 0x2e || byte === 0x2f || byte === DASH)))
+        outside();
+      hash = Math.imul(hash ^ byte, 0x01000193);
+    }
+    const first = buf[from] ?? 0;
+    if ((first >= 0x30 && first <= 0x39) || first === 0x5f || colon - from <= 5) {
+      const key = buf.toString('latin1', from, colon);
+      if (NOT_A_STRING.test(key) || key === '__proto__') outside();
+    }
+    kept = undefined;
+    for (const [name, bytes] of KEPT)
+      if (bytes.length === colon - from && buf.compare(bytes, 0, bytes.length, from, colon) === 0)
+        kept = name;
+    valueStart = colon + 1;
+    while (valueStart < to && buf[valueStart] === SPACE) valueStart++;
+    valueEnd = to;
+    return hash >>> 0;
+  };
+  /** Skips the lines of a value nested deeper than `at` (and a compact sequence at it). */
+  const skipNested = (at: number, compactSequence: boolean): void => {
+    while (peek()) {
+      if (indent > at || (compactSequence && indent === at && isSequenceItem())) take();
       else return;
     }
   };
 
-  let entries: Record<string, Record<string, unknown>[]> | undefined;
-  const topKeys = new Set<string>();
-  for (let line = next(); line; line = next()) {
-    if (line.indent !== 0) outside();
-    const [key, value] = splitKey(line.content);
-    if (topKeys.has(key)) outside();
-    topKeys.add(key);
-    if (key !== 'entries') {
-      skipNested(0, value === '');
-      continue;
+  return { index, versions: scanVersions };
+
+  function index(): HelmIndex | undefined {
+    let entries: Record<string, Record<string, unknown>[]> | undefined;
+    const topKeys = new Set<string>();
+    while (peek()) {
+      take();
+      if (indent !== 0) outside();
+      const key = keyLine(start, end);
+      const empty = valueStart >= valueEnd;
+      if (topKeys.has(key)) outside();
+      topKeys.add(key);
+      if (key !== 'entries') {
+        skipNested(0, empty);
+        continue;
+      }
+      if (!empty) outside();
+      entries = scanEntries(0);
     }
-    if (value !== '') outside();
-    entries = scanEntries(0);
+    return entries === undefined ? undefined : { entries };
   }
-  return entries === undefined ? undefined : { entries };
 
   function scanEntries(parent: number): Record<string, Record<string, unknown>[]> {
     const charts: Record<string, Record<string, unknown>[]> = {};
-    const first = peek();
-    if (!first || first.indent <= parent) outside(); // `entries:` with nothing: null
-    const chartIndent = first.indent;
-    for (let line = peek(); line && line.indent > parent; line = peek()) {
-      if (line.indent !== chartIndent) outside();
-      next();
-      const [chart, value] = splitKey(line.content);
+    if (!peek() || indent <= parent) outside(); // `entries:` with nothing: null
+    const chartIndent = indent;
+    while (peek() && indent > parent) {
+      if (indent !== chartIndent) outside();
+      take();
+      const chart = keyLine(start, end);
       if (Object.hasOwn(charts, chart)) outside();
-      if (value === '[]') {
+      if (
+        valueEnd - valueStart === 2 &&
+        buf[valueStart] === 0x5b && // "[]"
+        buf[valueStart + 1] === 0x5d
+      ) {
         charts[chart] = [];
         continue;
       }
-      if (value !== '') outside();
-      charts[chart] = scanVersions(chartIndent);
+      if (valueStart < valueEnd) outside();
+      // Checked now, read again (from here) when a row asks for this chart.
+      const body = pos;
+      scanVersions(chartIndent);
+      Object.defineProperty(charts, chart, {
+        enumerable: true,
+        configurable: true,
+        get: () => scanner(buf, body, true).versions(chartIndent),
+      });
     }
     return charts;
   }
 
   function scanVersions(chartIndent: number): Record<string, unknown>[] {
     const list: Record<string, unknown>[] = [];
-    const first = peek();
-    if (!first || first.indent < chartIndent || !isSequenceItem(first.content)) outside();
-    const itemIndent = first.indent;
-    for (let line = peek(); line && line.indent >= chartIndent; line = peek()) {
-      if (line.indent === chartIndent && itemIndent > chartIndent) return list;
-      if (line.indent !== itemIndent) {
-        if (line.indent === chartIndent) return list; // the next chart (compact sequence)
+    if (!peek() || indent < chartIndent || !isSequenceItem()) outside();
+    const itemIndent = indent;
+    while (peek() && indent >= chartIndent) {
+      if (indent === chartIndent && itemIndent > chartIndent) return list;
+      if (indent !== itemIndent) {
+        if (indent === chartIndent) return list; // the next chart (compact sequence)
         outside();
       }
-      if (!isSequenceItem(line.content)) {
+      if (!isSequenceItem()) {
         if (itemIndent === chartIndent) return list;
         outside();
       }
-      next();
+      take();
       // "- key: value": the item's mapping starts after the dash and its spaces.
-      let offset = 1;
-      while (line.content.charCodeAt(offset) === 32) offset++;
-      if (offset >= line.content.length) outside();
-      list.push(scanEntry(itemIndent + offset, line.content.slice(offset)));
+      let first = start + 1;
+      while (buf[first] === SPACE) first++;
+      if (first >= end) outside();
+      const entry = scanEntry(itemIndent + (first - start), first, end);
+      if (emit) list.push(entry);
     }
     return list;
   }
 
-  function scanEntry(keyIndent: number, firstContent: string): Record<string, unknown> {
-    const entry: Record<string, unknown> = {};
-    const seen = new Set<string>();
-    let content: string | undefined = firstContent;
+  function scanEntry(keyIndent: number, from: number, to: number): Record<string, unknown> {
+    const entry: Record<string, unknown> = emit ? {} : NO_ENTRY;
+    seen.length = 0;
+    let hash = entryKey(from, to);
     for (;;) {
-      const [key, value] = splitKey(content);
-      if (seen.has(key)) outside();
-      seen.add(key);
-      if (!keep.has(key)) skipNested(keyIndent, value === '');
-      else if (value !== '') {
-        entry[key] = scalar(value);
+      if (seen.includes(hash)) outside();
+      seen.push(hash);
+      const key = kept;
+      const empty = valueStart >= valueEnd;
+      if (key === undefined) skipNested(keyIndent, empty);
+      else if (!empty) {
+        const value = scalar(text(valueStart, valueEnd));
+        if (emit) entry[key] = value;
         // A continuation line would make it a multi-line scalar.
-        const after = peek();
-        if (after && after.indent > keyIndent) outside();
-      } else entry[key] = blockSequence(keyIndent);
-      const line = peek();
-      if (!line || line.indent !== keyIndent || isSequenceItem(line.content)) break;
-      next();
-      content = line.content;
+        if (peek() && indent > keyIndent) outside();
+      } else {
+        const value = blockSequence(keyIndent);
+        if (emit) entry[key] = value;
+      }
+      if (!peek() || indent !== keyIndent || isSequenceItem()) break;
+      take();
+      hash = entryKey(start, end);
     }
-    const line = peek();
-    if (line && line.indent > keyIndent) outside();
+    if (peek() && indent > keyIndent) outside();
     return entry;
   }
 
   /** The value of `key:` with nothing after it: a sequence of scalars, or null. */
   function blockSequence(keyIndent: number): unknown {
-    const first = peek();
-    if (!first || first.indent < keyIndent || !isSequenceItem(first.content)) {
-      if (first && first.indent > keyIndent) outside(); // a nested mapping
+    if (!peek() || indent < keyIndent || !isSequenceItem()) {
+      if (ahead && indent > keyIndent) outside(); // a nested mapping
       return null;
     }
-    const itemIndent = first.indent;
+    const itemIndent = indent;
     const items: unknown[] = [];
-    for (let line = peek(); line && line.indent >= keyIndent; line = peek()) {
-      if (line.indent !== itemIndent) {
-        if (line.indent === keyIndent) break;
+    while (peek() && indent >= keyIndent) {
+      if (indent !== itemIndent) {
+        if (indent === keyIndent) break;
         outside();
       }
-      if (!isSequenceItem(line.content)) {
+      if (!isSequenceItem()) {
         if (itemIndent === keyIndent) break;
         outside();
       }
-      next();
-      const value = line.content.slice(1).trimStart();
-      if (value === '') outside();
-      items.push(scalar(value));
-      const after = peek();
-      if (after && after.indent > itemIndent) outside();
+      take();
+      let first = start + 1;
+      while (first < end && buf[first] === SPACE) first++;
+      if (first >= end) outside();
+      items.push(scalar(text(first, end)));
+      if (peek() && indent > itemIndent) outside();
     }
     return items;
   }
-}
-
-function isSequenceItem(content: string): boolean {
-  return content === '-' || content.startsWith('- ');
-}
-
-/** Splits `key: value` / `key:`; the key must be a plain string key. */
-function splitKey(content: string): [string, string] {
-  const colon = content.indexOf(':');
-  if (colon <= 0) outside();
-  const key = content.slice(0, colon);
-  const rest = content.slice(colon + 1);
-  if (rest !== '' && rest.charCodeAt(0) !== 32) outside(); // "a:b" is a plain scalar, not a key
-  if (!KEY.test(key) || NOT_A_STRING.test(key) || key === '__proto__') outside();
-  return [key, rest.trim()];
 }
 
 /** One scalar that ends on its line: plain, single- or double-quoted, with a trailing comment. */

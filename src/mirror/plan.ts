@@ -130,10 +130,28 @@ export function planMirror(
       const digest = state?.digests.get(tag);
       const signed =
         digest === undefined ? undefined : state?.tags.has(options.signatureTag(digest));
-      const base = { row, version, repository, tag, ...(digest ? { digest } : {}) };
+      // Objects built whole, without spreads: a big plan makes 60,000 of them.
       if (pushed && (!options.signing || signed === true))
-        present.push({ ...base, ...(signed === undefined ? {} : { signed }) });
-      else ops.push({ ...base, action: pushed ? 'sign' : 'mirror' });
+        present.push(
+          digest === undefined
+            ? { row, version, repository, tag }
+            : {
+                row,
+                version,
+                repository,
+                tag,
+                digest,
+                ...(signed === undefined ? {} : { signed }),
+              },
+        );
+      else {
+        const action = pushed ? 'sign' : 'mirror';
+        ops.push(
+          digest === undefined
+            ? { row, version, repository, tag, action }
+            : { row, version, repository, tag, action, digest },
+        );
+      }
     }
   }
   return { ops, present, unmatched };

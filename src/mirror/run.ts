@@ -131,6 +131,8 @@ const CATALOG_PAGES_PER_REPOSITORY = 1 / 16;
 interface RowItem {
   readonly row: InventoryRow;
   readonly item: MirrorItem;
+  /** Where the version is in the row's selection (newest first); -1 for a row item. */
+  readonly rank?: number;
 }
 
 function rowItem(
@@ -153,21 +155,23 @@ function rowItem(
   };
 }
 
+/** An op's item fields. Built without spreads: a 10,000-row plan makes 60,000 of them. */
 function opFields(
   op: MirrorOp,
   target: Target,
 ): Omit<MirrorItem, 'outcome' | 'bytes' | 'durationMs'> {
-  return {
+  const fields: { -readonly [K in keyof MirrorItem]?: MirrorItem[K] } = {
     reference: `${target.name}/${op.repository}:${op.tag}`,
-    ...(op.digest ? { digest: op.digest } : {}),
     row: op.row.where,
     chart: op.row.chart,
     type: op.row.type,
     version: op.version.version,
     source: op.version.location,
-    ...(op.version.digest ? { sourceDigest: `sha256:${op.version.digest}` } : {}),
     action: op.action,
   };
+  if (op.digest) fields.digest = op.digest;
+  if (op.version.digest) fields.sourceDigest = `sha256:${op.version.digest}`;
+  return fields as Omit<MirrorItem, 'outcome' | 'bytes' | 'durationMs'>;
 }
 
 /**
@@ -229,6 +233,9 @@ export async function runMirror(session: Session, options: MirrorOptions): Promi
     }
   });
 
+  // The parsed indexes are not needed past listing (a big one holds 60,000 entries).
+  context.indexCache?.clear();
+
   // 2. What the target holds, for the repositories and tags wanted.
   const wantedTags = new Map<string, Set<string>>();
   for (const [row, { wanted }] of selected) {
@@ -250,6 +257,9 @@ export async function runMirror(session: Session, options: MirrorOptions): Promi
 
   // 3. The plan.
   const plan = planMirror(selected, states, { signing, signatureTag });
+  const rank = new Map<UpstreamVersion, number>();
+  for (const { wanted } of selected.values()) wanted.forEach((v, i) => rank.set(v, i));
+  selected.clear();
   options.onEvent?.({ type: 'planned', ops: plan.ops.length, present: plan.present.length });
   for (const { row, offered } of plan.unmatched) {
     const message = `${row.where}: no version of ${row.chart} matches "${row.versions}" (the upstream offers ${offered})`;
@@ -271,6 +281,7 @@ export async function runMirror(session: Session, options: MirrorOptions): Promi
   for (const p of plan.present)
     early.push({
       row: p.row,
+      rank: rank.get(p.version) ?? 0,
       item: {
         reference: `${target.name}/${p.repository}:${p.tag}`,
         ...(p.digest ? { digest: p.digest } : {}),
@@ -291,18 +302,16 @@ export async function runMirror(session: Session, options: MirrorOptions): Promi
 
   // 4. The run (or the plan's list).
   const preFailed = early.some((e) => e.item.outcome === 'failed');
-  let ran: { row: InventoryRow; item: MirrorItem }[];
-  const skipped = (reason: string) =>
-    plan.ops.map((op) => ({
-      row: op.row,
-      item: {
-        ...opFields(op, target),
-        outcome: 'skipped' as const,
-        reason,
-        bytes: 0,
-        durationMs: 0,
-      },
-    }));
+  let ran: RowItem[];
+  const skipped = (reason: string): RowItem[] =>
+    plan.ops.map((op) => {
+      const item = opFields(op, target) as { -readonly [K in keyof MirrorItem]?: MirrorItem[K] };
+      item.outcome = 'skipped';
+      item.reason = reason;
+      item.bytes = 0;
+      item.durationMs = 0;
+      return { row: op.row, rank: rank.get(op.version) ?? 0, item: item as MirrorItem };
+    });
   // An abort during listing leaves the target state incomplete: not even a plan is given then.
   if (signal?.aborted) ran = skipped(REASON.aborted);
   else if (options.plan === true) ran = skipped(REASON.planned);
@@ -321,14 +330,14 @@ export async function runMirror(session: Session, options: MirrorOptions): Promi
         onEvent: (event) => options.onEvent?.({ ...event, type: 'item' }),
       },
     );
-    ran = report.items.map((item, i) => ({ row: (plan.ops[i] as MirrorOp).row, item }));
+    ran = report.items.map((item, i) => {
+      const op = plan.ops[i] as MirrorOp;
+      return { row: op.row, rank: rank.get(op.version) ?? 0, item };
+    });
   }
+  // Inventory order, each row's versions as selected (newest first).
   const all = [...early, ...ran];
-  all.sort(
-    (a, b) =>
-      a.row.line - b.row.line ||
-      (a.item.version ?? '').localeCompare(b.item.version ?? '', 'en', { numeric: true }),
-  );
+  all.sort((a, b) => a.row.line - b.row.line || (a.rank ?? -1) - (b.rank ?? -1));
   return batchReport(
     'mirror',
     all.map((e) => e.item),

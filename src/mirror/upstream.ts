@@ -346,11 +346,11 @@ interface IndexEntry {
 
 type ParsedIndex = { entries?: Record<string, unknown> };
 
-function parseIndex(text: string, where: string): ParsedIndex {
+function parseIndex(bytes: Buffer, where: string): ParsedIndex {
   let parsed: unknown;
   try {
-    // A fast scanner for the shape Helm writes; anything else goes to the YAML parser.
-    parsed = parseHelmIndex(text);
+    // A fast scanner of the bytes for the shape Helm writes; anything else goes to the YAML parser.
+    parsed = parseHelmIndex(bytes);
   } catch (error) {
     throw new AirlockError('UPSTREAM_INVALID', `${where}: index.yaml is not valid YAML`, {
       cause: error,
@@ -491,9 +491,7 @@ export async function listUpstream(
     // Fetched and parsed once per repository, however many rows name it.
     let pending = context.indexCache?.get(url);
     if (!pending) {
-      pending = httpGet(context, url, limit, undefined).then((b) =>
-        parseIndex(b.toString('utf8'), url),
-      );
+      pending = httpGet(context, url, limit, undefined).then((b) => parseIndex(b, url));
       context.indexCache?.set(url, pending);
     }
     return versionsFromIndex(await pending, row.chart, {
@@ -522,7 +520,7 @@ export async function listUpstream(
   const indexPath = join(root.dir, 'index.yaml');
   const index = await readSourceFile(root, indexPath, limit, 'the index');
   if (index !== undefined)
-    return versionsFromIndex(parseIndex(index.toString('utf8'), indexPath), row.chart, {
+    return versionsFromIndex(parseIndex(index, indexPath), row.chart, {
       kind: 'local',
       root,
       where: indexPath,
