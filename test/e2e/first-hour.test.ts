@@ -2,34 +2,13 @@
 // typos, and a production install. These run the built package (dist/), as users do.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir, which } from '../harness/tools.ts';
 import { airlock } from '../helpers/cli.ts';
+import { BIN, ensureBuilt, ROOT } from '../helpers/build.ts';
 import { bashBlocks } from '../helpers/markdown.ts';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-const BIN = join(ROOT, 'dist/cli/main.js');
-
-async function newestMtime(dir: string): Promise<number> {
-  let newest = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
-    newest = Math.max(newest, (await stat(join(entry.parentPath, entry.name))).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/ when it is missing or older than the sources, as `npm ci` (prepare) does. */
-async function ensureBuilt(): Promise<void> {
-  const built = await stat(BIN).then(
-    (s) => s.mtimeMs,
-    () => 0,
-  );
-  if (built >= (await newestMtime(join(ROOT, 'src')))) return;
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build.js')], { cwd: ROOT, stdio: 'pipe' });
-}
 
 /** A Node older than 22 on this machine (the system's), if there is one. */
 function oldNode(): string | undefined {
@@ -88,7 +67,10 @@ describe('a new user’s first hour', () => {
       });
       assert.equal(result.status, 0, `${block}\n${result.stderr}`);
     }
-    assert.ok((await stat('/tmp/airlock-demo/hello/index.json')).isFile(), 'the mirror wrote the store');
+    assert.ok(
+      (await stat('/tmp/airlock-demo/hello/index.json')).isFile(),
+      'the mirror wrote the store',
+    );
     await rm('/tmp/airlock-demo', { recursive: true, force: true });
   });
 
