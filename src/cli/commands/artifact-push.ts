@@ -3,7 +3,7 @@ import { type ArtifactContent, pushArtifacts, REPRODUCIBLE_CREATED } from '../..
 import { parseAnnotations } from '../../core/index.ts';
 import { type CommandSpec, stringList, stringOption } from '../command.ts';
 import { renderBatch } from '../render.ts';
-import { BUILD_OPTIONS, contentFrom } from './artifact-options.ts';
+import { BUILD_OPTIONS, contentFrom } from '../artifact-options.ts';
 
 export const artifactPushCommand: CommandSpec = {
   name: 'artifact push',

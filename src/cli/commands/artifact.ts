@@ -10,7 +10,7 @@ import { parseReference, referenceTarget } from '../../oci/index.ts';
 import { type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { formatBytes } from '../output.ts';
-import { BUILD_OPTIONS, contentFrom } from './artifact-options.ts';
+import { BUILD_OPTIONS, contentFrom } from '../artifact-options.ts';
 
 export const artifactBuild: CommandSpec = {
   name: 'artifact build',

@@ -1,8 +1,8 @@
 // Flags the artifact commands share (build, push, diff): how a directory becomes a Flux layer.
 // A helper module, not a command: command files import it, never each other.
 import type { Readable } from 'node:stream';
-import type { ArtifactContent, BuildOptions } from '../../artifact/index.ts';
-import { type OptionSpec, type OptionValues, readStdin, stringOption } from '../command.ts';
+import type { ArtifactContent, BuildOptions } from '../artifact/index.ts';
+import { type OptionSpec, type OptionValues, readStdin, stringOption } from './command.ts';
 
 export const BUILD_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'ignore-paths': {
