@@ -62,6 +62,25 @@ export default tseslint.config(
     files: ['src/cli/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [onlyThroughIndex('cli')] }] },
   },
+  // A command is flags → options → one library call → render: it never imports another command
+  // (shared CLI helpers live in src/cli/, beside command.ts).
+  {
+    files: ['src/cli/commands/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            onlyThroughIndex('cli'),
+            {
+              group: ['./*'],
+              message: 'Commands never import each other: move shared code to src/cli/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   // USAGE is the CLI's code: library functions fail with INPUT_INVALID (and error.data naming the
   // option), and never spell a flag, so the CLI alone decides how an option is set.
   {
