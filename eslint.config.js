@@ -21,7 +21,7 @@ const FORBIDDEN = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'airlock-store/'] },
+  { ignores: ['dist/', 'node_modules/', 'airlock-store/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
