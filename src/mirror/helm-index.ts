@@ -181,7 +181,11 @@ function scanner(
     }
     kept = undefined;
     for (const [name, bytes] of KEPT)
-      if (bytes.length === colon - from && buf.compare(bytes, 0, bytes.length, from, colon) === 0)
+      if (
+        bytes.length === colon - from &&
+        bytes[0] === first &&
+        buf.compare(bytes, 0, bytes.length, from, colon) === 0
+      )
         kept = name;
     valueStart = colon + 1;
     while (valueStart < to && buf[valueStart] === SPACE) valueStart++;
