@@ -15,7 +15,7 @@ import { startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { startStaticServer } from '../harness/static-server.ts';
 import { UPSTREAM_HELM } from '../harness/fixture-charts.ts';
-import { fixturesSkipReason, missingTools, run, tempDir } from '../harness/tools.ts';
+import { fixturesSkipReason, gated, missingTools, run, tempDir } from '../harness/tools.ts';
 
 const skip = missingTools(['docker-registry', 'skopeo']);
 
@@ -132,26 +132,23 @@ describe('copying manifest graphs', { skip }, () => {
   });
 });
 
-describe(
-  'static Helm repository server',
-  { skip: fixturesSkipReason('upstream-helm/index.yaml') },
-  () => {
-    it('serves the fixture repository and nothing outside it', async () => {
-      const server = await startStaticServer(UPSTREAM_HELM);
-      try {
-        const index = await fetch(`${server.url}/index.yaml`);
-        assert.equal(index.status, 200);
-        assert.match(await index.text(), /^apiVersion: v1/);
-        const chart = await fetch(`${server.url}/alertmanager-1.42.0.tgz`);
-        assert.equal(
-          sha256(new Uint8Array(await chart.arrayBuffer())),
-          'sha256:48ced5300c14a33047fda29c1a0ab0e5ab8111edca517b32334f0d216f93814e',
-        );
-        assert.equal((await fetch(`${server.url}/missing.tgz`)).status, 404);
-        assert.equal((await fetch(`${server.url}/..%2f..%2fetc%2fpasswd`)).status, 403);
-      } finally {
-        await server.stop();
-      }
-    });
-  },
-);
+const fixtures = gated(fixturesSkipReason('upstream-helm/index.yaml'));
+describe('static Helm repository server', () => {
+  fixtures.it('serves the fixture repository and nothing outside it', async () => {
+    const server = await startStaticServer(UPSTREAM_HELM);
+    try {
+      const index = await fetch(`${server.url}/index.yaml`);
+      assert.equal(index.status, 200);
+      assert.match(await index.text(), /^apiVersion: v1/);
+      const chart = await fetch(`${server.url}/alertmanager-1.42.0.tgz`);
+      assert.equal(
+        sha256(new Uint8Array(await chart.arrayBuffer())),
+        'sha256:48ced5300c14a33047fda29c1a0ab0e5ab8111edca517b32334f0d216f93814e',
+      );
+      assert.equal((await fetch(`${server.url}/missing.tgz`)).status, 404);
+      assert.equal((await fetch(`${server.url}/..%2f..%2fetc%2fpasswd`)).status, 403);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,19 +1,22 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe } from 'node:test';
 import type { BatchReport } from '../../src/core/index.ts';
 import { copyAll, type CopyItem, type CopyRequest, RegistryClient } from '../../src/oci/index.ts';
 import { fixtureCharts, seedFixtureCharts, type FixtureChart } from '../harness/fixture-charts.ts';
 import { type FaultProxy, randomFaults, startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
-import { fixturesSkipReason, missingTools } from '../harness/tools.ts';
+import { fixturesSkipReason, gated, missingTools } from '../harness/tools.ts';
 
-const skip = missingTools(['docker-registry']) ?? fixturesSkipReason('upstream-helm/index.yaml');
+// Conformance: without the fixtures (or a registry) every test is reported skipped, with the reason.
+const { it, before, after } = gated(
+  missingTools(['docker-registry']) ?? fixturesSkipReason('upstream-helm/index.yaml'),
+);
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const failures = (report: BatchReport<CopyItem>): CopyItem[] =>
   report.items.filter((i) => i.outcome === 'failed');
 
 /** Conformance: the 263 real fixture charts, copied registry to registry through fault proxies. */
-describe('copy engine on the fixture charts', { skip }, () => {
+describe('copy engine on the fixture charts', () => {
   let source: RegistryServer;
   let destination: RegistryServer;
   let sourceProxy: FaultProxy;
