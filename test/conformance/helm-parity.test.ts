@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe } from 'node:test';
 import { promisify } from 'node:util';
 import type { BatchReport } from '../../src/core/index.ts';
 import { mapLimit, sha256 } from '../../src/core/index.ts';
@@ -10,7 +10,7 @@ import { RegistryClient } from '../../src/oci/index.ts';
 import { type FixtureChart, fixtureCharts } from '../harness/fixture-charts.ts';
 import { helmBinary, kubeToolsSkipReason } from '../harness/kube-tools.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
-import { fixturesSkipReason, missingTools, tempDir } from '../harness/tools.ts';
+import { fixturesSkipReason, gated, missingTools, tempDir } from '../harness/tools.ts';
 import { airlock } from '../helpers/cli.ts';
 
 // Issue 8 §3: for the same .tgz, `airlock chart push` writes the manifest digest `helm push` (Helm
@@ -105,114 +105,111 @@ async function airlockChartPush(
   return result.json<BatchReport>();
 }
 
-describe(
-  'helm push and airlock chart push write the same manifest for every fixture chart',
-  { skip: tools ?? fixturesSkipReason('upstream-helm/index.yaml') },
-  () => {
-    let helmRegistry: RegistryServer;
-    let airlockRegistry: RegistryServer;
-    let work: { path: string; remove: () => Promise<void> };
-    let helm: Helm;
-    let charts: FixtureChart[];
-    const helmFailures: string[] = [];
-    let report: BatchReport;
-    let pushMs = 0;
+// Conformance: without Helm or the fixtures, every test is reported skipped with the reason.
+const fixtures = gated(tools ?? fixturesSkipReason('upstream-helm/index.yaml'));
+describe('helm push and airlock chart push write the same manifest for every fixture chart', () => {
+  let helmRegistry: RegistryServer;
+  let airlockRegistry: RegistryServer;
+  let work: { path: string; remove: () => Promise<void> };
+  let helm: Helm;
+  let charts: FixtureChart[];
+  const helmFailures: string[] = [];
+  let report: BatchReport;
+  let pushMs = 0;
 
-    before(async () => {
-      [helmRegistry, airlockRegistry, work] = await Promise.all([
-        startRegistry(),
-        startRegistry(),
-        tempDir('airlock-helm-parity-'),
-      ]);
-      helm = await helmIn(work.path);
-      charts = await fixtureCharts();
-      // Helm and airlock push at the same time, each into its own registry.
-      const started = Date.now();
-      const helmPushes = mapLimit(charts, HELM_PARALLEL, async (chart) => {
-        try {
-          await helm(['push', chart.file, `oci://${helmRegistry.host}/charts`, '--plain-http']);
-        } catch (error) {
-          helmFailures.push(`${chart.name} ${chart.version}: ${(error as Error).message}`);
-        }
-      });
-      report = await airlockChartPush(
-        charts.map((c) => c.file),
-        airlockRegistry,
-        'charts',
+  fixtures.before(async () => {
+    [helmRegistry, airlockRegistry, work] = await Promise.all([
+      startRegistry(),
+      startRegistry(),
+      tempDir('airlock-helm-parity-'),
+    ]);
+    helm = await helmIn(work.path);
+    charts = await fixtureCharts();
+    // Helm and airlock push at the same time, each into its own registry.
+    const started = Date.now();
+    const helmPushes = mapLimit(charts, HELM_PARALLEL, async (chart) => {
+      try {
+        await helm(['push', chart.file, `oci://${helmRegistry.host}/charts`, '--plain-http']);
+      } catch (error) {
+        helmFailures.push(`${chart.name} ${chart.version}: ${(error as Error).message}`);
+      }
+    });
+    report = await airlockChartPush(
+      charts.map((c) => c.file),
+      airlockRegistry,
+      'charts',
+    );
+    await helmPushes;
+    pushMs = Date.now() - started;
+  });
+  fixtures.after(async () => {
+    await Promise.all([helmRegistry.stop(), airlockRegistry.stop()]);
+    await work.remove();
+  });
+
+  fixtures.it('gives all 263 chart versions equal manifest digests', async (t) => {
+    t.diagnostic(`helm push and airlock chart push of ${charts.length} charts: ${pushMs} ms`);
+    assert.equal(charts.length, 263);
+    assert.deepEqual(helmFailures, [], 'helm push failed');
+    assert.deepEqual(
+      report.items.filter((i) => i.outcome !== 'done').map((i) => i.reference),
+      [],
+      'airlock chart push did not push every chart',
+    );
+    const [fromHelm, fromAirlock] = await Promise.all([
+      digestsOf(helmRegistry, 'charts', charts),
+      digestsOf(airlockRegistry, 'charts', charts),
+    ]);
+    assert.deepEqual(mismatches(charts, fromHelm, fromAirlock), []);
+    // What airlock reports is what it wrote.
+    for (const item of report.items)
+      assert.ok(
+        [...fromAirlock.values()].includes(item.digest),
+        `${item.reference} reported ${item.digest ?? 'no digest'}`,
       );
-      await helmPushes;
-      pushMs = Date.now() - started;
-    });
-    after(async () => {
-      await Promise.all([helmRegistry.stop(), airlockRegistry.stop()]);
-      await work.remove();
-    });
+  });
 
-    it('gives all 263 chart versions equal manifest digests', async (t) => {
-      t.diagnostic(`helm push and airlock chart push of ${charts.length} charts: ${pushMs} ms`);
-      assert.equal(charts.length, 263);
-      assert.deepEqual(helmFailures, [], 'helm push failed');
-      assert.deepEqual(
-        report.items.filter((i) => i.outcome !== 'done').map((i) => i.reference),
-        [],
-        'airlock chart push did not push every chart',
-      );
-      const [fromHelm, fromAirlock] = await Promise.all([
-        digestsOf(helmRegistry, 'charts', charts),
-        digestsOf(airlockRegistry, 'charts', charts),
-      ]);
-      assert.deepEqual(mismatches(charts, fromHelm, fromAirlock), []);
-      // What airlock reports is what it wrote.
-      for (const item of report.items)
-        assert.ok(
-          [...fromAirlock.values()].includes(item.digest),
-          `${item.reference} reported ${item.digest ?? 'no digest'}`,
-        );
+  fixtures.it('helm pulls what airlock pushed (the exact .tgz) and templates it', async () => {
+    // The newest version of every chart; charts whose dependencies are not vendored in the
+    // package cannot be templated by anyone, so they are pulled but not templated.
+    const newest = new Map<string, FixtureChart>();
+    for (const chart of charts) if (!newest.has(chart.name)) newest.set(chart.name, chart);
+    const failures: string[] = [];
+    let templated = 0;
+    await mapLimit([...newest.values()], HELM_PARALLEL, async (chart) => {
+      const dir = join(work.path, 'pulled', chart.name);
+      try {
+        await mkdir(dir, { recursive: true });
+        await helm([
+          'pull',
+          `oci://${airlockRegistry.host}/charts/${chart.name}`,
+          '--version',
+          chart.version,
+          '--plain-http',
+          '-d',
+          dir,
+        ]);
+        const pulled = join(dir, `${chart.name}-${chart.version}.tgz`);
+        assert.equal(sha256(await readFile(pulled)), `sha256:${chart.digest}`);
+        const dependencies = (chart.metadata.dependencies ?? []) as { name: string }[];
+        if (dependencies.length > 0 && !(await vendored(pulled, chart.name, dependencies))) return;
+        const values = REQUIRED_VALUES[chart.name] ?? [];
+        const rendered = await helm([
+          'template',
+          'parity',
+          pulled,
+          ...values.flatMap((v) => ['--set', v]),
+        ]);
+        assert.match(rendered, /^kind: /m, 'rendered no Kubernetes object');
+        templated++;
+      } catch (error) {
+        failures.push(`${chart.name} ${chart.version}: ${(error as Error).message}`);
+      }
     });
-
-    it('helm pulls what airlock pushed (the exact .tgz) and templates it', async () => {
-      // The newest version of every chart; charts whose dependencies are not vendored in the
-      // package cannot be templated by anyone, so they are pulled but not templated.
-      const newest = new Map<string, FixtureChart>();
-      for (const chart of charts) if (!newest.has(chart.name)) newest.set(chart.name, chart);
-      const failures: string[] = [];
-      let templated = 0;
-      await mapLimit([...newest.values()], HELM_PARALLEL, async (chart) => {
-        const dir = join(work.path, 'pulled', chart.name);
-        try {
-          await mkdir(dir, { recursive: true });
-          await helm([
-            'pull',
-            `oci://${airlockRegistry.host}/charts/${chart.name}`,
-            '--version',
-            chart.version,
-            '--plain-http',
-            '-d',
-            dir,
-          ]);
-          const pulled = join(dir, `${chart.name}-${chart.version}.tgz`);
-          assert.equal(sha256(await readFile(pulled)), `sha256:${chart.digest}`);
-          const dependencies = (chart.metadata.dependencies ?? []) as { name: string }[];
-          if (dependencies.length > 0 && !(await vendored(pulled, chart.name, dependencies)))
-            return;
-          const values = REQUIRED_VALUES[chart.name] ?? [];
-          const rendered = await helm([
-            'template',
-            'parity',
-            pulled,
-            ...values.flatMap((v) => ['--set', v]),
-          ]);
-          assert.match(rendered, /^kind: /m, 'rendered no Kubernetes object');
-          templated++;
-        } catch (error) {
-          failures.push(`${chart.name} ${chart.version}: ${(error as Error).message}`);
-        }
-      });
-      assert.deepEqual(failures, []);
-      assert.ok(templated >= 35, `only ${templated} of ${newest.size} charts were templated`);
-    });
-  },
-);
+    assert.deepEqual(failures, []);
+    assert.ok(templated >= 35, `only ${templated} of ${newest.size} charts were templated`);
+  });
+});
 
 /** Whether every declared dependency is in the package's charts/ folder. */
 async function vendored(
@@ -320,85 +317,82 @@ async function tarChart(
   return tgz;
 }
 
-describe(
-  'Helm parity for Chart.yaml files that test how Helm reads metadata',
-  { skip: tools },
-  () => {
-    let helmRegistry: RegistryServer;
-    let airlockRegistry: RegistryServer;
-    let work: { path: string; remove: () => Promise<void> };
-    let helm: Helm;
+const synthetic = gated(tools);
+describe('Helm parity for Chart.yaml files that test how Helm reads metadata', () => {
+  let helmRegistry: RegistryServer;
+  let airlockRegistry: RegistryServer;
+  let work: { path: string; remove: () => Promise<void> };
+  let helm: Helm;
 
-    before(async () => {
-      [helmRegistry, airlockRegistry, work] = await Promise.all([
-        startRegistry(),
-        startRegistry(),
-        tempDir('airlock-helm-tricky-'),
-      ]);
-      helm = await helmIn(work.path);
-    });
-    after(async () => {
-      await Promise.all([helmRegistry.stop(), airlockRegistry.stop()]);
-      await work.remove();
-    });
+  synthetic.before(async () => {
+    [helmRegistry, airlockRegistry, work] = await Promise.all([
+      startRegistry(),
+      startRegistry(),
+      tempDir('airlock-helm-tricky-'),
+    ]);
+    helm = await helmIn(work.path);
+  });
+  synthetic.after(async () => {
+    await Promise.all([helmRegistry.stop(), airlockRegistry.stop()]);
+    await work.remove();
+  });
 
-    it('gives equal manifest digests where Helm normalises what it reads', async () => {
-      const template =
-        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}\n' +
-        'data:\n  v: {{ .Chart.AppVersion | quote }}\n';
-      const charts = await Promise.all(
-        Object.entries(TRICKY).map(async ([name, { chart, files }]) => ({
-          name,
-          file: await tarChart(join(work.path, 'src'), name, {
-            'Chart.yaml': chart,
-            ...(name === 'bom' ? {} : { 'templates/cm.yaml': template }),
-            ...files,
-          }),
-        })),
-      );
-      const versions: { name: string; version: string }[] = [];
-      await mapLimit(charts, HELM_PARALLEL, async ({ name, file }) => {
-        await helm(['push', file, `oci://${helmRegistry.host}/tricky`, '--plain-http']);
-        const version = /version: (\S+)/.exec(TRICKY[name]?.chart ?? '')?.[1] ?? '';
-        versions.push({ name, version });
-      });
-      const report = await airlockChartPush(
-        charts.map((c) => c.file),
-        airlockRegistry,
-        'tricky',
-      );
-      assert.deepEqual(
-        report.items.filter((i) => i.outcome !== 'done').map((i) => i.reference),
-        [],
-      );
-      const [fromHelm, fromAirlock] = await Promise.all([
-        digestsOf(helmRegistry, 'tricky', versions),
-        digestsOf(airlockRegistry, 'tricky', versions),
-      ]);
-      assert.deepEqual(mismatches(versions, fromHelm, fromAirlock), []);
+  synthetic.it('gives equal manifest digests where Helm normalises what it reads', async () => {
+    const template =
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}\n' +
+      'data:\n  v: {{ .Chart.AppVersion | quote }}\n';
+    const charts = await Promise.all(
+      Object.entries(TRICKY).map(async ([name, { chart, files }]) => ({
+        name,
+        file: await tarChart(join(work.path, 'src'), name, {
+          'Chart.yaml': chart,
+          ...(name === 'bom' ? {} : { 'templates/cm.yaml': template }),
+          ...files,
+        }),
+      })),
+    );
+    const versions: { name: string; version: string }[] = [];
+    await mapLimit(charts, HELM_PARALLEL, async ({ name, file }) => {
+      await helm(['push', file, `oci://${helmRegistry.host}/tricky`, '--plain-http']);
+      const version = /version: (\S+)/.exec(TRICKY[name]?.chart ?? '')?.[1] ?? '';
+      versions.push({ name, version });
     });
+    const report = await airlockChartPush(
+      charts.map((c) => c.file),
+      airlockRegistry,
+      'tricky',
+    );
+    assert.deepEqual(
+      report.items.filter((i) => i.outcome !== 'done').map((i) => i.reference),
+      [],
+    );
+    const [fromHelm, fromAirlock] = await Promise.all([
+      digestsOf(helmRegistry, 'tricky', versions),
+      digestsOf(airlockRegistry, 'tricky', versions),
+    ]);
+    assert.deepEqual(mismatches(versions, fromHelm, fromAirlock), []);
+  });
 
-    it('refuses the charts Helm refuses to load, each with CONFIG_INVALID', async () => {
-      const files = await Promise.all(
-        Object.entries(REFUSED).map(([name, chart]) =>
-          tarChart(join(work.path, 'refused'), name, { 'Chart.yaml': chart }),
-        ),
-      );
-      const helmAccepted: string[] = [];
-      await mapLimit(files, HELM_PARALLEL, async (file) => {
-        try {
-          await helm(['push', file, `oci://${helmRegistry.host}/refused`, '--plain-http']);
-          helmAccepted.push(file);
-        } catch {
-          // Expected: Helm cannot load it.
-        }
-      });
-      assert.deepEqual(helmAccepted, [], 'these cases no longer test a Helm refusal');
-      const report = await airlockChartPush(files, airlockRegistry, 'refused');
-      assert.deepEqual(
-        report.items.map((i) => [i.outcome, i.error?.code]),
-        files.map(() => ['failed', 'CONFIG_INVALID']),
-      );
+  synthetic.it('refuses the charts Helm refuses to load, each with CONFIG_INVALID', async () => {
+    const files = await Promise.all(
+      Object.entries(REFUSED).map(([name, chart]) =>
+        tarChart(join(work.path, 'refused'), name, { 'Chart.yaml': chart }),
+      ),
+    );
+    const helmAccepted: string[] = [];
+    await mapLimit(files, HELM_PARALLEL, async (file) => {
+      try {
+        await helm(['push', file, `oci://${helmRegistry.host}/refused`, '--plain-http']);
+        helmAccepted.push(file);
+      } catch {
+        // Expected: Helm cannot load it.
+      }
     });
-  },
-);
+    assert.deepEqual(helmAccepted, [], 'these cases no longer test a Helm refusal');
+    const report = await airlockChartPush(files, airlockRegistry, 'refused');
+    assert.deepEqual(
+      report.items.map((i) => [i.outcome, i.error?.code]),
+      files.map(() => ['failed', 'CONFIG_INVALID']),
+    );
+  });
+});
