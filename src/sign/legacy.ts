@@ -151,24 +151,13 @@ export async function signLegacy(
   signer: Signer,
   options: SignLegacyOptions = {},
 ): Promise<SignResult> {
-  let digest: Digest;
-  if (options.knownDigest !== undefined) {
-    if (isDigest(reference) && reference !== options.knownDigest)
-      throw new AirlockError(
-        'INPUT_INVALID',
-        `${repository.name}@${reference}: the known digest ${options.knownDigest} names another manifest`,
-        { data: { option: 'knownDigest' } },
-      );
-    digest = options.knownDigest;
-  } else {
-    const resolved = await repository.resolve(reference);
-    if (!resolved)
-      throw new AirlockError(
-        'REGISTRY_NOT_FOUND',
-        `${repository.name}${isDigest(reference) ? '@' : ':'}${reference}: nothing to sign`,
-      );
-    digest = resolved.digest;
-  }
+  if (options.knownDigest !== undefined && isDigest(reference) && reference !== options.knownDigest)
+    throw new AirlockError(
+      'INPUT_INVALID',
+      `${repository.name}@${reference}: the known digest ${options.knownDigest} names another manifest`,
+      { data: { option: 'knownDigest' } },
+    );
+  const digest = await subjectDigest(repository, reference, options.knownDigest, 'nothing to sign');
   throwIfAborted(options.signal);
   const payload = simpleSigningPayload(
     options.dockerReference ?? repository.name,
@@ -301,13 +290,7 @@ export async function verifyLegacy(
   options: { knownDigest?: Digest } = {},
 ): Promise<VerifiedSignature> {
   const keys = policy.keys ?? [];
-  let digest = options.knownDigest;
-  if (digest === undefined) {
-    const resolved = await repository.resolve(reference);
-    if (!resolved)
-      throw new AirlockError('REGISTRY_NOT_FOUND', `${repository.name}:${reference}: not found`);
-    digest = resolved.digest;
-  }
+  const digest = await subjectDigest(repository, reference, options.knownDigest);
   const layers = await readSignatures(repository, digest);
   if (layers.length === 0) {
     throw new AirlockError(
@@ -403,4 +386,24 @@ export async function verifyLegacy(
     `${repository.name}@${digest}: no signature verifies`,
     { details: reasons, ...(option === undefined ? {} : { data: { option } }) },
   );
+}
+
+/**
+ * The digest `reference` names: `knownDigest` when the caller already knows it (it just pushed
+ * the artifact: no request), else one resolve. REGISTRY_NOT_FOUND when nothing is there.
+ */
+export async function subjectDigest(
+  repository: Repository,
+  reference: string,
+  knownDigest: Digest | undefined,
+  what = 'not found',
+): Promise<Digest> {
+  if (knownDigest !== undefined) return knownDigest;
+  const resolved = await repository.resolve(reference);
+  if (!resolved)
+    throw new AirlockError(
+      'REGISTRY_NOT_FOUND',
+      `${repository.name}${isDigest(reference) ? '@' : ':'}${reference}: ${what}`,
+    );
+  return resolved.digest;
 }

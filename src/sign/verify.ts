@@ -7,7 +7,7 @@ import {
   verifyBundleJSON,
   type VerifyPolicy,
 } from './bundle.ts';
-import { type VerifiedSignature, verifyLegacy } from './legacy.ts';
+import { subjectDigest, type VerifiedSignature, verifyLegacy } from './legacy.ts';
 
 export type Verification = (
   BundleVerification | Omit<VerifiedSignature, 'reference' | 'digest' | 'keyIndex' | 'annotations'>
@@ -29,13 +29,7 @@ export async function verifyArtifact(
   policy: VerifyPolicy,
   options: VerifyArtifactOptions = {},
 ): Promise<Verification> {
-  let digest = options.knownDigest;
-  if (digest === undefined) {
-    const resolved = await repository.resolve(reference);
-    if (!resolved)
-      throw new AirlockError('REGISTRY_NOT_FOUND', `${repository.name}:${reference}: not found`);
-    digest = resolved.digest;
-  }
+  const digest = await subjectDigest(repository, reference, options.knownDigest);
   throwIfAborted(options.signal);
   const where = `${repository.name}@${digest}`;
   const bundles = await findBundles(repository, digest);
