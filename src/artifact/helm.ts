@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import semver from 'semver';
@@ -17,6 +17,7 @@ import {
   readUserFile,
   sha256,
   type TarReadEntry,
+  writeFileAtomic,
 } from '../core/index.ts';
 import { parseManifest, type Repository } from '../oci/index.ts';
 import { ANNOTATION } from './flux.ts';
@@ -818,9 +819,7 @@ export async function pullChart(
   const chart = readChartArchive(tgz, `${repository.name}@${fetched.descriptor.digest}`);
   await mkdir(outputDir, { recursive: true });
   const path = join(outputDir, `${chart.metadata.name}-${chart.metadata.version}.tgz`);
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, tgz);
-  await rename(tmp, path);
+  await writeFileAtomic(path, tgz);
   return {
     path,
     name: chart.metadata.name,
@@ -918,9 +917,7 @@ export async function packageChart(dir: string, outputDir: string): Promise<Pack
   const { tgz, digest, metadata } = await packageChartBytes(dir);
   await mkdir(outputDir, { recursive: true });
   const path = join(outputDir, `${metadata.name}-${metadata.version}.tgz`);
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, tgz);
-  await rename(tmp, path);
+  await writeFileAtomic(path, tgz);
   return { path, name: metadata.name, version: metadata.version, digest };
 }
 
