@@ -537,8 +537,21 @@ function helmEntryName(name: string): string {
   return cleaned.length > 1 ? cleaned.replace(/\/+$/, '') : cleaned;
 }
 
+// A chart read once is not read again: mirror checks an upstream chart and then pushes it, and
+// each read gunzips the archive and parses Chart.yaml (a tenth of a signed mirror's CPU).
+const readArchives = new WeakMap<Buffer, ChartArchive>();
+
 /** Reads a packaged chart (.tgz): its Chart.yaml under `<name>/`, validated as Helm loads it. */
 export function readChartArchive(tgz: Buffer, where: string): ChartArchive {
+  let archive = readArchives.get(tgz);
+  if (!archive) {
+    archive = readChartArchiveOnce(tgz, where);
+    readArchives.set(tgz, archive);
+  }
+  return archive;
+}
+
+function readChartArchiveOnce(tgz: Buffer, where: string): ChartArchive {
   if (!isGzip(tgz))
     throw new ConfigError(`${where} is not a gzip-compressed chart`, [
       { where, message: 'expected a .tgz made by helm package or airlock chart package' },
