@@ -89,8 +89,8 @@ export interface MirrorOptions {
   /** Signs every version mirrored (and every pushed-but-unsigned one). None: nothing is signed. */
   readonly signer?: Signer;
   /**
-   * Whether a present version must also be signed. Default: whether a signer is given; a plan
-   * (which needs no key) says `true` to plan the run that will sign.
+   * For a plan: whether the run it plans will sign (a version pushed but unsigned is then "to
+   * sign"). Default: whether a signer is given. A run signs exactly when it has a signer.
    */
   readonly signing?: boolean;
   /** trusted_root.json text for the rows' verify_identity / verify_issuer columns. */
@@ -191,7 +191,11 @@ export async function runMirror(session: Session, options: MirrorOptions): Promi
   const target = session.target(options.target);
   const signal = options.signal;
   const concurrency = options.concurrency ?? session.concurrency;
-  const signing = options.signing ?? options.signer !== undefined;
+  // A run signs exactly when it has a signer; only a plan may assume one (it needs no key).
+  const signing =
+    options.plan === true
+      ? (options.signing ?? options.signer !== undefined)
+      : options.signer !== undefined;
   // An http:// source in the inventory is the inventory's explicit choice of plain HTTP.
   const plainHosts = [
     ...new Set(
