@@ -226,16 +226,12 @@ export async function pushFluxArtifact(
     digest: layer.digest,
     size: layer.tgz.length,
   };
-  await repository.pushBlob(
-    config,
-    () => Promise.resolve(Readable.from([FLUX_CONFIG])),
-    repository.mountName ? { mountFrom: repository.mountName } : {},
-  );
-  await repository.pushBlob(
-    content,
-    () => Promise.resolve(Readable.from([layer.tgz])),
-    repository.mountName ? { mountFrom: repository.mountName } : {},
-  );
+  const mount = repository.mountName ? { mountFrom: repository.mountName } : {};
+  // Both blobs go up together; the manifest, and with it the tag, only after both are stored.
+  await Promise.all([
+    repository.pushBlob(config, () => Promise.resolve(Readable.from([FLUX_CONFIG])), mount),
+    repository.pushBlob(content, () => Promise.resolve(Readable.from([layer.tgz])), mount),
+  ]);
   const manifest = fluxManifest({ digest: layer.digest, size: layer.tgz.length }, options.meta);
   const pushed = await repository.pushManifest(manifest, MediaType.ociManifest, options.tag);
   for (const tag of extra) await repository.pushManifest(manifest, MediaType.ociManifest, tag);

@@ -771,13 +771,14 @@ export async function pushChartArchive(
   // Sorted by digest "for determinism, similar to how ORAS v1 does it" (helm client.go Push).
   layers.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   const mount = repository.mountName ? { mountFrom: repository.mountName } : {};
-  await repository.pushBlob(
-    configDescriptor,
-    () => Promise.resolve(Readable.from([config])),
-    mount,
-  );
-  for (const layer of layers)
-    await repository.pushBlob(layer, () => Promise.resolve(Readable.from([layer.bytes])), mount);
+  // The blobs go up together (one round trip of latency, not two or three); the manifest, and
+  // with it the tag, only after all of them are stored.
+  await Promise.all([
+    repository.pushBlob(configDescriptor, () => Promise.resolve(Readable.from([config])), mount),
+    ...layers.map((layer) =>
+      repository.pushBlob(layer, () => Promise.resolve(Readable.from([layer.bytes])), mount),
+    ),
+  ]);
   const manifest = helmManifest(
     configDescriptor,
     layers,

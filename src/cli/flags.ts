@@ -18,6 +18,8 @@ export const FLAG_FOR_OPTION: Readonly<Record<string, string>> = {
   key: '--key',
   keyless: '--keyless',
   maxSize: '--max-size',
+  overwrite: '--force',
+  strict: '--strict',
   revision: '--revision',
   semverRange: '--semver',
   shard: '--shard',

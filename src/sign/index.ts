@@ -15,6 +15,7 @@ export {
   type SignedPayload,
   type Signer,
   SIGSTORE_PEM_TYPE,
+  writeKeyPairFiles,
 } from './keys.ts';
 export {
   claimedDigest,

@@ -7,9 +7,12 @@ import {
   scryptSync,
   sign as cryptoSign,
 } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { secretbox } from '@noble/ciphers/salsa.js';
 import { AirlockError } from '../errors.ts';
-import { goJSON } from '../core/index.ts';
+import { goJSON, writeFileAtomic } from '../core/index.ts';
 
 // cosign's key files (shared/reference/signing.md §3; cosign pkg/cosign/keys.go and
 // secure-systems-lab encrypted.go): PKCS#8 DER, encrypted with nacl secretbox (XSalsa20-Poly1305)
@@ -288,4 +291,39 @@ export function keySecretYAML(namespace: string, name: string, publicKey: string
     `  cosign.pub: ${Buffer.from(publicKey).toString('base64')}`,
     '',
   ].join('\n');
+}
+
+/**
+ * Writes `<prefix>.key` (mode 0600, the encrypted private key) and `<prefix>.pub`, creating the
+ * folder, as `cosign generate-key-pair --output-key-prefix` names them. Both names are checked
+ * before either is written, so a refusal (without `overwrite`) leaves no half pair behind.
+ */
+export async function writeKeyPairFiles(
+  prefix: string,
+  pair: KeyPair,
+  options: { overwrite?: boolean } = {},
+): Promise<{ privateKey: string; publicKey: string }> {
+  const files = [
+    { path: `${prefix}.key`, content: pair.privateKeyPEM, mode: 0o600 },
+    { path: `${prefix}.pub`, content: pair.publicKeyPEM, mode: 0o644 },
+  ];
+  if (options.overwrite !== true) {
+    const existing = files.filter((f) => existsSync(f.path));
+    if (existing.length > 0)
+      throw new AirlockError(
+        'INPUT_INVALID',
+        `${existing.map((f) => f.path).join(' and ')} already exist`,
+        {
+          details: ['Choose another prefix, or overwrite them.'],
+          data: { option: 'overwrite' },
+        },
+      );
+  }
+  await mkdir(dirname(prefix), { recursive: true });
+  for (const f of files)
+    await writeFileAtomic(f.path, f.content, {
+      mode: f.mode,
+      exclusive: options.overwrite !== true,
+    });
+  return { privateKey: `${prefix}.key`, publicKey: `${prefix}.pub` };
 }

@@ -200,19 +200,15 @@ export async function signLegacy(
   };
   const layers = [...existing.map((l) => l.descriptor), layer];
   const config = signatureConfig(layers);
-  let bytes = 0;
-  if (
-    (await repository.pushBlob(layer, () => Promise.resolve(Readable.from([payload])))) ===
-    'uploaded'
-  )
-    bytes += payload.length;
   const configDescriptor = { mediaType: OCI_CONFIG, size: config.length, digest: sha256(config) };
-  if (
-    (await repository.pushBlob(configDescriptor, () =>
-      Promise.resolve(Readable.from([config])),
-    )) === 'uploaded'
-  )
-    bytes += config.length;
+  // Both blobs go up together; the signature manifest only after both are stored.
+  const [layerAction, configAction] = await Promise.all([
+    repository.pushBlob(layer, () => Promise.resolve(Readable.from([payload]))),
+    repository.pushBlob(configDescriptor, () => Promise.resolve(Readable.from([config]))),
+  ]);
+  const bytes =
+    (layerAction === 'uploaded' ? payload.length : 0) +
+    (configAction === 'uploaded' ? config.length : 0);
   const manifest = Buffer.from(
     goJSON({
       schemaVersion: 2,

@@ -2,7 +2,7 @@
 // validates the real --json output of copy, mirror, sign and verify against the JSON Schema, for
 // success and for partial failure (chart push and artifact push: test/integration/artifacts.test.ts).
 import assert from 'node:assert/strict';
-import { appendFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe } from 'node:test';
 import { Ajv } from 'ajv';
@@ -116,8 +116,8 @@ describe('--json of every batch command validates against docs/schemas/batch-rep
   });
 
   it('sign and verify', async () => {
-    const keys = join(work.path, 'keys', 'cosign');
-    await mkdir(join(work.path, 'keys'));
+    // key generate creates the folder its prefix names, as the quickstart relies on.
+    const keys = join(work.path, 'keys', 'release', 'cosign');
     const generated = await airlock(['key', 'generate', '--output-key-prefix', keys], { env });
     assert.equal(generated.code, 0, generated.stderr);
     const artifact = `${registry.host}/src/demo:1.0.0`;

@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
 import { AirlockError } from '../../errors.ts';
-import { writeFileAtomic } from '../../core/index.ts';
 import {
   encryptKeyPair,
   generateKeyPair,
@@ -8,33 +6,24 @@ import {
   type KeyPair,
   keySecretYAML,
   loadPublicKey,
+  writeKeyPairFiles,
 } from '../../sign/index.ts';
 import { type CommandContext, type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { keyPassword, readKeyFile } from '../keys.ts';
 
-/** Writes <prefix>.key (0600) and <prefix>.pub; refuses to overwrite either without --force. */
+/** Writes the pair through the library and prints where it went. */
 async function writeKeyPair(
   context: CommandContext,
   prefix: string,
   pair: KeyPair,
 ): Promise<number> {
-  const force = context.values.force === true;
-  const files = [
-    { path: `${prefix}.key`, content: pair.privateKeyPEM, mode: 0o600 },
-    { path: `${prefix}.pub`, content: pair.publicKeyPEM, mode: 0o644 },
-  ];
-  // Both checked before either is written, so a refusal leaves no half pair behind.
-  const existing = force ? [] : files.filter((f) => existsSync(f.path));
-  if (existing.length > 0)
-    throw new AirlockError('USAGE', `${existing.map((f) => f.path).join(' and ')} already exist`, {
-      details: ['Pass --force to overwrite.'],
-    });
-  for (const f of files)
-    await writeFileAtomic(f.path, f.content, { mode: f.mode, exclusive: !force });
+  const written = await writeKeyPairFiles(prefix, pair, {
+    overwrite: context.values.force === true,
+  });
   context.out.result(
-    [`Private key written to ${prefix}.key`, `Public key written to ${prefix}.pub`],
-    { privateKey: `${prefix}.key`, publicKey: `${prefix}.pub` },
+    [`Private key written to ${written.privateKey}`, `Public key written to ${written.publicKey}`],
+    written,
   );
   return ExitCode.ok;
 }
