@@ -101,17 +101,28 @@ function schemeRefused(where: string, chart: string, version: string, what: stri
 // Bounded reads.
 
 /** Reads a stream into memory, stopping (and destroying it) past `limit` bytes. */
-async function readLimited(stream: Readable, limit: number, what: string): Promise<Buffer> {
+async function readLimited(
+  stream: Readable,
+  limit: number,
+  what: string,
+  declared = NaN,
+): Promise<Buffer> {
+  // With a declared length the body goes straight into one buffer of that size: a 44 MB index is
+  // held once, not as chunks plus their concatenation (issue 8 §5, plan memory).
+  const exact = Number.isInteger(declared) && declared >= 0 && declared <= limit;
+  const into = exact ? Buffer.allocUnsafe(declared) : undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) {
+      if (size + chunk.length > limit || (into && size + chunk.length > into.length)) {
         stream.destroy();
-        throw sizeLimitError(what, limit);
+        if (size + chunk.length > limit) throw sizeLimitError(what, limit);
+        throw new AirlockError('UPSTREAM_INVALID', `${what}: more bytes than its Content-Length`);
       }
-      chunks.push(chunk);
+      if (into) chunk.copy(into, size);
+      else chunks.push(chunk);
+      size += chunk.length;
     }
   } catch (error) {
     if (error instanceof AirlockError) throw error;
@@ -122,7 +133,12 @@ async function readLimited(stream: Readable, limit: number, what: string): Promi
       { cause: error },
     );
   }
-  return Buffer.concat(chunks, size);
+  if (into && size !== into.length)
+    throw new AirlockError(
+      'UPSTREAM_UNAVAILABLE',
+      `${what}: the body ended after ${size} of ${into.length} bytes`,
+    );
+  return into ?? Buffer.concat(chunks, size);
 }
 
 /** Maps transport failures of an upstream to upstream codes, so reports tell them from target failures. */
@@ -193,7 +209,7 @@ async function httpGet(
       res.body.destroy();
       throw sizeLimitError(url, limit);
     }
-    return await readLimited(res.body, limit, url);
+    return await readLimited(res.body, limit, url, declared);
   } catch (error) {
     const scheme = error instanceof AirlockError ? error.data.redirectScheme : undefined;
     if (typeof scheme === 'string') {
