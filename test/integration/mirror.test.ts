@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { packageChartBytes, readChartArchive } from '../../src/artifact/index.ts';
 import { mapLimit, readAll, sha256 } from '../../src/core/index.ts';
@@ -18,14 +18,17 @@ import { fixtureCharts, UPSTREAM_HELM } from '../harness/fixture-charts.ts';
 import { type FaultProxy, startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { startStaticServer, type StaticServer } from '../harness/static-server.ts';
-import { fixturesSkipReason, missingTools, tempDir } from '../harness/tools.ts';
+import { fixturesSkipReason, gated, missingTools, tempDir } from '../harness/tools.ts';
 import { airlock } from '../helpers/cli.ts';
 
 const skip =
   missingTools(['docker-registry', 'skopeo']) ?? fixturesSkipReason('upstream-helm/index.yaml');
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-describe('airlock mirror: the Shared Artifacts pipeline', { skip }, () => {
+// Conformance: without the fixtures (or the tools) every test is reported skipped, with the reason.
+const { it, before, after } = gated(skip);
+
+describe('airlock mirror: the Shared Artifacts pipeline', () => {
   let registry: RegistryServer;
   let proxy: FaultProxy;
   let upstream: StaticServer;
