@@ -25,6 +25,7 @@ import {
   type Repository,
   type RepositoryOpener,
   withTagOrDigest,
+  withWrites,
 } from '../oci/index.ts';
 import type { Target } from '../session/index.ts';
 import {
@@ -53,18 +54,7 @@ interface StagedWrites {
 function stage(inner: Repository): StagedWrites {
   const blobs: StagedWrites['blobs'] = [];
   const manifests: StagedWrites['manifests'] = [];
-  const repository: Repository = {
-    name: inner.name,
-    kind: inner.kind,
-    mountName: inner.mountName,
-    storeId: inner.storeId,
-    resolve: (reference) => inner.resolve(reference),
-    fetchManifest: (reference) => inner.fetchManifest(reference),
-    hasManifest: (digest) => inner.hasManifest(digest),
-    hasBlob: (digest) => inner.hasBlob(digest),
-    fetchBlob: (descriptor) => inner.fetchBlob(descriptor),
-    listTags: () => inner.listTags(),
-    referrers: (digest, artifactType) => inner.referrers(digest, artifactType),
+  const repository = withWrites(inner, {
     pushBlob: (descriptor, source, options) => {
       blobs.push({ descriptor, source, mountFrom: options?.mountFrom });
       return Promise.resolve('uploaded');
@@ -75,7 +65,7 @@ function stage(inner: Repository): StagedWrites {
     },
     deleteManifest: () =>
       Promise.reject(new AirlockError('INTERNAL', 'a staged push does not delete manifests')),
-  };
+  });
   return { repository, blobs, manifests };
 }
 

@@ -13,7 +13,7 @@ import {
   sha256,
   throwIfAborted,
 } from '../core/index.ts';
-import type { Repository } from '../oci/index.ts';
+import { type Repository, withWrites } from '../oci/index.ts';
 import type { Session, Target } from '../session/index.ts';
 import {
   chartCRDEntries,
@@ -481,19 +481,7 @@ async function catalogued(
 /** A repository that refuses to write a tag once the signal has fired (blobs may still land). */
 function abortBeforeTag(inner: Repository, signal: AbortSignal | undefined): Repository {
   if (!signal) return inner;
-  return {
-    name: inner.name,
-    kind: inner.kind,
-    mountName: inner.mountName,
-    storeId: inner.storeId,
-    resolve: (reference) => inner.resolve(reference),
-    fetchManifest: (reference) => inner.fetchManifest(reference),
-    hasManifest: (digest) => inner.hasManifest(digest),
-    hasBlob: (digest) => inner.hasBlob(digest),
-    fetchBlob: (descriptor) => inner.fetchBlob(descriptor),
-    listTags: () => inner.listTags(),
-    referrers: (digest, artifactType) => inner.referrers(digest, artifactType),
-    deleteManifest: (digest) => inner.deleteManifest(digest),
+  return withWrites(inner, {
     pushBlob: (descriptor, source, blobOptions) => {
       throwIfAborted(signal);
       return inner.pushBlob(descriptor, source, blobOptions);
@@ -502,7 +490,8 @@ function abortBeforeTag(inner: Repository, signal: AbortSignal | undefined): Rep
       throwIfAborted(signal);
       return inner.pushManifest(bytes, mediaType, tag);
     },
-  };
+    deleteManifest: (digest) => inner.deleteManifest(digest),
+  });
 }
 
 interface OpContext {

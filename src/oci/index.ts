@@ -40,7 +40,13 @@ export {
   type RegistryReference,
   withTagOrDigest,
 } from './reference.ts';
-export type { BlobSource, FetchedManifest, Repository } from './target.ts';
+export {
+  type BlobSource,
+  type FetchedManifest,
+  type Repository,
+  type RepositoryWrites,
+  withWrites,
+} from './target.ts';
 export { HTTPTransport, parseRetryAfter, readBody, type TransportOptions } from './transport.ts';
 export * from './copy.ts';
 export {

@@ -47,3 +47,29 @@ export interface Repository {
   /** Manifests whose subject is `digest` (referrers API, or the tag schema where it is missing). */
   referrers(digest: Digest, artifactType?: string): Promise<Descriptor[]>;
 }
+
+/** The write operations of a repository, which wrappers replace (staging, abort checks). */
+export type RepositoryWrites = Pick<Repository, 'pushBlob' | 'pushManifest' | 'deleteManifest'>;
+
+/**
+ * A repository that reads through `inner` and writes through `writes`: the one way to wrap a
+ * repository (a staged push records its writes; a mirror refuses writes once aborted).
+ */
+export function withWrites(inner: Repository, writes: RepositoryWrites): Repository {
+  return {
+    name: inner.name,
+    kind: inner.kind,
+    mountName: inner.mountName,
+    storeId: inner.storeId,
+    resolve: (reference) => inner.resolve(reference),
+    fetchManifest: (reference) => inner.fetchManifest(reference),
+    hasManifest: (digest) => inner.hasManifest(digest),
+    hasBlob: (digest) => inner.hasBlob(digest),
+    fetchBlob: (descriptor) => inner.fetchBlob(descriptor),
+    listTags: () => inner.listTags(),
+    referrers: (digest, artifactType) => inner.referrers(digest, artifactType),
+    pushBlob: (descriptor, source, options) => writes.pushBlob(descriptor, source, options),
+    pushManifest: (bytes, mediaType, tag) => writes.pushManifest(bytes, mediaType, tag),
+    deleteManifest: (digest) => writes.deleteManifest(digest),
+  };
+}
