@@ -115,9 +115,13 @@ try {
       await measure('floor, warm', () => timed(process.execPath, floorArgs('warm')), toFloor);
       await measure('skopeo sync, warm', () => timed('skopeo', skopeoArgs), toSkopeo);
       await measure('airlock copy, warm', () => airlockCLI(...airlockArgs), toAirlock);
-      const report = JSON.parse(cold.stdout) as { summary: { done: number; failed: number } };
-      if (report.summary.done !== charts.length || report.summary.failed !== 0)
-        throw new Error(`airlock copied ${report.summary.done}, failed ${report.summary.failed}`);
+      // BENCH_CLI may be a build from before issue 8, whose summary said `copied`, not `done`.
+      const report = JSON.parse(cold.stdout) as {
+        summary: { done?: number; copied?: number; failed: number };
+      };
+      const done = report.summary.done ?? report.summary.copied;
+      if (done !== charts.length || report.summary.failed !== 0)
+        throw new Error(`airlock copied ${String(done)}, failed ${report.summary.failed}`);
       // Both tools must have produced the same digests as the source.
       const check = new RegistryClient({
         insecureRegistries: [source.host, toAirlock.host, toSkopeo.host],
