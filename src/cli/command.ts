@@ -111,8 +111,10 @@ export function parseCommandArgs(
       strict: true,
     });
   } catch (error) {
-    throw new AirlockError('USAGE', (error as Error).message, {
-      details: [`Run "airlock ${spec.name} --help" for usage.`],
+    // parseArgs explains itself over several lines: the first is the message, the rest details.
+    const [message = 'invalid flags', ...more] = (error as Error).message.split('\n');
+    throw new AirlockError('USAGE', message, {
+      details: [...more, `Run "airlock ${spec.name} --help" for usage.`],
     });
   }
   const values: OptionValues = { ...parsed.values };
@@ -142,21 +144,33 @@ function checkFlagNames(
   argv: readonly string[],
 ): void {
   const names = Object.keys(all);
-  const shorts = new Set(Object.values(all).flatMap((o) => (o.short ? [o.short] : [])));
+  const byShort = new Map(
+    Object.values(all).flatMap((o) => (o.short ? [[o.short, o] as const] : [])),
+  );
+  let valueNext = false;
   for (const arg of argv) {
+    // The argument after a string flag given without `=` is its value, whatever it looks like.
+    if (valueNext) {
+      valueNext = false;
+      continue;
+    }
     if (arg === '--') break;
     let unknown: string | undefined;
     let guess: string | undefined;
     if (arg.startsWith('--')) {
       const name = arg.slice(2).split('=')[0] ?? '';
-      if (!(name in all)) {
+      const option = all[name];
+      if (option) valueNext = option.type === 'string' && !arg.includes('=');
+      else {
         unknown = `--${name}`;
         const near = closest(name, names);
         guess = near === undefined ? undefined : `--${near}`;
       }
     } else if (/^-[^-]/.test(arg)) {
       const letter = arg[1] ?? '';
-      if (!shorts.has(letter)) {
+      const option = byShort.get(letter);
+      if (option) valueNext = option.type === 'string' && arg.length === 2;
+      else {
         unknown = `-${letter}`;
         const near = closest(arg.slice(1), names);
         guess = near === undefined ? undefined : `--${near}`;
