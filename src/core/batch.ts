@@ -124,6 +124,13 @@ export async function runBatch<Input, Item extends BatchItem>(
   const started = Date.now();
   const items = new Array<Item>(inputs.length);
   const concurrency = options.concurrency ?? 8;
+  // Zero or NaN workers would report an empty success: refuse instead.
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new AirlockError(
+      'INPUT_INVALID',
+      `concurrency must be a positive whole number, got ${String(concurrency)}`,
+      { data: { option: 'concurrency' } },
+    );
   let next = 0;
   let finished = 0;
   let stopReason: string | undefined;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -156,6 +156,21 @@ describe('local sources and library callers', () => {
       () => listUpstream(row('./linked-chart-yaml', 'web'), context),
       'PATH_OUTSIDE_SOURCE',
     );
+  });
+
+  it('refuses a chart directory whose files add up past the limit before reading them', async () => {
+    // A sparse file: huge on disk, tiny once gzipped, so only the unpacked size can catch it.
+    await mkdir(join(dir, 'sparse', 'web'), { recursive: true });
+    await writeFile(
+      join(dir, 'sparse', 'web', 'Chart.yaml'),
+      'apiVersion: v2\nname: web\nversion: 3.0.0\n',
+    );
+    const handle = await open(join(dir, 'sparse', 'web', 'zeros.bin'), 'w');
+    await handle.truncate(1024 * 1024 * 1024);
+    await handle.close();
+    const r = row('./sparse', 'web');
+    const versions = await listUpstream(r, context);
+    await assertRejectsCode(() => fetchChart(r, versions[0]!, context), 'SIZE_LIMIT_EXCEEDED');
   });
 
   it('packages a chart directory of a local source', async () => {

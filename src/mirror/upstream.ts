@@ -615,10 +615,25 @@ async function packageSourceDirectory(
   if ((await checkSourceFile(root, join(path, 'Chart.yaml'), limit, 'Chart.yaml')) === undefined)
     throw new AirlockError('UPSTREAM_NOT_FOUND', `${path} has no Chart.yaml`);
   await checkSourceFile(root, join(path, '.helmignore'), limit, '.helmignore');
-  // The walk reads regular files only and skips symlinks (artifact collectEntries).
+  // The walk reads regular files only and skips symlinks (artifact collectEntries); their sizes
+  // are added up first, so a huge (or sparse, highly compressible) file is refused before it is
+  // read into memory, not after it has been packaged.
+  const unpacked = await regularFilesSize(real, limit);
+  if (unpacked > limit) throw sizeLimitError(`the chart directory ${path}`, limit);
   const { tgz } = await packageChartBytes(real);
   if (tgz.length > limit) throw sizeLimitError(`the packaged chart ${path}`, limit);
   return tgz;
+}
+
+/** The total size of the regular files below `dir` (symlinks not followed), stopping past `limit`. */
+async function regularFilesSize(dir: string, limit: number): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    total += (await lstat(join(entry.parentPath, entry.name))).size;
+    if (total > limit) break;
+  }
+  return total;
 }
 
 async function fetchOCIChart(

@@ -61,7 +61,7 @@ export class Session implements RepositoryOpener {
   readonly maxSize: number;
   readonly #options: SessionOptions;
   readonly #layouts = new Map<string, LayoutRepository>();
-  #upstream: HTTPTransport | undefined;
+  readonly #upstreams = new Map<string, HTTPTransport>();
 
   constructor(options: SessionOptions = {}) {
     this.#options = options;
@@ -94,8 +94,11 @@ export class Session implements RepositoryOpener {
    * plus the hosts the caller names as plain HTTP by choice (an inventory's `http://` sources).
    */
   upstream(plainHTTPHosts: readonly string[] = []): HTTPTransport {
-    if (this.#upstream) return this.#upstream;
-    this.#upstream = new HTTPTransport({
+    // One transport per set of plain-HTTP hosts: a later caller's hosts are never ignored.
+    const key = [...new Set(plainHTTPHosts)].sort().join(' ');
+    const cached = this.#upstreams.get(key);
+    if (cached) return cached;
+    const transport = new HTTPTransport({
       insecureRegistries: [...(this.#options.insecureRegistries ?? []), ...plainHTTPHosts],
       caCertificates: this.#options.caCertificates ?? [],
       timeoutMs: this.#options.upstreamTimeoutMs ?? 60_000,
@@ -103,7 +106,8 @@ export class Session implements RepositoryOpener {
       maxSockets: this.concurrency * 2,
       userAgent: this.#options.userAgent ?? USER_AGENT,
     });
-    return this.#upstream;
+    this.#upstreams.set(key, transport);
+    return transport;
   }
 
   /** The repository a reference names (its tag or digest is the caller's to use). */
@@ -144,7 +148,7 @@ export class Session implements RepositoryOpener {
 
   close(): void {
     this.client.close();
-    this.#upstream?.close();
+    for (const transport of this.#upstreams.values()) transport.close();
   }
 }
 
