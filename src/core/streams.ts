@@ -1,19 +1,67 @@
 import type { Readable } from 'node:stream';
 import { AirlockError } from '../errors.ts';
 
-/** Reads a whole stream into memory, refusing more than `limit` bytes. */
-export async function readAll(stream: Readable, limit = 512 * 1024 * 1024): Promise<Buffer> {
+export interface ReadAllOptions {
+  /**
+   * The length the sender declared (Content-Length): the bytes go straight into one buffer of that
+   * size instead of a chunk list plus its concatenation, and a body longer or shorter than it
+   * declared is refused.
+   */
+  readonly declared?: number;
+  /** What is read, for messages. */
+  readonly what?: string;
+  /** The error for more than `limit` bytes (default MANIFEST_INVALID). */
+  readonly tooLarge?: (limit: number) => AirlockError;
+  /** Maps a stream that broke mid-read (reset, truncation) to an error; default: rethrown. */
+  readonly broken?: (error: Error) => AirlockError;
+}
+
+/**
+ * Reads a whole stream into memory, refusing more than `limit` bytes: the one bounded reader
+ * behind registry bodies (readBody), upstream charts and indexes, and blobs read whole.
+ */
+export async function readAll(
+  stream: Readable,
+  limit = 512 * 1024 * 1024,
+  options: ReadAllOptions = {},
+): Promise<Buffer> {
+  const what = options.what ?? 'content';
+  const tooLarge =
+    options.tooLarge ??
+    ((max: number) => new AirlockError('MANIFEST_INVALID', `${what} is larger than ${max} bytes`));
+  const declared = options.declared;
+  const into =
+    declared !== undefined && Number.isInteger(declared) && declared >= 0 && declared <= limit
+      ? Buffer.allocUnsafe(declared)
+      : undefined;
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      stream.destroy();
-      throw new AirlockError('MANIFEST_INVALID', `content larger than ${limit} bytes`);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (size + chunk.length > limit) {
+        stream.destroy();
+        throw tooLarge(limit);
+      }
+      if (into) {
+        if (size + chunk.length > into.length) {
+          stream.destroy();
+          throw new AirlockError('MANIFEST_INVALID', `${what}: more bytes than it declared`);
+        }
+        chunk.copy(into, size);
+      } else chunks.push(chunk);
+      size += chunk.length;
     }
-    chunks.push(chunk);
+  } catch (error) {
+    if (error instanceof AirlockError || !options.broken) throw error;
+    throw options.broken(error as Error);
   }
-  return Buffer.concat(chunks);
+  if (into && size !== into.length) {
+    const short = new Error(`the body ended after ${size} of ${into.length} bytes`);
+    throw (
+      options.broken?.(short) ?? new AirlockError('MANIFEST_INVALID', `${what}: ${short.message}`)
+    );
+  }
+  return into ?? Buffer.concat(chunks, size);
 }
 
 interface Slot {

@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_SIZE,
   escapeControl,
   hasControl,
+  readAll,
   readUserFile,
   sha256,
   sizeLimitError,
@@ -101,44 +102,26 @@ function schemeRefused(where: string, chart: string, version: string, what: stri
 // Bounded reads.
 
 /** Reads a stream into memory, stopping (and destroying it) past `limit` bytes. */
-async function readLimited(
+/** An untrusted upstream body or file, bounded by the limit (core readAll). */
+function readLimited(
   stream: Readable,
   limit: number,
   what: string,
   declared = NaN,
 ): Promise<Buffer> {
-  // With a declared length the body goes straight into one buffer of that size: a 44 MB index is
-  // held once, not as chunks plus their concatenation (issue 8 §5, plan memory).
-  const exact = Number.isInteger(declared) && declared >= 0 && declared <= limit;
-  const into = exact ? Buffer.allocUnsafe(declared) : undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (size + chunk.length > limit || (into && size + chunk.length > into.length)) {
-        stream.destroy();
-        if (size + chunk.length > limit) throw sizeLimitError(what, limit);
-        throw new AirlockError('UPSTREAM_INVALID', `${what}: more bytes than its Content-Length`);
-      }
-      if (into) chunk.copy(into, size);
-      else chunks.push(chunk);
-      size += chunk.length;
-    }
-  } catch (error) {
-    if (error instanceof AirlockError) throw error;
+  return readAll(stream, limit, {
+    what,
+    // With a declared length a 44 MB index is held once, not as chunks plus their concatenation.
+    ...(Number.isNaN(declared) ? {} : { declared }),
+    tooLarge: (max) => sizeLimitError(what, max),
     // The connection broke mid-body (reset, truncation): transient.
-    throw new AirlockError(
-      'UPSTREAM_UNAVAILABLE',
-      `${what}: the connection broke while reading it: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-  if (into && size !== into.length)
-    throw new AirlockError(
-      'UPSTREAM_UNAVAILABLE',
-      `${what}: the body ended after ${size} of ${into.length} bytes`,
-    );
-  return into ?? Buffer.concat(chunks, size);
+    broken: (error) =>
+      new AirlockError(
+        'UPSTREAM_UNAVAILABLE',
+        `${what}: the connection broke while reading it: ${error.message}`,
+        { cause: error },
+      ),
+  });
 }
 
 /** Maps transport failures of an upstream to upstream codes, so reports tell them from target failures. */

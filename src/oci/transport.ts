@@ -3,7 +3,7 @@ import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { releaseChunk } from '../core/index.ts';
+import { readAll, releaseChunk } from '../core/index.ts';
 import { AirlockError, RegistryError } from '../errors.ts';
 import { rawRequest } from './raw-http.ts';
 
@@ -437,25 +437,16 @@ export function parseRetryAfter(value: string | undefined): number | undefined {
 
 /** Reads a whole (small) body. `limit` guards against hostile servers sending unbounded data. */
 export async function readBody(body: Readable, limit = 32 * 1024 * 1024): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      size += chunk.byteLength;
-      if (size > limit) {
-        body.destroy();
-        throw new AirlockError('REGISTRY_PROTOCOL', `response body larger than ${limit} bytes`);
-      }
-      chunks.push(chunk);
-    }
-  } catch (error) {
-    if (error instanceof AirlockError) throw error;
+  return readAll(body, limit, {
+    what: 'response body',
+    tooLarge: (max) =>
+      new AirlockError('REGISTRY_PROTOCOL', `response body larger than ${max} bytes`),
     // The connection broke mid-body (reset, truncation): transient, so callers may retry.
-    throw new AirlockError(
-      'REGISTRY_UNREACHABLE',
-      `connection broke while reading a response: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-  return Buffer.concat(chunks);
+    broken: (error) =>
+      new AirlockError(
+        'REGISTRY_UNREACHABLE',
+        `connection broke while reading a response: ${error.message}`,
+        { cause: error },
+      ),
+  });
 }
