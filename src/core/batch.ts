@@ -112,13 +112,14 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /**
  * Runs `work` over `inputs`, `concurrency` at a time, and returns one report in input order. A
- * thrown error becomes that item's `failed` record (`failedItem` names it); nothing else stops.
+ * thrown error becomes that item's `failed` record (`describe` gives the fields that name the item,
+ * for failed and skipped items alike); nothing else stops.
  */
 export async function runBatch<Input, Item extends BatchItem>(
   operation: string,
   inputs: readonly Input[],
   work: (input: Input, signal: AbortSignal | undefined) => Promise<ItemResult<Item>>,
-  failedItem: (input: Input, error: ItemError) => Omit<Item, 'durationMs' | 'bytes' | 'outcome'>,
+  describe: (input: Input) => Omit<Item, 'durationMs' | 'bytes' | 'outcome'>,
   options: BatchOptions<Item> = {},
 ): Promise<BatchReport<Item>> {
   const started = Date.now();
@@ -146,8 +147,7 @@ export async function runBatch<Input, Item extends BatchItem>(
       if (options.signal?.aborted) stopReason ??= 'aborted';
       if (stopReason !== undefined) {
         record(index, {
-          ...failedItem(input, itemError(abortedError(options.signal))),
-          error: undefined,
+          ...describe(input),
           outcome: 'skipped',
           reason: stopReason,
           bytes: 0,
@@ -164,7 +164,7 @@ export async function runBatch<Input, Item extends BatchItem>(
         if (options.failFast) stopReason ??= 'fail-fast';
         if (error.code === 'ABORTED') stopReason ??= 'aborted';
         record(index, {
-          ...failedItem(input, error),
+          ...describe(input),
           outcome: 'failed',
           error,
           bytes: 0,
@@ -174,13 +174,7 @@ export async function runBatch<Input, Item extends BatchItem>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, inputs.length) }, worker));
-  // Skipped items carry no error: drop the undefined key so JSON output stays clean.
-  const clean = items.map((item) =>
-    item.error === undefined && 'error' in item
-      ? (Object.fromEntries(Object.entries(item).filter(([k]) => k !== 'error')) as Item)
-      : item,
-  );
-  return { operation, items: clean, summary: summarise(clean, Date.now() - started) };
+  return { operation, items, summary: summarise(items, Date.now() - started) };
 }
 
 /** Builds a report from items produced elsewhere (mirror merges listing failures with ops). */
