@@ -4,20 +4,50 @@ import tseslint from 'typescript-eslint';
 
 // Module boundaries (docs/architecture.md): a module is imported only through its index.ts,
 // and dependencies point one way: cli -> capabilities -> artifact/sign -> oci -> core.
-const MODULES = ['core', 'oci', 'session', 'artifact', 'sign', 'sbom', 'mirror', 'cli'];
+const MODULES = [
+  'core',
+  'oci',
+  'session',
+  'artifact',
+  'sign',
+  'sbom',
+  'mirror',
+  'provenance',
+  'forge',
+  'promote',
+  'renovate',
+  'cli',
+];
 const onlyThroughIndex = (/** @type {string} */ own) => ({
   group: MODULES.filter((m) => m !== own).flatMap((m) => [`**/${m}/*`, `!**/${m}/index.ts`]),
   message: 'Import another module only through its index.ts.',
 });
 /** Modules each module may not import at all (the arrows only point down). */
+const CAPABILITIES = ['mirror', 'promote', 'renovate'];
 const FORBIDDEN = {
-  core: ['oci', 'session', 'artifact', 'sign', 'sbom', 'mirror', 'cli'],
-  oci: ['session', 'artifact', 'sign', 'sbom', 'mirror', 'cli'],
-  session: ['artifact', 'sign', 'sbom', 'mirror', 'cli'],
-  artifact: ['sign', 'sbom', 'mirror', 'cli'],
-  sign: ['artifact', 'sbom', 'mirror', 'cli'],
-  sbom: ['mirror', 'cli'],
-  mirror: ['cli'],
+  core: [
+    'oci',
+    'session',
+    'artifact',
+    'sign',
+    'sbom',
+    'provenance',
+    'forge',
+    ...CAPABILITIES,
+    'cli',
+  ],
+  // CI and git facts, and the forge REST clients, stand beside oci: they know nothing of artifacts.
+  provenance: ['oci', 'session', 'artifact', 'sign', 'sbom', 'forge', ...CAPABILITIES, 'cli'],
+  forge: ['oci', 'session', 'artifact', 'sign', 'sbom', 'provenance', ...CAPABILITIES, 'cli'],
+  oci: ['session', 'artifact', 'sign', 'sbom', 'provenance', 'forge', ...CAPABILITIES, 'cli'],
+  session: ['artifact', 'sign', 'sbom', 'provenance', 'forge', ...CAPABILITIES, 'cli'],
+  artifact: ['sign', 'sbom', 'forge', ...CAPABILITIES, 'cli'],
+  sign: ['artifact', 'sbom', 'provenance', 'forge', ...CAPABILITIES, 'cli'],
+  sbom: ['forge', ...CAPABILITIES, 'cli'],
+  mirror: ['promote', 'renovate', 'cli'],
+  // Renovate's configuration is derived from promotion.yaml: renovate reads promote's config only.
+  promote: ['mirror', 'renovate', 'cli'],
+  renovate: ['mirror', 'cli'],
 };
 
 export default tseslint.config(

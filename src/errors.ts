@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'SIGNER_UNAVAILABLE'
   /** Keyless (identity) verification was asked for without a trusted root to check it against. */
   | 'TRUSTED_ROOT_REQUIRED'
+  /** An environment of promotion.yaml whose paths hold no pin (no HelmRelease, OCIRepository or ResourceSet input). */
+  | 'PINS_NOT_FOUND'
   // operational failures (exit 1)
   | 'REGISTRY_AUTH'
   | 'REGISTRY_DENIED'
@@ -44,6 +46,14 @@ export type ErrorCode =
   | 'UPSTREAM_NOT_FOUND'
   | 'UPSTREAM_UNAVAILABLE'
   | 'UPSTREAM_INVALID'
+  /** A git command failed (not a repository, no such remote, a rejected push). */
+  | 'GIT_FAILED'
+  /** The forge (GitLab, GitHub) refused the token: HTTP 401 or 403. The token is never printed. */
+  | 'FORGE_AUTH'
+  /** The forge refused the change as conflicting (HTTP 409, 422): a merge request that exists, a stale branch. */
+  | 'FORGE_CONFLICT'
+  /** The forge failed or answered something unexpected (HTTP 5xx, a malformed body, unreachable). */
+  | 'FORGE_FAILED'
   /** Untrusted bytes (a body, a file, an archive) larger than the limit allowed for them. */
   | 'SIZE_LIMIT_EXCEEDED'
   /** The run was stopped (Ctrl-C, an AbortSignal) before this item finished. */

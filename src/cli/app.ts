@@ -56,6 +56,36 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/registry-ops.ts')).artifactTagCommand,
   },
   {
+    name: 'promote tag',
+    summary: 'Promote the exact digest a tag names to new tags: verified, re-signed, attested',
+    load: async () => (await import('./commands/promote-tag.ts')).promoteTagCommand,
+  },
+  {
+    name: 'promote log',
+    summary: "List an artifact's promotions from its verified promotion attestations",
+    load: async () => (await import('./commands/promote-tag.ts')).promoteLogCommand,
+  },
+  {
+    name: 'promote plan',
+    summary: 'Plan what moves into an environment of the releases repository, and why',
+    load: async () => (await import('./commands/promote-env.ts')).promotePlanCommand,
+  },
+  {
+    name: 'promote apply',
+    summary: 'Open one merge request per promotable pin of an environment',
+    load: async () => (await import('./commands/promote-env.ts')).promoteApplyCommand,
+  },
+  {
+    name: 'release',
+    summary: 'Release COMPONENT/VERSION: promote the tested latest to VERSION and latest-stable',
+    load: async () => (await import('./commands/release.ts')).releaseCommand,
+  },
+  {
+    name: 'renovate config',
+    summary: "Write the releases repository's renovate.json from promotion.yaml",
+    load: async () => (await import('./commands/renovate.ts')).renovateConfigCommand,
+  },
+  {
     name: 'chart push',
     summary: 'Push packaged Helm charts as Helm OCI artifacts',
     load: async () => (await import('./commands/chart.ts')).chartPush,

@@ -19,6 +19,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'TAG_INVALID':
     case 'SIGNER_UNAVAILABLE':
     case 'TRUSTED_ROOT_REQUIRED':
+    case 'PINS_NOT_FOUND':
       return ExitCode.invalidInput;
     case 'VERIFICATION_FAILED':
     case 'POLICY_VIOLATION':
@@ -43,6 +44,10 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'UPSTREAM_NOT_FOUND':
     case 'UPSTREAM_UNAVAILABLE':
     case 'UPSTREAM_INVALID':
+    case 'GIT_FAILED':
+    case 'FORGE_AUTH':
+    case 'FORGE_CONFLICT':
+    case 'FORGE_FAILED':
     case 'SIZE_LIMIT_EXCEEDED':
     case 'ABORTED':
     case 'INTERNAL':
