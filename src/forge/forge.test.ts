@@ -18,7 +18,7 @@ function stubFetch(answer: (call: Call, index: number) => Response | Promise<Res
 } {
   const calls: Call[] = [];
   const fetchStub = (async (input: string | URL | Request, init: RequestInit = {}) => {
-    const call = { url: String(input), init };
+    const call = { url: input instanceof Request ? input.url : input.toString(), init };
     calls.push(call);
     return answer(call, calls.length - 1);
   }) as typeof fetch;
