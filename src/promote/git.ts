@@ -4,6 +4,8 @@
 // docs: git-read-tree, git-update-index --cacheinfo, git-write-tree, git-commit-tree,
 // git-update-ref). Every call is `execFile('git', …)` with no shell, no terminal prompt and the C
 // locale, so untrusted file names cannot become commands and messages stay parseable.
+// Every `--x` string below is git's own option in a git argv, never one of airlock's flags.
+/* eslint-disable no-restricted-syntax */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
