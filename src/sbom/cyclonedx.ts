@@ -8,7 +8,6 @@ import { type Digest, hasControl, MediaType, readAll, sha256 } from '../core/ind
 import { type Descriptor, fetchImageManifest, type Repository } from '../oci/index.ts';
 import { readChartArchive, readLayer } from '../artifact/index.ts';
 import { attachReferrer, attestBundle, type BundleSignResult, type Signer } from '../sign/index.ts';
-import type { KeyObject } from 'node:crypto';
 
 // CycloneDX 1.6 JSON (https://cyclonedx.org/docs/1.6/json/), built with the OWASP CycloneDX
 // JavaScript library: its model and JSON normaliser are the ones users' other CycloneDX tools
@@ -305,11 +304,14 @@ export interface SBOMResult {
   readonly bom: Record<string, unknown>;
 }
 
-/** Generates the SBOM, attaches it as a referrer, and signs it as an in-toto attestation (bundle referrer). */
+/**
+ * Generates the SBOM, attaches it as a referrer, and signs it as an in-toto attestation (bundle
+ * referrer) with a key or keylessly (Fulcio certificate and Rekor entry).
+ */
 export async function attachSBOM(
   repository: Repository,
   reference: string,
-  signer: Signer & { publicKey: KeyObject },
+  signer: Signer,
 ): Promise<SBOMResult> {
   const sbom = await generateSBOM(repository, reference);
   const subject = await repository.resolve(sbom.digest);
@@ -328,6 +330,7 @@ export async function attachSBOM(
     signer,
     CYCLONEDX_PREDICATE,
     sbom.bom,
+    { knownSubject: subject },
   );
   const components = Array.isArray(sbom.bom.components) ? sbom.bom.components.length : 0;
   return {

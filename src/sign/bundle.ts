@@ -4,15 +4,23 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { AirlockError } from '../errors.ts';
-import { type Digest, digestHex, readAll, sha256 } from '../core/index.ts';
+import {
+  type Digest,
+  digestHex,
+  isDigest,
+  readAll,
+  sha256,
+  throwIfAborted,
+} from '../core/index.ts';
 import { addReferrers, type Descriptor, parseManifest, type Repository } from '../oci/index.ts';
-import type { BundleSigner } from './keys.ts';
+import type { SignedPayload } from './keys.ts';
 
 // cosign v3's default: a Sigstore bundle v0.3 holding a DSSE envelope over an in-toto statement,
 // attached to the artifact as an OCI 1.1 referrer (shared/reference/signing.md §2, §7).
 export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
-const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+const IN_TOTO_STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 const EMPTY_CONFIG = Buffer.from('{}');
 
 /** DSSE pre-authentication encoding: "DSSEv1 <len> <type> <len> <body>" (byte lengths). */
@@ -41,7 +49,7 @@ export function cosignStatement(
       : { digest: { sha256: digestHex(digest) } };
   return Buffer.from(
     JSON.stringify({
-      _type: 'https://in-toto.io/Statement/v1',
+      _type: IN_TOTO_STATEMENT_TYPE,
       subject: [subject],
       predicateType: COSIGN_SIGN_PREDICATE,
       predicate: {},
@@ -56,58 +64,112 @@ export interface BundleSignResult {
 }
 
 /**
- * Signs the manifest a tag or digest names as a v0.3 bundle (key-based, no transparency log entry:
- * verify with the public key and the log requirement waived, as cosign requires for such bundles) and
- * attaches it as a referrer, maintaining the referrers tag index where the store lacks the API.
+ * What signs a bundle: a key signer (its `publicKey` names the key by hint in the bundle) or a
+ * signer that builds whole DSSE bundles itself (`signDSSE`, as KeylessSigner does: Fulcio
+ * certificate and Rekor entry). Every Signer that resolveSigner returns is one of the two.
+ */
+export interface AttestationSigner {
+  readonly publicKey?: KeyObject;
+  sign(payload: Buffer): Promise<SignedPayload>;
+  /** Signs a DSSE envelope over `payload` and returns the whole Sigstore bundle v0.3 as JSON. */
+  signDSSE?(payloadType: string, payload: Buffer): Promise<unknown>;
+}
+
+export interface AttestOptions {
+  /**
+   * The subject's descriptor, when the caller already resolved it: no request is made for it.
+   * Promotion resolves a moving tag once and attests exactly that digest.
+   */
+  readonly knownSubject?: Descriptor;
+  /** The subject's digest: resolved by digest (one HEAD), never through the tag `reference` names. */
+  readonly knownDigest?: Digest;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Signs the manifest a tag or digest names as a v0.3 bundle and attaches it as a referrer,
+ * maintaining the referrers tag index where the store lacks the API. A key signer's bundle has no
+ * transparency log entry (verify with the public key and the log requirement waived, as cosign
+ * requires for such bundles); a keyless one carries its Fulcio certificate and Rekor entry.
  */
 export async function signBundle(
   repository: Repository,
   reference: string,
-  signer: BundleSigner,
-  options: { annotations?: Readonly<Record<string, string>> } = {},
+  signer: AttestationSigner,
+  options: AttestOptions & { annotations?: Readonly<Record<string, string>> } = {},
 ): Promise<BundleSignResult> {
-  return attachStatement(repository, reference, signer, COSIGN_SIGN_PREDICATE, (digest) =>
+  return attachStatement(repository, reference, signer, COSIGN_SIGN_PREDICATE, options, (digest) =>
     cosignStatement(digest, options.annotations),
   );
 }
 
-/** An in-toto attestation (any predicate) about the artifact, signed and attached as a bundle referrer. */
-export async function attestBundle(
-  repository: Repository,
-  reference: string,
-  signer: BundleSigner,
+/** The in-toto v1 statement of an attestation: one subject by digest, any predicate. */
+export function attestationStatement(
+  digest: Digest,
   predicateType: string,
   predicate: unknown,
-): Promise<BundleSignResult> {
-  return attachStatement(repository, reference, signer, predicateType, (digest) =>
-    Buffer.from(
-      JSON.stringify({
-        _type: 'https://in-toto.io/Statement/v1',
-        subject: [{ digest: { sha256: digestHex(digest) } }],
-        predicateType,
-        predicate,
-      }),
-    ),
+): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      _type: IN_TOTO_STATEMENT_TYPE,
+      subject: [{ digest: { sha256: digestHex(digest) } }],
+      predicateType,
+      predicate,
+    }),
   );
 }
 
-async function attachStatement(
+/**
+ * An in-toto attestation (any predicate) about the artifact, signed by a key or keylessly and
+ * attached as a bundle referrer. `reference` is a tag or a digest; with `knownSubject` or
+ * `knownDigest` the tag is never resolved (the digest a caller checked is the one attested).
+ */
+export async function attestBundle(
   repository: Repository,
   reference: string,
-  signer: BundleSigner,
+  signer: AttestationSigner,
   predicateType: string,
-  statementFor: (digest: Digest) => Buffer,
+  predicate: unknown,
+  options: AttestOptions = {},
 ): Promise<BundleSignResult> {
-  const subject = await repository.resolve(reference);
+  return attachStatement(repository, reference, signer, predicateType, options, (digest) =>
+    attestationStatement(digest, predicateType, predicate),
+  );
+}
+
+/** The subject descriptor an attestation points at, with as few requests as the caller allows. */
+async function attestedSubject(
+  repository: Repository,
+  reference: string,
+  options: AttestOptions,
+): Promise<Descriptor> {
+  const known = options.knownSubject?.digest ?? options.knownDigest;
+  if (known !== undefined && isDigest(reference) && reference !== known)
+    throw new AirlockError(
+      'INPUT_INVALID',
+      `${repository.name}@${reference}: the reference names another digest than the known subject ${known}`,
+      { data: { option: options.knownSubject ? 'knownSubject' : 'knownDigest' } },
+    );
+  if (options.knownSubject) return options.knownSubject;
+  const lookup = known ?? reference;
+  const subject = await repository.resolve(lookup);
   if (!subject)
     throw new AirlockError(
       'REGISTRY_NOT_FOUND',
-      `${repository.name}:${reference}: nothing to sign`,
+      `${repository.name}${isDigest(lookup) ? '@' : ':'}${lookup}: nothing to sign`,
     );
-  const statement = statementFor(subject.digest);
+  return subject;
+}
+
+/** A key-signed v0.3 bundle: the DSSE signature and the key's hint, no transparency evidence. */
+async function keyBundle(
+  publicKey: KeyObject,
+  signer: AttestationSigner,
+  statement: Buffer,
+): Promise<Buffer> {
   const { signature } = await signer.sign(preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, statement));
-  const hint = keyHint(signer.publicKey);
-  const bundle = Buffer.from(
+  const hint = keyHint(publicKey);
+  return Buffer.from(
     JSON.stringify({
       mediaType: BUNDLE_MEDIA_TYPE,
       verificationMaterial: { publicKey: { hint }, tlogEntries: [], timestampVerificationData: {} },
@@ -118,6 +180,32 @@ async function attachStatement(
       },
     }),
   );
+}
+
+async function attachStatement(
+  repository: Repository,
+  reference: string,
+  signer: AttestationSigner,
+  predicateType: string,
+  options: AttestOptions,
+  statementFor: (digest: Digest) => Buffer,
+): Promise<BundleSignResult> {
+  const subject = await attestedSubject(repository, reference, options);
+  throwIfAborted(options.signal);
+  const statement = statementFor(subject.digest);
+  let bundle: Buffer;
+  if (signer.signDSSE) {
+    bundle = Buffer.from(JSON.stringify(await signer.signDSSE(IN_TOTO_PAYLOAD_TYPE, statement)));
+  } else if (signer.publicKey) {
+    bundle = await keyBundle(signer.publicKey, signer, statement);
+  } else {
+    throw new AirlockError(
+      'SIGNER_UNAVAILABLE',
+      'this signer cannot sign a Sigstore bundle: it has neither a public key nor DSSE bundle signing',
+    );
+  }
+  // Nothing is attached once the caller gave up: a signature is written only after its subject.
+  throwIfAborted(options.signal);
   const pushed = await attachReferrer(repository, subject, BUNDLE_MEDIA_TYPE, bundle, {
     'dev.sigstore.bundle.content': 'dsse-envelope',
     'dev.sigstore.bundle.predicateType': predicateType,
@@ -171,13 +259,72 @@ export async function attachReferrer(
   return pushed.digest;
 }
 
-/** Bundles attached to `digest`: referrer manifests with exactly one sigstore bundle layer (cosign GetBundles). */
+/** A Sigstore bundle found among an artifact's referrers, not yet verified. */
+export interface FoundBundle {
+  /** The referrer manifest (its digest is the bundle's `bundleDigest`). */
+  readonly descriptor: Descriptor;
+  /** The bundle JSON, parsed. */
+  readonly bundle: unknown;
+  /**
+   * The in-toto statement's predicate type when the bundle holds a DSSE in-toto statement (signed,
+   * so authoritative once the bundle verifies), else the referrer's unsigned
+   * `dev.sigstore.bundle.predicateType` annotation.
+   */
+  readonly predicateType?: string;
+  /**
+   * `signature`: a signature of the artifact (cosign sign's predicate, or a bundle without an
+   * in-toto statement); `attestation`: a claim about it (SBOM, provenance, promotion).
+   */
+  readonly role: 'signature' | 'attestation';
+  /** The referrer's `org.opencontainers.image.created` annotation. */
+  readonly created?: string;
+}
+
+const BUNDLE_LAYER_PREFIX = 'application/vnd.dev.sigstore.bundle';
+const PREDICATE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
+
+/** The predicate type a bundle's DSSE payload claims, when it is an in-toto statement. */
+function statementPredicate(bundle: unknown): string | undefined {
+  const envelope = (
+    bundle as { dsseEnvelope?: { payload?: unknown; payloadType?: unknown } } | null
+  )?.dsseEnvelope;
+  if (envelope?.payloadType !== IN_TOTO_PAYLOAD_TYPE || typeof envelope.payload !== 'string')
+    return undefined;
+  try {
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as {
+      predicateType?: unknown;
+    } | null;
+    return typeof statement?.predicateType === 'string' ? statement.predicateType : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Bundles attached to `digest`: referrer manifests with exactly one sigstore bundle layer (cosign
+ * GetBundles). Referrers whose descriptor already says they are something else (another
+ * `artifactType`, or with `predicateType` another predicate annotation) are not fetched.
+ */
 export async function findBundles(
   repository: Repository,
   digest: Digest,
-): Promise<{ descriptor: Descriptor; bundle: unknown }[]> {
-  const found: { descriptor: Descriptor; bundle: unknown }[] = [];
+  options: { readonly predicateType?: string; readonly signal?: AbortSignal | undefined } = {},
+): Promise<FoundBundle[]> {
+  const found: FoundBundle[] = [];
   for (const referrer of await repository.referrers(digest)) {
+    throwIfAborted(options.signal);
+    if (
+      referrer.artifactType !== undefined &&
+      !referrer.artifactType.startsWith(BUNDLE_LAYER_PREFIX)
+    )
+      continue;
+    const annotated = referrer.annotations?.[PREDICATE_ANNOTATION];
+    if (
+      options.predicateType !== undefined &&
+      annotated !== undefined &&
+      annotated !== options.predicateType
+    )
+      continue;
     const fetched = await repository.fetchManifest(referrer.digest);
     const parsed = parseManifest(
       fetched.bytes,
@@ -186,13 +333,30 @@ export async function findBundles(
     );
     if (parsed.kind !== 'manifest' || parsed.value.layers.length !== 1) continue;
     const layer = parsed.value.layers[0];
-    if (!layer?.mediaType.startsWith('application/vnd.dev.sigstore.bundle')) continue;
+    if (!layer?.mediaType.startsWith(BUNDLE_LAYER_PREFIX)) continue;
     const bytes = await readAll(await repository.fetchBlob(layer), 16 * 1024 * 1024);
+    let bundle: unknown;
     try {
-      found.push({ descriptor: referrer, bundle: JSON.parse(bytes.toString('utf8')) });
+      bundle = JSON.parse(bytes.toString('utf8'));
     } catch {
       continue;
     }
+    const annotations = parsed.value.annotations ?? {};
+    const claimed = statementPredicate(bundle);
+    const predicateType = claimed ?? annotations[PREDICATE_ANNOTATION] ?? annotated;
+    if (options.predicateType !== undefined && predicateType !== options.predicateType) continue;
+    const created = annotations['org.opencontainers.image.created'];
+    found.push({
+      descriptor: referrer,
+      bundle,
+      ...(predicateType === undefined ? {} : { predicateType }),
+      // What cosign sign writes is the signature; a DSSE statement of any other predicate is an
+      // attestation. A bundle without a readable statement (message signature, or broken) counts
+      // as a signature attempt, so it is reported when nothing verifies instead of being ignored.
+      role:
+        claimed === undefined || claimed === COSIGN_SIGN_PREDICATE ? 'signature' : 'attestation',
+      ...(created === undefined ? {} : { created }),
+    });
   }
   return found;
 }
@@ -266,6 +430,18 @@ export function parseTrustedRoot(json: unknown): TrustedRoot {
   }
 }
 
+/** A verified in-toto statement (v1): its subjects, predicate type and predicate. */
+export interface InTotoStatement {
+  readonly _type?: string;
+  readonly subject: readonly {
+    readonly name?: string;
+    readonly digest: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, unknown>>;
+  }[];
+  readonly predicateType: string;
+  readonly predicate?: unknown;
+}
+
 /**
  * Verifies one bundle JSON for `digest`: the DSSE signature (key or certificate chain to the trusted
  * root), transparency evidence unless ignored, the signer identity, and that the in-toto statement
@@ -276,23 +452,45 @@ export function verifyBundleJSON(
   digest: Digest,
   policy: VerifyPolicy,
 ): BundleVerification {
+  return verifyStatement(json, digest, policy).verification;
+}
+
+/** verifyBundleJSON, also returning the statement it verified (decoded from the signed payload). */
+export function verifyStatement(
+  json: unknown,
+  digest: Digest,
+  policy: VerifyPolicy,
+): { verification: BundleVerification; statement: InTotoStatement; payloadType: string } {
   const { bundle, verification } = verifySigstore(json, policy, { requireDSSE: true });
   if (bundle.content.$case !== 'dsseEnvelope')
     throw new AirlockError('VERIFICATION_FAILED', 'the bundle has no DSSE envelope');
   const envelope = bundle.content.dsseEnvelope;
-  let statement: { subject?: { digest?: { sha256?: string } }[] };
+  let statement: Partial<InTotoStatement> | null;
   try {
     statement = JSON.parse(envelope.payload.toString('utf8')) as typeof statement;
   } catch {
     throw new AirlockError('VERIFICATION_FAILED', 'the signed statement is not JSON');
   }
-  if (!(statement.subject ?? []).some((s) => s.digest?.sha256 === digestHex(digest))) {
+  const subjects = Array.isArray(statement?.subject) ? statement.subject : [];
+  if (
+    !subjects.some(
+      (s) => (s as { digest?: { sha256?: unknown } } | null)?.digest?.sha256 === digestHex(digest),
+    )
+  ) {
     throw new AirlockError(
       'VERIFICATION_FAILED',
       `the signed statement does not name ${digest} (copied from another artifact?)`,
     );
   }
-  return verification;
+  return {
+    verification,
+    statement: {
+      ...statement,
+      subject: subjects,
+      predicateType: typeof statement?.predicateType === 'string' ? statement.predicateType : '',
+    },
+    payloadType: envelope.payloadType,
+  };
 }
 
 /**

@@ -1,4 +1,6 @@
 import { X509Certificate } from 'node:crypto';
+import { bundleToJSON } from '@sigstore/bundle';
+import type * as SigstoreSignModule from '@sigstore/sign';
 import { AirlockError } from '../errors.ts';
 import { sha256 } from '../core/index.ts';
 import type { SignedPayload, Signer } from './keys.ts';
@@ -88,6 +90,62 @@ export class KeylessSigner implements Signer {
   sign(payload: Buffer): Promise<SignedPayload> {
     return signKeyless(payload, this.#options);
   }
+
+  /** A Sigstore bundle v0.3 (JSON) holding a DSSE envelope over `payload`: see signKeylessDSSE. */
+  signDSSE(payloadType: string, payload: Buffer): Promise<unknown> {
+    return signKeylessDSSE(payloadType, payload, this.#options);
+  }
+}
+
+// Loaded on first use: @sigstore/sign costs ~110 ms to import, which every command (and
+// `airlock --help`) would pay otherwise (issue 8 §4, start-up budget).
+type SigstoreSign = typeof SigstoreSignModule;
+const loadSigstoreSign = (): Promise<SigstoreSign> => import('@sigstore/sign');
+
+function fulcioAndRekor(
+  sigstore: SigstoreSign,
+  options: KeylessSignerOptions,
+): {
+  signer: InstanceType<SigstoreSign['FulcioSigner']>;
+  witness: InstanceType<SigstoreSign['RekorWitness']>;
+} {
+  return {
+    signer: new sigstore.FulcioSigner({
+      identityProvider: { getToken: () => Promise.resolve(options.token) },
+      fulcioBaseURL: options.fulcioURL ?? PUBLIC_FULCIO_URL,
+    }),
+    witness: new sigstore.RekorWitness({ rekorBaseURL: options.rekorURL ?? PUBLIC_REKOR_URL }),
+  };
+}
+
+const signingFailed = (error: unknown): AirlockError =>
+  new AirlockError('REGISTRY_UNAVAILABLE', `keyless signing failed: ${(error as Error).message}`, {
+    cause: error,
+  });
+
+/**
+ * Signs a DSSE envelope keylessly and returns the Sigstore bundle v0.3 as JSON: the envelope, the
+ * Fulcio leaf certificate (v0.3 carries the leaf only) and the Rekor entry. @sigstore/sign's
+ * RekorWitness writes a `dsse` entry (Rekor's replacement for `intoto`; sigstore-go and cosign's
+ * bundle attestations log the same kind), which @sigstore/verify checks against the envelope.
+ */
+export async function signKeylessDSSE(
+  payloadType: string,
+  payload: Buffer,
+  options: KeylessSignerOptions,
+): Promise<unknown> {
+  const sigstore = await loadSigstoreSign();
+  const { signer, witness } = fulcioAndRekor(sigstore, options);
+  const builder = new sigstore.DSSEBundleBuilder({ signer, witnesses: [witness] });
+  let bundle;
+  try {
+    bundle = await builder.create({ data: payload, type: payloadType });
+  } catch (error) {
+    throw signingFailed(error);
+  }
+  if (bundle.verificationMaterial.tlogEntries.length === 0)
+    throw new AirlockError('INTERNAL', 'Sigstore returned no transparency-log entry');
+  return bundleToJSON(bundle);
 }
 
 /**
@@ -99,27 +157,14 @@ export async function signKeyless(
   payload: Buffer,
   options: KeylessSignerOptions,
 ): Promise<SignedPayload> {
-  // Loaded on first use: @sigstore/sign costs ~110 ms to import, which every command (and
-  // `airlock --help`) would pay otherwise (issue 8 §4, start-up budget).
-  const { FulcioSigner, MessageSignatureBundleBuilder, RekorWitness } =
-    await import('@sigstore/sign');
-  const signer = new FulcioSigner({
-    identityProvider: { getToken: () => Promise.resolve(options.token) },
-    fulcioBaseURL: options.fulcioURL ?? PUBLIC_FULCIO_URL,
-  });
-  const builder = new MessageSignatureBundleBuilder({
-    signer,
-    witnesses: [new RekorWitness({ rekorBaseURL: options.rekorURL ?? PUBLIC_REKOR_URL })],
-  });
+  const sigstore = await loadSigstoreSign();
+  const { signer, witness } = fulcioAndRekor(sigstore, options);
+  const builder = new sigstore.MessageSignatureBundleBuilder({ signer, witnesses: [witness] });
   let bundle;
   try {
     bundle = await builder.create({ data: payload });
   } catch (error) {
-    throw new AirlockError(
-      'REGISTRY_UNAVAILABLE',
-      `keyless signing failed: ${(error as Error).message}`,
-      { cause: error },
-    );
+    throw signingFailed(error);
   }
   const material = bundle.verificationMaterial.content;
   const certificates =
