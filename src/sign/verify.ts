@@ -21,7 +21,17 @@ export interface VerifyArtifactOptions {
 
 /**
  * Verifies an artifact the way cosign v3 and Flux ≥ 2.8 do (signing.md §2.3): when any Sigstore
- * bundle is attached only bundles count; otherwise the legacy `.sig` signatures do.
+ * signature bundle is attached only bundles count; otherwise the legacy `.sig` signatures do.
+ *
+ * Only signature bundles count: those whose statement has cosign sign's predicate
+ * (`https://sigstore.dev/cosign/sign/v1`, cosign cmd/cosign/cli/sign/sign.go) or no in-toto
+ * statement at all. Attestations (SBOM, provenance, promotion) are claims about the artifact, made
+ * by whoever attached them; they neither sign it nor hide its legacy signatures. This is stricter
+ * than cosign itself: at sigstore/cosign d6d86c22 `cosign verify` switches to bundles as soon as
+ * GetBundles finds any bundle referrer (cmd/cosign/cli/verify/verify.go) and accepts any bundle
+ * that verifies, whatever its predicate (pkg/cosign/verify.go, verifyImageAttestationsSigstoreBundle,
+ * which filters by predicate nowhere). So there, an attestation by the signer's key passes as a
+ * signature, and an attestation by another key makes a legacy-signed artifact fail.
  */
 export async function verifyArtifact(
   repository: Repository,
@@ -32,7 +42,9 @@ export async function verifyArtifact(
   const digest = await subjectDigest(repository, reference, options.knownDigest);
   throwIfAborted(options.signal);
   const where = `${repository.name}@${digest}`;
-  const bundles = await findBundles(repository, digest);
+  const bundles = (await findBundles(repository, digest, { signal: options.signal })).filter(
+    (found) => found.role === 'signature',
+  );
   throwIfAborted(options.signal);
   if (bundles.length > 0) {
     const reasons: string[] = [];
