@@ -33,14 +33,20 @@ export {
 } from './legacy.ts';
 export {
   attachReferrer,
+  attestationStatement,
+  type AttestationSigner,
   attestBundle,
+  type AttestOptions,
   BUNDLE_MEDIA_TYPE,
   type BundleSignResult,
   type BundleVerification,
   COSIGN_SIGN_PREDICATE,
   cosignStatement,
   findBundles,
+  type FoundBundle,
   type IdentityPolicy,
+  IN_TOTO_PAYLOAD_TYPE,
+  type InTotoStatement,
   keyHint,
   preAuthEncoding,
   signBundle,
@@ -48,7 +54,14 @@ export {
   type VerifyKey,
   type VerifyPolicy,
   verifySigstore,
+  verifyStatement,
 } from './bundle.ts';
+export {
+  findAttestations,
+  type FindAttestationsResult,
+  type RejectedAttestation,
+  type VerifiedAttestation,
+} from './attest.ts';
 export { type Verification, verifyArtifact, type VerifyArtifactOptions } from './verify.ts';
 export {
   BUNDLE_ANNOTATION,
@@ -61,6 +74,7 @@ export {
   PUBLIC_FULCIO_URL,
   PUBLIC_REKOR_URL,
   signKeyless,
+  signKeylessDSSE,
   type TokenSources,
 } from './keyless.ts';
 export {
