@@ -17,7 +17,7 @@ export {
   MANIFEST_MEDIA_TYPES,
   MediaType,
 } from './media-types.ts';
-export { isValidRange, tagsInRange, tagVersion } from './semver.ts';
+export { isValidRange, tagsInRange, tagVersion, versionChange } from './semver.ts';
 export { gunzipLimited, gzipDeterministic, isGzip } from './gzip.ts';
 export { FLUX_DEFAULT_IGNORE, IgnoreMatcher } from './ignore.ts';
 export {

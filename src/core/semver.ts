@@ -39,3 +39,25 @@ export function tagsInRange(tags: readonly string[], range: string): string[] {
     .sort((a, b) => semverLib().rcompare(a.version, b.version))
     .map((t) => t.tag);
 }
+
+/**
+ * How `from` → `to` moves in semver terms: the highest component that changes (a prerelease step
+ * counts as a patch, premajor as major …), `same`, `downgrade`, or undefined when either is not
+ * semver (then only a digest comparison can say what changed).
+ */
+export function versionChange(
+  from: string,
+  to: string,
+): 'major' | 'minor' | 'patch' | 'same' | 'downgrade' | undefined {
+  const a = tagVersion(from);
+  const b = tagVersion(to);
+  if (a === undefined || b === undefined) return undefined;
+  const lib = semverLib();
+  const order = lib.compare(a, b);
+  if (order === 0) return 'same';
+  if (order > 0) return 'downgrade';
+  const diff = lib.diff(a, b);
+  if (diff === 'major' || diff === 'premajor') return 'major';
+  if (diff === 'minor' || diff === 'preminor') return 'minor';
+  return 'patch';
+}

@@ -16,3 +16,28 @@ export {
   type UpdateType,
 } from './config.ts';
 export type { Pin, PinKind, YAMLPath } from './pin.ts';
+export {
+  promoteTag,
+  type PromoteTagOptions,
+  PROMOTION_PREDICATE,
+  type PromotionItem,
+  type PromotionPredicate,
+} from './tag.ts';
+export { promoteLog, type PromotionRecord } from './log.ts';
+export {
+  parseReleaseTag,
+  release,
+  type ReleaseOptions,
+  releaseTagFromEnv,
+  type ReleaseTag,
+} from './release.ts';
+export {
+  type Decision,
+  formatDuration,
+  planPromotion,
+  type PinState,
+  type PlanInput,
+  type PromotionPlanItem,
+  type RegistryAnswer,
+  registryKey,
+} from './plan.ts';
