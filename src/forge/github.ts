@@ -77,7 +77,8 @@ export class GitHubForge implements Forge {
 
   async check(): Promise<void> {
     const where = { method: 'GET', path: this.#base } as const;
-    const { status, body } = await this.#http.request(where);
+    const { status, body } = await this.#http.request({ ...where, pass: [404] });
+    if (status === 404) throw this.#http.notVisible(where);
     if (!isRecord(body) || typeof body.full_name !== 'string') {
       throw shapeError('github', 'a repository', where, status);
     }

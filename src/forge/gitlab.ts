@@ -50,7 +50,8 @@ export class GitLabForge implements Forge {
 
   async check(): Promise<void> {
     const where = { method: 'GET', path: `/projects/${this.#id}` } as const;
-    const { status, body } = await this.#http.request(where);
+    const { status, body } = await this.#http.request({ ...where, pass: [404] });
+    if (status === 404) throw this.#http.notVisible(where);
     if (!isRecord(body) || typeof body.id !== 'number') {
       throw shapeError('gitlab', 'a project', where, status);
     }

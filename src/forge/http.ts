@@ -207,6 +207,23 @@ export class ForgeHTTP {
     }
   }
 
+  /**
+   * A project the token cannot see answers 404, not 403: both forges hide what a token may not
+   * read (https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api,
+   * https://docs.gitlab.com/api/rest/troubleshooting/). So check() reads 404 as FORGE_AUTH.
+   */
+  notVisible(where: { readonly method: string; readonly path: string }): AirlockError {
+    const { tokenVariable, authHelp, options } = this.#settings;
+    return new AirlockError(
+      'FORGE_AUTH',
+      `${this.#name} has no project "${escapeControl(options.project)}" that the token from ${tokenVariable} can see (HTTP 404 for ${where.method} ${where.path})`,
+      {
+        data: { status: 404, method: where.method, path: where.path, variable: tokenVariable },
+        details: ['Check the project name, then the token.', ...authHelp],
+      },
+    );
+  }
+
   #log(entry: ForgeRequestLog): void {
     this.#settings.options.onRequest?.(entry);
   }
@@ -280,6 +297,7 @@ export class ForgeHTTP {
       }
     };
     if (typeof body === 'string') add(body.trim());
+    else if (Array.isArray(body)) add(body);
     else if (body !== null && typeof body === 'object') {
       const record = body as Record<string, unknown>;
       add(record.message);
