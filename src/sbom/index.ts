@@ -7,3 +7,4 @@ export {
   type SBOM,
   type SBOMResult,
 } from './cyclonedx.ts';
+export { publishArtifact, type PublishItem, type PublishOptions } from './publish.ts';
