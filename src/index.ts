@@ -146,6 +146,28 @@ export {
 
 // SBOMs (CycloneDX), attached as referrers and attested.
 export { attachSBOM, generateSBOM, type SBOM, type SBOMResult } from './sbom/index.ts';
+export {
+  /** Push a Flux artifact, sign the pushed digest and attest its SBOM: CI's push step in one call. */
+  publishArtifact,
+  type PublishItem,
+  type PublishOptions,
+} from './sbom/index.ts';
+
+// Provenance: a push's source and revision from flags, the CI job or the git checkout.
+export {
+  /** The GitHub Actions or GitLab CI job this process runs in, from its environment. */
+  ciContext,
+  type CIContext,
+  type CIPlatform,
+  /** The provenance of a git checkout: HEAD, its branch or tag, origin as a web URL. */
+  gitProvenance,
+  /** The CI run as `dev.airlock.ci.*` manifest annotations. */
+  provenanceAnnotations,
+  type Provenance,
+  type ProvenanceRequest,
+  /** Flags win, then the CI job's variables, then the git checkout. */
+  resolveProvenance,
+} from './provenance/index.ts';
 
 // The Shared Artifacts pipeline: a CSV inventory mirrored into the private registry.
 export {
