@@ -34,4 +34,9 @@ export interface Pin {
   readonly digestPath?: YAMLPath;
   /** How the pin was found, e.g. `HelmRelease apps/web → OCIRepository apps/web-chart`. */
   readonly via: string;
+  /**
+   * ResourceSet pins: the input fields (repository, chart) that identify the entry, so other
+   * versions of the file find the same input even when inputs were reordered (history.ts).
+   */
+  readonly inputKey?: Readonly<Record<string, string>>;
 }

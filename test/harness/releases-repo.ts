@@ -220,7 +220,7 @@ export function exampleConfig(environments: readonly string[] = ['dev', 'test', 
       '    paths:',
       `      - clusters/${env}`,
       `    autoMerge: [${i === 0 ? 'patch, minor' : 'patch'}]`,
-      `    soak: ${i === 0 ? '0' : `${24 * i}h`}`,
+      ...(i === 0 ? [] : [`    soak: ${24 * i}h`]),
     );
   });
   lines.push(
