@@ -72,6 +72,14 @@ export interface KeylessSignerOptions {
   readonly token: string;
   readonly fulcioURL?: string;
   readonly rekorURL?: string;
+  /**
+   * The Rekor entry kind for DSSE bundles (attestations): `dsse` (default; what @sigstore/sign,
+   * sigstore-go and cosign's bundle format write, and Rekor keeps only hashes of the envelope) or
+   * `intoto` v0.0.2 (the older kind; Rekor may store the statement itself). A log that records
+   * proposed entries verbatim instead of canonicalising them, as @sigstore/mock's Rekor does, can
+   * only be verified with `intoto`, whose body the client computes.
+   */
+  readonly rekorEntryType?: 'dsse' | 'intoto';
 }
 
 /** A Signer over Fulcio and Rekor: an ephemeral key and certificate per signature. */
@@ -114,7 +122,10 @@ function fulcioAndRekor(
       identityProvider: { getToken: () => Promise.resolve(options.token) },
       fulcioBaseURL: options.fulcioURL ?? PUBLIC_FULCIO_URL,
     }),
-    witness: new sigstore.RekorWitness({ rekorBaseURL: options.rekorURL ?? PUBLIC_REKOR_URL }),
+    witness: new sigstore.RekorWitness({
+      rekorBaseURL: options.rekorURL ?? PUBLIC_REKOR_URL,
+      entryType: options.rekorEntryType ?? 'dsse',
+    }),
   };
 }
 
@@ -125,9 +136,9 @@ const signingFailed = (error: unknown): AirlockError =>
 
 /**
  * Signs a DSSE envelope keylessly and returns the Sigstore bundle v0.3 as JSON: the envelope, the
- * Fulcio leaf certificate (v0.3 carries the leaf only) and the Rekor entry. @sigstore/sign's
- * RekorWitness writes a `dsse` entry (Rekor's replacement for `intoto`; sigstore-go and cosign's
- * bundle attestations log the same kind), which @sigstore/verify checks against the envelope.
+ * Fulcio leaf certificate (v0.3 carries the leaf only) and the Rekor entry: `dsse` by default
+ * (Rekor's replacement for `intoto`), or `intoto` with `rekorEntryType`; @sigstore/verify checks
+ * either against the envelope.
  */
 export async function signKeylessDSSE(
   payloadType: string,
