@@ -41,3 +41,15 @@ export {
   type RegistryAnswer,
   registryKey,
 } from './plan.ts';
+export {
+  loadPromotionConfig,
+  planEnvironmentPromotion,
+  type PlanContext,
+  type PromotionPlan,
+  type PromotionPlanOptions,
+} from './run.ts';
+export {
+  applyEnvironmentPromotion,
+  type PromotionApplyOptions,
+  type PromotionChangeItem,
+} from './apply.ts';

@@ -29,7 +29,7 @@ export interface PromotionRecord extends BatchItem {
 }
 
 function asPredicate(value: unknown): Partial<PromotionPredicate> {
-  return value !== null && typeof value === 'object' ? (value) : {};
+  return value !== null && typeof value === 'object' ? value : {};
 }
 
 /** One item per promotion attestation on the artifact `reference` names, oldest first. */
@@ -49,7 +49,11 @@ export async function promoteLog(
   if (!resolved) throw new AirlockError('REGISTRY_NOT_FOUND', `${formatReference(ref)}: not found`);
   const digest = resolved.digest;
   const where = `${repository.name}@${digest}`;
-  const found = await findAttestations(repository, digest, PROMOTION_PREDICATE, policy, {
+  // airlock's key-signed attestations carry no transparency-log entry (like cosign's offline key
+  // bundles): a keys-only policy authenticates them by the key. Identity policies keep the log check.
+  const keysOnly = (policy.identities ?? []).length === 0;
+  const effective = keysOnly ? { ...policy, ignoreTlog: true } : policy;
+  const found = await findAttestations(repository, digest, PROMOTION_PREDICATE, effective, {
     signal: options.signal,
   });
   const items: PromotionRecord[] = found.attestations.map((a) => {
