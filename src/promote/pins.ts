@@ -10,6 +10,7 @@
 //   flux-operator api/v1/resourceset_types.go: spec.inputs, a list of maps (ResourceSetInput)
 // The repository may be untrusted: symlinks may not leave it, files are size-bounded, and YAML
 // aliases are never expanded (only nodes are walked).
+import type { Dirent } from 'node:fs';
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import {
@@ -23,7 +24,7 @@ import {
   type Node,
 } from 'yaml';
 import { AirlockError } from '../errors.ts';
-import { escapeControl, fileProblem, tagVersion } from '../core/index.ts';
+import { escapeControl, fileProblem, mapLimit, tagVersion } from '../core/index.ts';
 import type { EnvironmentConfig, ResourceSetInputRule } from './config.ts';
 import type { Pin, YAMLPath } from './pin.ts';
 
@@ -97,16 +98,23 @@ export async function readEnvironmentFiles(
       { data: { path: rel } },
     );
 
-  async function visit(rel: string, explicit: boolean): Promise<void> {
+  // The walk collects paths (readdir's entry types spare an lstat per file); the reads then run
+  // 16 at a time: a releases repository has hundreds of small files.
+  const toRead: { rel: string; real: string }[] = [];
+  const queued = new Set<string>();
+
+  async function visit(rel: string, explicit: boolean, type?: Dirent): Promise<void> {
     const abs = join(realRoot, rel);
-    let info = await lstat(abs).catch(() => undefined);
-    if (info === undefined) {
-      if (explicit) missing.push(rel);
-      return;
-    }
     let real = abs;
-    if (info.isSymbolicLink() || explicit) {
-      // The explicit path's parents may be symlinks too: check where it really is.
+    let isDirectory = type?.isDirectory() ?? false;
+    let isFile = type?.isFile() ?? false;
+    if (type === undefined || type.isSymbolicLink()) {
+      const info = await lstat(abs).catch(() => undefined);
+      if (info === undefined) {
+        if (explicit) missing.push(rel);
+        return;
+      }
+      // An explicit path's parents may be symlinks too: check where it really is.
       const target = await realpath(abs).catch(() => undefined);
       if (target === undefined) {
         skipped.push({ where: rel, reason: 'a symlink whose target does not exist' });
@@ -114,41 +122,44 @@ export async function readEnvironmentFiles(
       }
       if (!inside(realRoot, target)) throw outside(rel, target);
       real = target;
-      info = await stat(target);
+      const resolved = await stat(target);
+      isDirectory = resolved.isDirectory();
+      isFile = resolved.isFile();
     }
-    if (info.isDirectory()) {
+    if (isDirectory) {
       if (seenDirs.has(real)) return; // a symlink loop, or two paths naming one directory
       seenDirs.add(real);
-      const names = (await readdir(abs)).sort();
-      for (const name of names) {
-        if (name.startsWith('.')) continue; // .git, editor files: Flux's kustomize ignores them too
-        await visit(rel === '' ? name : `${rel}/${name}`, false);
+      const entries = (await readdir(abs, { withFileTypes: true })).sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      );
+      for (const entry of entries) {
+        if (entry.name.startsWith('.')) continue; // .git, editor files
+        await visit(rel === '' ? entry.name : `${rel}/${entry.name}`, false, entry);
       }
       return;
     }
-    if (!info.isFile() || (!explicit && !YAML_FILE.test(rel)) || files.has(rel)) return;
-    if (info.size > maxSize) {
-      skipped.push({ where: rel, reason: `larger than ${maxSize} bytes` });
-      return;
-    }
-    const handle = await open(real, 'r');
-    try {
-      const buffer = Buffer.alloc(Math.min(info.size, maxSize) + 1);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      if (bytesRead > maxSize) {
-        skipped.push({ where: rel, reason: `larger than ${maxSize} bytes` });
-        return;
-      }
-      files.set(rel, { path: posix(rel), text: buffer.subarray(0, bytesRead).toString('utf8') });
-    } finally {
-      await handle.close();
-    }
+    if (!isFile || (!explicit && !YAML_FILE.test(rel)) || queued.has(rel)) return;
+    queued.add(rel);
+    toRead.push({ rel, real });
   }
 
   for (const path of paths) await visit(path.replace(/\/+$/, '').replace(/^\.\//, ''), true);
+  await mapLimit(toRead, 16, async ({ rel, real }) => {
+    // Read at most maxSize + 1 bytes: a file growing after a stat cannot slip past the bound.
+    const handle = await open(real, 'r');
+    try {
+      const buffer = Buffer.alloc(Math.min((await handle.stat()).size, maxSize) + 1);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      if (bytesRead > maxSize) skipped.push({ where: rel, reason: `larger than ${maxSize} bytes` });
+      else
+        files.set(rel, { path: posix(rel), text: buffer.subarray(0, bytesRead).toString('utf8') });
+    } finally {
+      await handle.close();
+    }
+  });
   return {
     files: [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
-    skipped,
+    skipped: skipped.sort((a, b) => (a.where < b.where ? -1 : a.where > b.where ? 1 : 0)),
     missing,
   };
 }
