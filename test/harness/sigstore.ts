@@ -53,7 +53,10 @@ export async function startMockSigstore(): Promise<MockSigstore> {
           res.writeHead(404).end();
           return;
         }
-        const result = await handler.fn(Buffer.concat(chunks).toString('utf8'));
+        const body = Buffer.concat(chunks).toString('utf8');
+        const result = await handler.fn(
+          path === '/api/v1/log/entries' ? canonicalDSSEEntry(body) : body,
+        );
         res
           .writeHead(result.statusCode, {
             'content-type': result.contentType ?? 'application/json',
@@ -128,4 +131,42 @@ export async function startMockSigstore(): Promise<MockSigstore> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Rekor does not log a proposed `dsse` entry as sent: it stores the envelope's and payload's hashes
+ * and the signatures with their verifiers (rekor pkg/types/dsse/v0.0.1/entry.go, Canonicalize), and
+ * @sigstore/verify checks a bundle's entry against that stored form. @sigstore/mock logs bodies
+ * unchanged, so this turns a proposed dsse entry into what a real Rekor would log; other kinds pass.
+ */
+function canonicalDSSEEntry(body: string): string {
+  let entry: {
+    kind?: string;
+    apiVersion?: string;
+    spec?: { proposedContent?: { envelope?: string; verifiers?: string[] } };
+  };
+  try {
+    entry = JSON.parse(body) as typeof entry;
+  } catch {
+    return body;
+  }
+  const proposed = entry.spec?.proposedContent;
+  if (entry.kind !== 'dsse' || proposed?.envelope === undefined) return body;
+  const envelope = JSON.parse(proposed.envelope) as {
+    payload: string;
+    signatures: { sig: string }[];
+  };
+  const hex = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
+  return JSON.stringify({
+    apiVersion: entry.apiVersion ?? '0.0.1',
+    kind: 'dsse',
+    spec: {
+      envelopeHash: { algorithm: 'sha256', value: hex(proposed.envelope) },
+      payloadHash: { algorithm: 'sha256', value: hex(Buffer.from(envelope.payload, 'base64')) },
+      signatures: envelope.signatures.map((signature, i) => ({
+        signature: signature.sig,
+        verifier: proposed.verifiers?.[i] ?? proposed.verifiers?.[0] ?? '',
+      })),
+    },
+  });
 }
