@@ -2,7 +2,7 @@
 // the component again from the git tag's checkout; here the tested `latest` is promoted by digest
 // to VERSION and `latest-stable`, and only if its content equals the tag's checkout of the
 // component's directory (flux-d2-reference-architecture, "release-artifact").
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { AirlockError } from '../errors.ts';
 import { type BatchReport, escapeControl } from '../core/index.ts';
 import { checkTags, parseReference, type RepositoryOpener } from '../oci/index.ts';
@@ -79,7 +79,11 @@ export async function release(
   const tags = [version, options.stableTag ?? 'latest-stable'];
   checkTags([fromTag, ...tags]);
   const source = parseReference(`${prefix}/${component}:${fromTag}`, { requireTagOrDigest: true });
-  const matchDir = join(options.checkout ?? '.', options.componentsDir ?? 'components', component);
+  const matchDir = resolve(
+    options.checkout ?? '.',
+    options.componentsDir ?? 'components',
+    component,
+  );
   return promoteTag(opener, source, tags, {
     ...options,
     ...(options.matchContent === false ? {} : { matchDir }),
