@@ -1,0 +1,2 @@
+// Renovate for the releases repository: its renovate.json derived from promotion.yaml.
+export { renovateConfig, type RenovateConfig, type RenovateConfigOptions } from './config.ts';
