@@ -40,36 +40,19 @@ export interface PublishItem extends ArtifactPushItem {
 export interface PublishOptions extends Omit<BatchOptions<PublishItem>, 'concurrency'> {
   /** Signs the pushed digest (key or keyless). */
   readonly signer?: Signer;
-  /** Attaches the artifact's CycloneDX SBOM, attested by the signer (a key signer today). */
+  /** Attaches the artifact's CycloneDX SBOM, attested by the signer (key or keyless). */
   readonly sbom?: boolean;
   /** Most bytes a chart read for its CRDs may have (default DEFAULT_MAX_SIZE). */
   readonly maxSize?: number;
 }
 
-/** The signer as the SBOM attestation needs it: a key whose public half names it. */
-type AttestingSigner = Signer & { publicKey: NonNullable<Signer['publicKey']> };
-const canAttest = (signer: Signer | undefined): signer is AttestingSigner =>
-  signer?.publicKey !== undefined;
-
-/** Refuses what cannot be done before anything is pushed: an SBOM needs a signer with a key. */
+/** Refuses what cannot be done before anything is pushed: an SBOM is attested by the signer. */
 function checkOptions(options: PublishOptions): void {
-  if (options.sbom !== true) return;
-  if (options.signer === undefined)
+  if (options.sbom === true && options.signer === undefined)
     throw new AirlockError(
       'INPUT_INVALID',
       'an SBOM is attached as a signed attestation: it needs a signer',
       { data: { option: 'sbom' } },
-    );
-  if (!canAttest(options.signer))
-    throw new AirlockError(
-      'INPUT_INVALID',
-      'SBOM attestations are signed with a key here: a keyless signer cannot attest the SBOM yet',
-      {
-        details: [
-          'Sign keylessly without the SBOM, or attest it in a second step with a key (airlock sbom).',
-        ],
-        data: { option: 'sbom', signer: options.signer.kind },
-      },
     );
 }
 
@@ -144,7 +127,7 @@ async function signAndAttest(
     const { reason: _reason, ...rest } = result;
     result = { ...rest, outcome: 'done' };
   }
-  if (options.sbom !== true || !canAttest(signer)) return result;
+  if (options.sbom !== true) return result;
   try {
     throwIfAborted(signal);
     const sbom = await attachSBOM(opener.open(subject), subject.digest ?? '', signer);

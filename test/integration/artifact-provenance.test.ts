@@ -3,12 +3,14 @@
 // pushed digest, against a real registry and the mock Fulcio/Rekor.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe } from 'node:test';
 import { Ajv } from 'ajv';
 import { RegistryClient } from '../../src/oci/index.ts';
-import { CYCLONEDX_MEDIA_TYPE } from '../../src/sbom/index.ts';
+import { CYCLONEDX_MEDIA_TYPE, CYCLONEDX_PREDICATE } from '../../src/sbom/index.ts';
+import { findBundles } from '../../src/sign/index.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { type MockSigstore, startMockSigstore } from '../harness/sigstore.ts';
 import { gated, missingTools, tempDir } from '../harness/tools.ts';
@@ -173,24 +175,51 @@ describe('artifact push from CI: provenance, --sign and --sbom in one step', () 
 
   it('--sign --key signs the pushed digest, and airlock verify --key passes', async () => {
     const ref = `${registry.host}/apps/signed:latest`;
-    const { result, item } = await push(
-      [component, ref, '--sign', '--key', join(work.path, 'ci.key')],
-      GITHUB_ENV,
-    );
+    const sign = ['--sign', '--key', join(work.path, 'ci.key'), '--reproducible'];
+    const { result, item } = await push([component, ref, ...sign], GITHUB_ENV);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(item.signatureTag ?? '', /^sha256-[0-9a-f]{64}\.sig$/);
+    assert.equal(item.outcome, 'done');
     assert.equal(item.signatureTag, `${item.digest!.replace(':', '-')}.sig`);
     const verified = await airlock(['verify', ref, '--key', join(work.path, 'ci.pub'), ...flags], {
       env: base,
     });
     assert.equal(verified.code, 0, verified.stderr);
-    // A re-run finds the tag present and the signature already there: nothing is added.
-    const again = await push(
-      [component, ref, '--sign', '--key', join(work.path, 'ci.key')],
+    // A re-run finds the tag in place and this key's signature there: nothing is added.
+    const again = await push([component, ref, ...sign], GITHUB_ENV);
+    assert.deepEqual([again.item.outcome, again.item.digest], ['present', item.digest]);
+    // Unchanged content against --diff-tag pushes nothing, so signs nothing.
+    const unchanged = await push(
+      [
+        component,
+        `${registry.host}/apps/signed:${SHA.slice(0, 7)}`,
+        '--diff-tag',
+        'latest',
+        ...sign,
+      ],
       GITHUB_ENV,
     );
-    assert.equal(again.item.outcome, 'present');
-    assert.equal(again.item.digest, item.digest);
+    assert.equal(unchanged.item.outcome, 'present');
+    assert.equal(unchanged.item.signatureTag, undefined);
+  });
+
+  it('a push whose signing was interrupted is signed by the re-run (the tag is present)', async () => {
+    const ref = `${registry.host}/apps/resumed:latest`;
+    const first = await push([component, ref, '--reproducible'], GITHUB_ENV);
+    assert.equal(first.item.signatureTag, undefined);
+    const unsigned = await airlock(['verify', ref, '--key', join(work.path, 'ci.pub'), ...flags], {
+      env: base,
+    });
+    assert.equal(unsigned.code, 3);
+    const resumed = await push(
+      [component, ref, '--reproducible', '--sign', '--key', join(work.path, 'ci.key')],
+      GITHUB_ENV,
+    );
+    assert.deepEqual([resumed.item.outcome, resumed.item.digest], ['done', first.item.digest]);
+    assert.ok(resumed.item.signatureTag);
+    const verified = await airlock(['verify', ref, '--key', join(work.path, 'ci.pub'), ...flags], {
+      env: base,
+    });
+    assert.equal(verified.code, 0, verified.stderr);
   });
 
   it('--sign --keyless signs with the workflow identity, which verify accepts', async () => {
@@ -251,12 +280,10 @@ describe('artifact push from CI: provenance, --sign and --sbom in one step', () 
     assert.match(item.attestationDigest ?? '', /^sha256:[0-9a-f]{64}$/);
   });
 
-  it('refuses --sbom with --keyless before pushing anything (the attestation needs a key)', async () => {
+  it('--sign --keyless --sbom attests the SBOM with the workflow identity', async () => {
     const env = { ...GITHUB_ENV, SIGSTORE_ID_TOKEN: sigstore.token(IDENTITY, ISSUER) };
-    const result = await airlock(
+    const { result, item } = await push(
       [
-        'artifact',
-        'push',
         component,
         `${registry.host}/apps/keyless-sbom:latest`,
         '--sign',
@@ -266,15 +293,35 @@ describe('artifact push from CI: provenance, --sign and --sbom in one step', () 
         sigstore.fulcioURL,
         '--rekor-url',
         sigstore.rekorURL,
-        ...flags,
       ],
-      { env: { ...base, ...env } },
+      env,
     );
-    assert.equal(result.code, 2, result.stderr);
-    assert.equal(result.json<{ error: { code: string } }>().error.code, 'INPUT_INVALID');
-    assert.equal(
-      await client.repository(registry.host, 'apps/keyless-sbom').resolve('latest'),
-      undefined,
+    assert.equal(result.code, 0, result.stderr);
+    const repo = client.repository(registry.host, 'apps/keyless-sbom');
+    const digest = item.digest! as `sha256:${string}`;
+    const sboms = await repo.referrers(digest, CYCLONEDX_MEDIA_TYPE);
+    assert.deepEqual(
+      sboms.map((d) => d.digest),
+      [item.sbomDigest],
+    );
+    // The attestation is a keyless DSSE bundle: the Fulcio certificate for the workflow's identity
+    // and a Rekor entry. (Verifying it end to end needs a Rekor that canonicalises dsse entries,
+    // which the mock does not: test/integration/attestation.test.ts covers that with intoto.)
+    const bundles = await findBundles(repo, digest, { predicateType: CYCLONEDX_PREDICATE });
+    assert.deepEqual(
+      bundles.map((b) => b.descriptor.digest),
+      [item.attestationDigest],
+    );
+    const material = (
+      bundles[0]?.bundle as {
+        verificationMaterial: { certificate?: { rawBytes: string }; tlogEntries: unknown[] };
+      }
+    ).verificationMaterial;
+    assert.ok(material.certificate?.rawBytes && material.tlogEntries.length === 1);
+    const certificate = new X509Certificate(Buffer.from(material.certificate.rawBytes, 'base64'));
+    assert.match(
+      certificate.subjectAltName ?? '',
+      new RegExp(`URI:${IDENTITY.replace(/[.]/g, '\\.')}`),
     );
   });
 

@@ -79,7 +79,7 @@ export const artifactPushCommand: CommandSpec = {
     },
     sbom: {
       type: 'boolean',
-      description: 'Attach the CycloneDX SBOM as a referrer, attested by the --sign key.',
+      description: 'Attach the CycloneDX SBOM as a referrer, attested by the --sign signer.',
     },
     ...SIGNER_OPTIONS,
     ...BUILD_OPTIONS,
