@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { exampleConfig, exampleReleasesRepo, type ReleasesRepo } from '../harness/releases-repo.ts';
@@ -215,5 +215,77 @@ describe('renovate config, checked by real Renovate against the test registry', 
       [],
       'every update waits for a release time the registry never gives',
     );
+  });
+});
+
+describe('renovate config on the command line', () => {
+  const promotion = exampleConfig();
+
+  // Plain tests: the command line needs neither the registry nor Renovate.
+  test('--check exits 1 while renovate.json is missing or stale, 0 once written', async () => {
+    const dir = await tempDir('airlock-renovate-cli-');
+    try {
+      const config = join(dir.path, 'promotion.yaml');
+      const output = join(dir.path, 'renovate.json');
+      await writeFile(config, promotion);
+      const args = ['renovate', 'config', '--config', config, '-o', output];
+      const missing = await airlock([...args, '--check', '--json']);
+      assert.equal(missing.code, 1);
+      assert.deepEqual(missing.json(), {
+        file: output,
+        upToDate: false,
+        written: false,
+        warnings: [],
+      });
+
+      const written = await airlock([...args, '--json']);
+      assert.equal(written.code, 0, written.stderr);
+      assert.equal(written.json().written, true);
+      assert.equal((await airlock([...args, '--check'])).code, 0);
+      // Unchanged input: nothing rewritten.
+      assert.equal((await airlock([...args, '--json'])).json().written, false);
+
+      // promotion.yaml changes (a new auto-merge type): the committed file is now stale.
+      await writeFile(config, promotion.replace('autoMerge: [patch, minor]', 'autoMerge: [patch]'));
+      const stale = await airlock([...args, '--check']);
+      assert.equal(stale.code, 1);
+      assert.match(stale.stdout, /differs/);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  test('prints to standard output with -o -, and names the flag of a bad registry', async () => {
+    const dir = await tempDir('airlock-renovate-cli-');
+    try {
+      const config = join(dir.path, 'promotion.yaml');
+      await writeFile(config, promotion);
+      const printed = await airlock(['renovate', 'config', '--config', config, '-o', '-']);
+      assert.equal(printed.code, 0, printed.stderr);
+      assert.deepEqual((JSON.parse(printed.stdout) as { flux: unknown }).flux, {
+        managerFilePatterns: ['clusters/dev/**/*.{yaml,yml}'],
+      });
+      const bad = await airlock([
+        'renovate',
+        'config',
+        '--config',
+        config,
+        '-o',
+        '-',
+        '--registry',
+        'oci://registry.internal',
+      ]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--registry/);
+      assert.match(bad.stderr, /error code USAGE/);
+      const broken = join(dir.path, 'broken.yaml');
+      await writeFile(broken, 'environments: []\n');
+      assert.equal((await airlock(['renovate', 'config', '--config', broken, '-o', '-'])).code, 2);
+      const help = await airlock(['renovate', 'config', '--help']);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /--check/);
+    } finally {
+      await dir.remove();
+    }
   });
 });
