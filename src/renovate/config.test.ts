@@ -36,6 +36,12 @@ function rules(json: Record<string, unknown>): Rule[] {
   return json.packageRules as Rule[];
 }
 
+function rule(json: Record<string, unknown>, index: number): Rule {
+  const found = rules(json).at(index);
+  assert.ok(found, `packageRules[${index}]`);
+  return found;
+}
+
 describe('renovateConfig', () => {
   const config = parsePromotionConfig(PROMOTION);
 
@@ -43,7 +49,8 @@ describe('renovateConfig', () => {
     const { json } = renovateConfig(config);
     const dev = ['clusters/dev/**/*.{yaml,yml}', 'shared/dev-sources.yaml'];
     assert.deepEqual(json.flux, { managerFilePatterns: dev });
-    const [review, auto] = rules(json);
+    const review = rule(json, 0);
+    const auto = rule(json, 1);
     assert.deepEqual(review.matchFileNames, dev);
     assert.deepEqual(review.labels, [
       'environment: dev',
@@ -63,8 +70,8 @@ describe('renovateConfig', () => {
   });
 
   it('disables every later environment in the last rule, so it wins over an overlap', () => {
-    const last = rules(renovateConfig(config).json).at(-1);
-    assert.deepEqual(last?.matchFileNames, [
+    const last = rule(renovateConfig(config).json, -1);
+    assert.deepEqual(last.matchFileNames, [
       'clusters/test/**/*.{yaml,yml}',
       'clusters/prod/**/*.{yaml,yml}',
     ]);
