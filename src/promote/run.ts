@@ -206,7 +206,9 @@ export async function planEnvironmentPromotion(
   const [since, registry] = await Promise.all([
     pinSince(root, fromPins.pins),
     askRegistry(opener, fromPins.pins, policy, policyName, {
-      concurrency: options.concurrency ?? opener.concurrency ?? 8,
+      // Only small metadata requests (a HEAD, a signature manifest and its payload): as many in
+      // flight as the session keeps sockets (twice its transfer concurrency).
+      concurrency: options.concurrency ?? (opener.concurrency ?? 8) * 2,
       signal: options.signal,
     }),
   ]);
