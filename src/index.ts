@@ -142,6 +142,10 @@ export {
   type VerifyItem,
   type VerifyPolicy,
   type VerifyPolicyOptions,
+  /** The in-toto attestations of one predicate type on an artifact, each verified. */
+  findAttestations,
+  /** Signs an in-toto statement about an artifact (key or keyless) and attaches it as a referrer. */
+  attestBundle,
 } from './sign/index.ts';
 
 // SBOMs (CycloneDX), attached as referrers and attested.
@@ -168,6 +172,40 @@ export {
   /** Flags win, then the CI job's variables, then the git checkout. */
   resolveProvenance,
 } from './provenance/index.ts';
+
+// Releases and promotion: the tested digest promoted by tag (Flux D2), and environment promotion
+// in the releases repository (promotion.yaml → plan → one merge request per pin).
+export {
+  /** Promotes the digest a tag names to new tags: verified, re-signed, attested, tagged last. */
+  promoteTag,
+  type PromoteTagOptions,
+  type PromotionItem,
+  type PromotionPredicate,
+  PROMOTION_PREDICATE,
+  /** An artifact's promotions, read from its verified promotion attestations. */
+  promoteLog,
+  type PromotionRecord,
+  /** `COMPONENT/VERSION`: the tested latest promoted to VERSION and latest-stable. */
+  release,
+  parseReleaseTag,
+  type ReleaseOptions,
+  parsePromotionConfig,
+  type PromotionConfig,
+  /** The plan for one environment: per component, version, digest, soak, signature, decision. */
+  planEnvironmentPromotion,
+  type PromotionPlanItem,
+  type PromotionPlanOptions,
+  /** Carries a plan out: a branch, a commit and a merge request per promotable component. */
+  applyEnvironmentPromotion,
+  type PromotionApplyOptions,
+  type PromotionChangeItem,
+} from './promote/index.ts';
+
+// GitLab merge requests and GitHub pull requests, over plain fetch.
+export { findForgeToken, type Forge, type ForgeOptions, openForge } from './forge/index.ts';
+
+/** renovate.json for the releases repository, derived from promotion.yaml. */
+export { renovateConfig, type RenovateConfig } from './renovate/index.ts';
 
 // The Shared Artifacts pipeline: a CSV inventory mirrored into the private registry.
 export {

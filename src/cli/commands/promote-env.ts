@@ -117,6 +117,12 @@ export const promoteApplyCommand: CommandSpec = {
       value: 'NAME',
       description: "The git remote to push branches to (default promotion.yaml's forge.remote).",
     },
+    base: {
+      type: 'string',
+      value: 'REF',
+      description:
+        'The commit promotion branches start from (default HEAD, the target branch checkout).',
+    },
     'forge-url': {
       type: 'string',
       value: 'URL',
@@ -133,11 +139,13 @@ export const promoteApplyCommand: CommandSpec = {
     const session = await context.session();
     const remote = stringOption(values, 'remote');
     const forgeURL = stringOption(values, 'forge-url');
+    const base = stringOption(values, 'base');
     const report = await applyEnvironmentPromotion(session, {
       ...planOptions(context),
       env,
       ...(remote === undefined ? {} : { remote }),
       ...(forgeURL === undefined ? {} : { forgeURL }),
+      ...(base === undefined ? {} : { base }),
       forgePlainHTTP: values['forge-plain-http'] === true,
       onEvent: ({ item }) => out.progress(`${item.component}: ${item.decision}`),
     });
