@@ -4,11 +4,11 @@ import { parseReference, referenceTarget } from '../../oci/index.ts';
 import { attachSBOM } from '../../sbom/index.ts';
 import { type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
-import { keySignerFrom } from '../keys.ts';
+import { SIGNER_OPTIONS, signerFrom } from '../keys.ts';
 
 export const sbomCommand: CommandSpec = {
   name: 'sbom',
-  usage: 'airlock sbom REF --key cosign.key [-o sbom.json]',
+  usage: 'airlock sbom REF (--key cosign.key | --keyless) [-o sbom.json]',
   description: [
     'For a Flux artifact the SBOM lists every file with its SHA-256; for a Helm chart, the chart, its',
     'dependencies and the container images its values and templates name. The SBOM is attached as a',
@@ -18,15 +18,11 @@ export const sbomCommand: CommandSpec = {
   examples: [
     'airlock sbom registry.internal/charts/podinfo:6.5.0 --key cosign.key',
     'airlock sbom registry.internal/apps/web:latest --key cosign.key -o web.cdx.json',
+    'airlock sbom registry.internal/apps/web:latest --keyless',
   ],
   registry: true,
   options: {
-    key: {
-      type: 'string',
-      value: 'FILE',
-      env: true,
-      description: 'cosign private key that signs the attestation.',
-    },
+    ...SIGNER_OPTIONS,
     output: {
       type: 'string',
       short: 'o',
@@ -39,11 +35,8 @@ export const sbomCommand: CommandSpec = {
     const [refText, ...extra] = positionals;
     if (refText === undefined || extra.length > 0)
       throw new AirlockError('USAGE', 'sbom takes one REF');
-    const keyPath = stringOption(values, 'key');
-    if (keyPath === undefined)
-      throw new AirlockError('USAGE', 'sbom needs --key to sign the attestation');
     const ref = parseReference(refText, { requireTagOrDigest: true });
-    const signer = await keySignerFrom(context, keyPath);
+    const signer = await signerFrom(context);
     const repository = (await context.session()).open(ref);
     const result = await attachSBOM(repository, referenceTarget(ref) ?? '', signer);
     const output = stringOption(values, 'output');
