@@ -14,6 +14,7 @@ import { exampleConfig, exampleReleasesRepo, type ReleasesRepo } from '../harnes
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { missingTools, tempDir } from '../harness/tools.ts';
 import { airlock } from '../helpers/cli.ts';
+import { assertBatchReport } from '../helpers/report-schema.ts';
 
 const skip = missingTools(['docker-registry', 'git']);
 
@@ -113,10 +114,15 @@ describe(
       return repo;
     }
 
-    const run = (args: string[], root: string) =>
-      airlock([...args, '--repo', root, '--insecure-registry', registry.host, '--json'], {
-        env: { HOME: work.path, GITLAB_TOKEN: 'glpat-sentinel-token' },
-      });
+    const run = async (args: string[], root: string) => {
+      const result = await airlock(
+        [...args, '--repo', root, '--insecure-registry', registry.host, '--json'],
+        { env: { HOME: work.path, GITLAB_TOKEN: 'glpat-sentinel-token' } },
+      );
+      // Every batch report, success or failure, is the one documented shape.
+      if (result.stdout.includes('"items"')) assertBatchReport(result.json());
+      return result;
+    };
 
     it('plan shows the patch (auto-merge), the minor (needs review) and the soaking patch (blocked), with reasons', async () => {
       const forge = await startFakeForge('gitlab', { project: 'platform/releases' });

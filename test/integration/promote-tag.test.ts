@@ -13,8 +13,17 @@ import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { type MockSigstore, startMockSigstore } from '../harness/sigstore.ts';
 import { missingTools, tempDir } from '../harness/tools.ts';
 import { airlock } from '../helpers/cli.ts';
+import { assertBatchReport } from '../helpers/report-schema.ts';
 
 const skip = missingTools(['docker-registry', 'git']);
+
+/** The CLI, with every batch report it prints checked against the one report schema. */
+async function cli(...args: Parameters<typeof airlock>): ReturnType<typeof airlock> {
+  const result = await airlock(...args);
+  if (args[0].includes('--json') && result.stdout.includes('"items"'))
+    assertBatchReport(result.json());
+  return result;
+}
 const ISSUER = 'https://token.actions.githubusercontent.com';
 const PUSH_IDENTITY =
   'https://github.com/org/d2-infra/.github/workflows/push-artifact.yml@refs/heads/main';
@@ -63,7 +72,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
     how: { key?: string; identity?: string } | undefined,
   ): Promise<string> {
     const ref = `${registry.host}/${repo}:latest`;
-    const pushed = await airlock(
+    const pushed = await cli(
       [
         'artifact',
         'push',
@@ -81,11 +90,11 @@ describe('promote tag, promote log and release against a real registry', { skip 
     assert.equal(pushed.code, 0, pushed.stderr);
     const digest = pushed.json<Report>().items[0]?.digest ?? '';
     if (how?.key !== undefined) {
-      const signed = await airlock(['sign', ref, '--key', how.key, ...flags], { env: env() });
+      const signed = await cli(['sign', ref, '--key', how.key, ...flags], { env: env() });
       assert.equal(signed.code, 0, signed.stderr);
     }
     if (how?.identity !== undefined) {
-      const signed = await airlock(['sign', ref, '--keyless', ...sigstoreFlags(), ...flags], {
+      const signed = await cli(['sign', ref, '--keyless', ...sigstoreFlags(), ...flags], {
         env: env({ SIGSTORE_ID_TOKEN: sigstore.token(how.identity, ISSUER) }),
       });
       assert.equal(signed.code, 0, signed.stderr);
@@ -114,7 +123,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
     for (const name of ['staging', 'release'])
       assert.equal(
         (
-          await airlock(['key', 'generate', '--output-key-prefix', join(root, name)], {
+          await cli(['key', 'generate', '--output-key-prefix', join(root, name)], {
             env: env(),
           })
         ).code,
@@ -130,7 +139,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
   it('key form: promote tag --verify-key a.pub --key b.key, then promote log --key b.pub', async () => {
     const dir = await component('keyed', 'kind: ConfigMap\n');
     const digest = await pushLatest('apps/keyed', dir, { key: join(root, 'staging.key') });
-    const promoted = await airlock(
+    const promoted = await cli(
       [
         'promote',
         'tag',
@@ -165,7 +174,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
     assert.equal(await digestOf('apps/keyed', '1.0.0'), digest);
     assert.equal(await digestOf('apps/keyed', 'latest-stable'), digest);
     // Production's policy (the release key) passes on latest-stable; staging's still passes on latest.
-    const prod = await airlock(
+    const prod = await cli(
       [
         'verify',
         `${registry.host}/apps/keyed:latest-stable`,
@@ -176,7 +185,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
       { env: env() },
     );
     assert.equal(prod.code, 0, prod.stderr);
-    const staging = await airlock(
+    const staging = await cli(
       [
         'verify',
         `${registry.host}/apps/keyed:latest`,
@@ -187,7 +196,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
       { env: env() },
     );
     assert.equal(staging.code, 0, staging.stderr);
-    const log = await airlock(
+    const log = await cli(
       [
         'promote',
         'log',
@@ -207,7 +216,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
     assert.equal(record.signedBy, join(root, 'release.pub'));
     assert.equal(record.run?.['dev.airlock.ci.run.id'], '42');
     // The attestation does not verify with a key that did not sign it: listed as failed, exit 3.
-    const forged = await airlock(
+    const forged = await cli(
       [
         'promote',
         'log',
@@ -234,7 +243,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
       '--trusted-root',
       join(root, 'trusted_root.json'),
     ];
-    const promoted = await airlock(
+    const promoted = await cli(
       [
         'promote',
         'tag',
@@ -260,14 +269,14 @@ describe('promote tag, promote log and release against a real registry', { skip 
       '--trusted-root',
       join(root, 'trusted_root.json'),
     ];
-    const prod = await airlock(
+    const prod = await cli(
       ['verify', `${registry.host}/apps/web:latest-stable`, ...releasePolicy, ...flags],
       {
         env: env(),
       },
     );
     assert.equal(prod.code, 0, prod.stderr);
-    const log = await airlock(
+    const log = await cli(
       ['promote', 'log', `${registry.host}/apps/web:1.0.0`, ...releasePolicy, '--json', ...flags],
       {
         env: env(),
@@ -279,7 +288,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
     await pushLatest('apps/web2', dir, {
       identity: 'https://github.com/org/d2-infra/.github/workflows/other.yml@refs/heads/dev',
     });
-    const wrong = await airlock(
+    const wrong = await cli(
       [
         'promote',
         'tag',
@@ -309,7 +318,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
       '--key',
       join(root, 'release.key'),
     ];
-    const unsigned = await airlock(
+    const unsigned = await cli(
       [
         'promote',
         'tag',
@@ -327,7 +336,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
     const signedDir = await component('drift', 'kind: Service\n');
     await pushLatest('apps/drift', signedDir, { key: join(root, 'staging.key') });
     await writeFile(join(signedDir, 'deployment.yaml'), 'kind: Service # changed after the test\n');
-    const drift = await airlock(
+    const drift = await cli(
       [
         'promote',
         'tag',
@@ -344,7 +353,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
     assert.equal(drift.code, 3);
     assert.equal(drift.json<Report>().items[0]?.error?.code, 'POLICY_VIOLATION');
     assert.equal(await digestOf('apps/drift', '1.0.0'), undefined);
-    const annotation = await airlock(
+    const annotation = await cli(
       [
         'promote',
         'tag',
@@ -365,7 +374,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
   it('release COMPONENT/VERSION promotes latest to VERSION and latest-stable when the checkout matches', async () => {
     const dir = await component('monitoring', 'kind: ServiceMonitor\n');
     const digest = await pushLatest('d2-infra/monitoring', dir, { key: join(root, 'staging.key') });
-    const inRoot = await airlock(
+    const inRoot = await cli(
       [
         'release',
         'monitoring/v0.0.2',
@@ -386,7 +395,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
     assert.deepEqual(inRoot.json<Report>().items[0]?.tags, ['v0.0.2', 'latest-stable']);
     assert.equal(await digestOf('d2-infra/monitoring', 'v0.0.2'), digest);
     assert.equal(await digestOf('d2-infra/monitoring', 'latest-stable'), digest);
-    const badTag = await airlock(
+    const badTag = await cli(
       [
         'release',
         'not-a-release-tag',
