@@ -28,6 +28,7 @@ import {
   attestBundle,
   keyHint,
   type Signer,
+  signBundle,
   signLegacy,
   type Verification,
   verifyArtifact,
@@ -86,6 +87,8 @@ export interface PromotionItem extends BatchItem {
   readonly tags: readonly string[];
   readonly verification?: PromotionPredicate['verification'];
   readonly signatureTag?: string;
+  /** The release signature as a Sigstore bundle, written when the source was signed with bundles. */
+  readonly bundleDigest?: string;
   readonly attestationDigest?: string;
 }
 
@@ -180,6 +183,12 @@ async function promoteOne(
     knownDigest: digest,
     ...(signal ? { signal } : {}),
   });
+  // Where the source carries signature bundles, verifiers read only bundles (cosign v3, Flux 2.8):
+  // the release signature must then be a bundle too, or production's policy would never see it.
+  const bundle =
+    verified.format === 'sigstore-bundle'
+      ? await signBundle(repository, digest, options.signer, { knownSubject: resolved })
+      : undefined;
   throwIfAborted(signal);
   const predicate: PromotionPredicate = {
     source: { reference: sourceText, digest },
@@ -216,6 +225,7 @@ async function promoteOne(
     tags: [...tags],
     verification,
     signatureTag: signature.signatureTag,
+    ...(bundle === undefined ? {} : { bundleDigest: bundle.bundleDigest }),
     attestationDigest: attestation.bundleDigest,
     bytes,
   };

@@ -40,6 +40,7 @@ interface Item {
   verification?: { subject?: string; key?: string };
   run?: Record<string, string>;
   attestationDigest?: string;
+  bundleDigest?: string;
 }
 interface Report {
   operation: string;
@@ -307,6 +308,53 @@ describe('promote tag, promote log and release against a real registry', { skip 
     assert.equal(wrong.json<Report>().items[0]?.error?.code, 'VERIFICATION_FAILED');
     assert.equal(await digestOf('apps/web2', '1.0.0'), undefined);
     assert.equal(await digestOf('apps/web2', 'latest-stable'), undefined);
+  });
+
+  it('a source signed with Sigstore bundles is re-signed with a bundle, so production still verifies', async () => {
+    const dir = await component('bundled', 'kind: Secret\n');
+    await pushLatest('apps/bundled', dir, undefined);
+    const ref = `${registry.host}/apps/bundled:latest`;
+    const signed = await cli(
+      ['sign', ref, '--key', join(root, 'staging.key'), '--bundle', ...flags],
+      {
+        env: env(),
+      },
+    );
+    assert.equal(signed.code, 0, signed.stderr);
+    const promoted = await cli(
+      [
+        'promote',
+        'tag',
+        ref,
+        '1.0.0',
+        'latest-stable',
+        // Key-signed bundles carry no log entry: waived explicitly, as verify asks (cosign too).
+        '--insecure-ignore-tlog',
+        '--verify-key',
+        join(root, 'staging.pub'),
+        '--key',
+        join(root, 'release.key'),
+        '--json',
+        ...flags,
+      ],
+      { env: env() },
+    );
+    assert.equal(promoted.code, 0, promoted.stderr);
+    assert.match(promoted.json<Report>().items[0]?.bundleDigest ?? '', /^sha256:/);
+    const prod = await cli(
+      [
+        'verify',
+        `${registry.host}/apps/bundled:latest-stable`,
+        '--key',
+        join(root, 'release.pub'),
+        '--insecure-ignore-tlog',
+        '--json',
+        ...flags,
+      ],
+      { env: env() },
+    );
+    assert.equal(prod.code, 0, prod.stderr);
+    assert.equal(prod.json<{ items: { format?: string }[] }>().items[0]?.format, 'sigstore-bundle');
   });
 
   it('refuses unsigned and content-mismatched sources with exit 3 and writes no tag', async () => {

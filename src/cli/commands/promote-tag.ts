@@ -5,6 +5,7 @@ import { type CommandSpec, stringList, stringOption } from '../command.ts';
 import { SIGNER_OPTIONS, signerFrom } from '../keys.ts';
 import { renderBatch } from '../render.ts';
 import { explainFailures, policyFrom, verifyOptions } from '../verify-options.ts';
+import { BUILD_OPTIONS, buildOptions } from '../artifact-options.ts';
 
 const promotedLine = (item: PromotionItem): string =>
   `${item.source} → ${item.tags.join(', ')}${item.digest === undefined ? '' : ` @ ${item.digest}`}${item.verification?.subject ? ` (was signed by ${item.verification.subject})` : item.verification?.key ? ` (was signed with ${item.verification.key})` : ''}`;
@@ -35,6 +36,7 @@ export const promoteTagCommand: CommandSpec = {
       value: 'DIR',
       description: "Require the artifact's files to equal DIR (the release tag's checkout).",
     },
+    ...BUILD_OPTIONS,
     'require-annotation': {
       type: 'string',
       multiple: true,
@@ -54,7 +56,7 @@ export const promoteTagCommand: CommandSpec = {
     const report = await promoteTag(await context.session(), source, tags, {
       policy,
       signer,
-      ...(matchDir === undefined ? {} : { matchDir }),
+      ...(matchDir === undefined ? {} : { matchDir, matchDirOptions: buildOptions(values) }),
       ...(required.length === 0 ? {} : { requireAnnotations: parseAnnotations(required) }),
       ciEnv: context.env,
       signal: context.signal,

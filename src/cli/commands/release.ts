@@ -4,6 +4,7 @@ import { type CommandSpec, stringOption } from '../command.ts';
 import { SIGNER_OPTIONS, signerFrom } from '../keys.ts';
 import { renderBatch } from '../render.ts';
 import { explainFailures, policyFrom, verifyOptions } from '../verify-options.ts';
+import { BUILD_OPTIONS, buildOptions } from '../artifact-options.ts';
 
 export const releaseCommand: CommandSpec = {
   name: 'release',
@@ -47,6 +48,7 @@ export const releaseCommand: CommandSpec = {
       value: 'TAG',
       description: 'The tag production follows (default latest-stable).',
     },
+    ...BUILD_OPTIONS,
     ...verifyOptions('verify-key'),
     ...SIGNER_OPTIONS,
   },
@@ -70,6 +72,7 @@ export const releaseCommand: CommandSpec = {
       policy,
       signer,
       ciEnv: context.env,
+      matchDirOptions: buildOptions(values),
       ...(componentsDir === undefined ? {} : { componentsDir }),
       ...(fromTag === undefined ? {} : { fromTag }),
       ...(stableTag === undefined ? {} : { stableTag }),
