@@ -103,6 +103,24 @@ describe('promote tag, promote log and release against a real registry', { skip 
     return digest;
   }
 
+  /** promote tag REPO:latest → 1.0.0, latest-stable, signed keylessly as the release workflow. */
+  const promoteKeyless = (repo: string, policy: readonly string[]) =>
+    cli(
+      [
+        'promote',
+        'tag',
+        `${registry.host}/${repo}:latest`,
+        '1.0.0',
+        'latest-stable',
+        ...policy,
+        '--keyless',
+        ...sigstoreFlags(),
+        '--json',
+        ...flags,
+      ],
+      { env: env({ SIGSTORE_ID_TOKEN: sigstore.token(RELEASE_IDENTITY, ISSUER) }) },
+    );
+
   async function component(name: string, content: string): Promise<string> {
     const dir = join(root, 'components', name);
     await mkdir(dir, { recursive: true });
@@ -244,21 +262,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
       '--trusted-root',
       join(root, 'trusted_root.json'),
     ];
-    const promoted = await cli(
-      [
-        'promote',
-        'tag',
-        `${registry.host}/apps/web:latest`,
-        '1.0.0',
-        'latest-stable',
-        ...policy,
-        '--keyless',
-        ...sigstoreFlags(),
-        '--json',
-        ...flags,
-      ],
-      { env: env({ SIGSTORE_ID_TOKEN: sigstore.token(RELEASE_IDENTITY, ISSUER) }) },
-    );
+    const promoted = await promoteKeyless('apps/web', policy);
     assert.equal(promoted.code, 0, promoted.stderr);
     assert.equal(promoted.json<Report>().items[0]?.verification?.subject, PUSH_IDENTITY);
     assert.equal(await digestOf('apps/web', 'latest-stable'), digest);
@@ -289,21 +293,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
     await pushLatest('apps/web2', dir, {
       identity: 'https://github.com/org/d2-infra/.github/workflows/other.yml@refs/heads/dev',
     });
-    const wrong = await cli(
-      [
-        'promote',
-        'tag',
-        `${registry.host}/apps/web2:latest`,
-        '1.0.0',
-        'latest-stable',
-        ...policy,
-        '--keyless',
-        ...sigstoreFlags(),
-        '--json',
-        ...flags,
-      ],
-      { env: env({ SIGSTORE_ID_TOKEN: sigstore.token(RELEASE_IDENTITY, ISSUER) }) },
-    );
+    const wrong = await promoteKeyless('apps/web2', policy);
     assert.equal(wrong.code, 3);
     assert.equal(wrong.json<Report>().items[0]?.error?.code, 'VERIFICATION_FAILED');
     assert.equal(await digestOf('apps/web2', '1.0.0'), undefined);
