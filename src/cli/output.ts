@@ -44,9 +44,10 @@ export class Output {
       out.write(`${lines.slice(i, i + OUTPUT_CHUNK).join('\n')}\n`);
   }
 
+  /** One line on stderr; control characters are escaped here, whoever built the line. */
   info(line: string): void {
     this.clearProgress();
-    this.#streams.stderr.write(`${line}\n`);
+    this.#streams.stderr.write(`${escapeControl(line)}\n`);
   }
 
   debug(line: string): void {
@@ -56,7 +57,7 @@ export class Output {
   progress(line: string): void {
     if (!this.#progressEnabled) return;
     const width = this.#streams.stderr.columns ?? 100;
-    this.#streams.stderr.write(`\r\x1b[2K${line.slice(0, width - 1)}`);
+    this.#streams.stderr.write(`\r\x1b[2K${escapeControl(line).slice(0, width - 1)}`);
     this.#progressShown = true;
   }
 

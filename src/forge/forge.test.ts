@@ -63,7 +63,10 @@ describe('forgeToken', () => {
 
   it('refuses a missing token with INPUT_INVALID naming the variables it looked at', () => {
     const error = assertThrowsCode(() => forgeToken('gitlab', {}), 'INPUT_INVALID');
-    assert.deepEqual(error.data, { option: 'token', variables: ['GITLAB_TOKEN', 'CI_JOB_TOKEN'] });
+    assert.deepEqual(error.data, {
+      option: 'forgeToken',
+      variables: ['GITLAB_TOKEN', 'CI_JOB_TOKEN'],
+    });
     const github = assertThrowsCode(
       () => forgeToken('github', { GITHUB_TOKEN: '' }),
       'INPUT_INVALID',
@@ -98,7 +101,7 @@ describe('openForge input', () => {
     );
     const bad = `${TOKEN}\r\nX-Injected: 1`;
     const error = assertThrowsCode(() => gitlab({ token: bad }), 'INPUT_INVALID');
-    assert.equal(error.data.option, 'token');
+    assert.equal(error.data.option, 'forgeToken');
     assert.ok(!JSON.stringify({ m: error.message, d: error.data }).includes(TOKEN));
   });
 });

@@ -97,7 +97,7 @@ export function checkToken(token: string, variable: string): void {
       token === ''
         ? `the forge token from ${variable} is empty`
         : `the forge token from ${variable} holds characters a token cannot have (spaces, newlines, non-ASCII)`,
-      { data: { option: 'token', variables: [variable] } },
+      { data: { option: 'forgeToken', variables: [variable] } },
     );
   }
 }

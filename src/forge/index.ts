@@ -59,7 +59,7 @@ export function findForgeToken(
     `no ${kind === 'gitlab' ? 'GitLab' : 'GitHub'} token: ${variables.join(' and ')} ${
       variables.length > 1 ? 'are' : 'is'
     } not set`,
-    { data: { option: 'token', variables: [...variables] }, details: [help] },
+    { data: { option: 'forgeToken', variables: [...variables] }, details: [help] },
   );
 }
 

@@ -395,3 +395,51 @@ export class BlobReader {
     await closed;
   }
 }
+
+/** Fetches `refs/heads/<branch>` from the remote, so its commits can be compared locally. */
+export async function fetchBranch(root: string, remote: string, branch: string): Promise<void> {
+  await checkBranch(root, branch);
+  await gitRun(root, [
+    'fetch',
+    '--no-tags',
+    '--quiet',
+    '--end-of-options',
+    remote,
+    `refs/heads/${branch}`,
+  ]);
+}
+
+/** A commit's parents and subject line. */
+export async function commitInfo(
+  root: string,
+  commit: string,
+): Promise<{ parents: string[]; subject: string }> {
+  const [, ...parents] = (
+    await gitRun(root, ['rev-list', '--parents', '-n', '1', '--end-of-options', commit])
+  )
+    .trim()
+    .split(' ');
+  const subject = (
+    await gitRun(root, ['log', '-1', '--format=%s', '--end-of-options', commit])
+  ).trim();
+  return { parents, subject };
+}
+
+/** Whether `ancestor` is in `of`'s history. */
+export async function isAncestor(root: string, ancestor: string, of: string): Promise<boolean> {
+  const { code } = await gitCall(
+    root,
+    ['merge-base', '--is-ancestor', '--end-of-options', ancestor, of],
+    {
+      okCodes: [0, 1],
+    },
+  );
+  return code === 0;
+}
+
+/** The tree a commit points at. */
+export async function treeOf(root: string, commit: string): Promise<string> {
+  return (
+    await gitRun(root, ['rev-parse', '--verify', '--end-of-options', `${commit}^{tree}`])
+  ).trim();
+}

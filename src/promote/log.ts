@@ -99,5 +99,5 @@ export async function promoteLog(
       durationMs: 0,
     });
   items.sort((a, b) => (a.promotedAt ?? '').localeCompare(b.promotedAt ?? ''));
-  return batchReport('promote-log', items, started);
+  return batchReport('promote log', items, started);
 }

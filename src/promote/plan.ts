@@ -63,6 +63,8 @@ export interface PlanInput {
   readonly targetPins: readonly Pin[];
   /** For each previous pin: when it got its current value (undefined: not committed). */
   readonly since: ReadonlyMap<Pin, Date | undefined>;
+  /** Pins whose history cannot be trusted, and why (a symlinked file dates the link, not the value). */
+  readonly sinceProblems?: ReadonlyMap<Pin, string>;
   /** Keyed by `registryKey(repository, version)`. */
   readonly registry: ReadonlyMap<string, RegistryAnswer>;
   readonly now: Date;
@@ -101,19 +103,26 @@ export function planPromotion(input: PlanInput): PromotionPlanItem[] {
     list.push(pin);
     targetByRepository.set(pin.repository, list);
   }
-  const seen = new Set<string>();
-  const items: PromotionPlanItem[] = [];
-  for (const source of input.previousPins) {
-    if (seen.has(source.repository)) continue;
-    seen.add(source.repository);
-    const pins = targetByRepository.get(source.repository) ?? [];
-    items.push(decide(input, source, pins));
-  }
-  return items;
+  const sourcesByRepository = new Map<string, Pin[]>();
+  for (const pin of input.previousPins)
+    sourcesByRepository.set(pin.repository, [
+      ...(sourcesByRepository.get(pin.repository) ?? []),
+      pin,
+    ]);
+  return [...sourcesByRepository.values()].map((sources) =>
+    decide(input, sources, targetByRepository.get(sources[0]?.repository ?? '') ?? []),
+  );
 }
 
-function decide(input: PlanInput, source: Pin, pins: readonly Pin[]): PromotionPlanItem {
+const RANK: Readonly<Record<string, number>> = { patch: 1, minor: 2, major: 3 };
+
+function decide(
+  input: PlanInput,
+  sources: readonly Pin[],
+  pins: readonly Pin[],
+): PromotionPlanItem {
   const { previous, target } = input;
+  const source = sources[0] as Pin;
   const current = pins[0];
   const base = {
     reference: `${source.repository}:${source.version ?? source.semver ?? '?'}`,
@@ -136,6 +145,11 @@ function decide(input: PlanInput, source: Pin, pins: readonly Pin[]): PromotionP
     decision: 'blocked',
     reasons: [reason],
   });
+  const disagree = sources.find((p) => p.version !== source.version || p.semver !== source.semver);
+  if (disagree)
+    return blocked(
+      `${previous.name} pins ${source.repository} twice with different versions (${source.version ?? source.semver ?? '?'} at ${where(source)}, ${disagree.version ?? disagree.semver ?? '?'} at ${where(disagree)}): promote one version`,
+    );
   if (source.version === undefined)
     return blocked(
       `${previous.name} follows the range ${source.semver ?? '?'} at ${where(source)}, not an exact version: pin one to promote it`,
@@ -163,26 +177,46 @@ function decide(input: PlanInput, source: Pin, pins: readonly Pin[]): PromotionP
       },
     };
   const digest = answer.digest;
-  const change = versionChange(current.version ?? '', source.version);
-  const sameVersion = current.version === source.version || change === 'same';
-  const digestDiffers =
-    (current.digest !== undefined || target.pinDigests) && current.digest !== digest;
+  const version = source.version;
+  // Every target pin of the component moves to the source's version: the step is the largest of
+  // theirs, and any pin already newer makes it a downgrade.
+  const changes = pins.map((p) => ({ pin: p, change: versionChange(p.version ?? '', version) }));
+  const sameVersion = changes.every((c) => c.pin.version === version || c.change === 'same');
+  // Only pins that can carry a digest count (a HelmRelease version has none).
+  const digestDiffers = pins.some(
+    (p) =>
+      p.digestPath !== undefined &&
+      (p.digest !== undefined || target.pinDigests) &&
+      p.digest !== digest,
+  );
   const withDigest = { source: { ...base.source, digest } };
-  if (pins.every((p) => p.version === source.version) && (!sameVersion || !digestDiffers))
+  if (sameVersion && !digestDiffers)
     return {
       ...base,
       ...withDigest,
       outcome: 'present',
-      reason: `${target.name} runs ${source.version}`,
+      reason: `${target.name} runs ${version}`,
       decision: 'current',
-      reasons: [`${target.name} already runs ${source.version}`],
+      reasons: [`${target.name} already runs ${version}`],
     };
-  if (change === 'downgrade')
+  const newer = changes.find((c) => c.change === 'downgrade');
+  if (newer)
     return blocked(
-      `${previous.name} runs ${source.version}, older than ${target.name}'s ${current.version ?? '?'}: a downgrade is not a promotion`,
+      `${previous.name} runs ${version}, older than ${target.name}'s ${newer.pin.version ?? '?'} at ${where(newer.pin)}: a downgrade is not a promotion`,
       withDigest,
     );
-  const updateType: UpdateType = sameVersion ? 'digest' : (change ?? 'major');
+  const steps = changes.filter((c) => c.pin.version !== version && c.change !== 'same');
+  const unknown = steps.find((c) => c.change === undefined);
+  const updateType: UpdateType = sameVersion
+    ? 'digest'
+    : unknown
+      ? 'major'
+      : steps.reduce<UpdateType>(
+          (top, c) =>
+            (RANK[c.change ?? ''] ?? 0) > (RANK[top] ?? 0) ? (c.change as UpdateType) : top,
+          'patch',
+        );
+  const change = unknown ? undefined : updateType;
   const sinceDate = input.since.get(source);
   const typed = { ...withDigest, updateType };
   const signature = answer.signature;
@@ -202,7 +236,7 @@ function decide(input: PlanInput, source: Pin, pins: readonly Pin[]): PromotionP
   const reasons: string[] = [];
   if (change === undefined && !sameVersion)
     reasons.push(
-      `${current.version ?? '?'} → ${source.version} is not a semver step: treated as major`,
+      `${unknown?.pin.version ?? '?'} → ${version} is not a semver step: treated as major`,
     );
   if (signature !== undefined && !signature.verified)
     return blocked(`the signature does not pass ${target.name}'s policy: ${signature.reason}`, {
@@ -212,6 +246,12 @@ function decide(input: PlanInput, source: Pin, pins: readonly Pin[]): PromotionP
     });
   if (signature?.verified === true) reasons.push(`signed by ${signature.by}`);
   if (target.soakMs > 0) {
+    const problem = input.sinceProblems?.get(source);
+    if (problem !== undefined)
+      return blocked(`the soak time in ${previous.name} is unknown: ${problem}`, {
+        ...typed,
+        ...signatureField,
+      });
     if (sinceDate === undefined)
       return blocked(
         `${source.version} is not committed in ${previous.name} yet (${where(source)}), so its soak time is unknown`,

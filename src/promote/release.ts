@@ -84,8 +84,9 @@ export async function release(
     options.componentsDir ?? 'components',
     component,
   );
-  return promoteTag(opener, source, tags, {
+  const report = await promoteTag(opener, source, tags, {
     ...options,
     ...(options.matchContent === false ? {} : { matchDir }),
   });
+  return { ...report, operation: 'release' };
 }

@@ -2,6 +2,7 @@
 // environments' pins from the releases repository, the previous environment's pin history from
 // git, and asks the private registry for each version's digest and signature; the decisions are
 // plan.ts's alone.
+import { realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { AirlockError } from '../errors.ts';
 import {
@@ -55,10 +56,24 @@ export interface PromotionPlan {
 
 const CONFIG_LIMIT = 1024 * 1024;
 
-function inRoot(root: string, path: string, option: string): string {
+/**
+ * A file promotion.yaml names (a key, a trusted root), inside the releases repository after
+ * symlinks are resolved: the repository is changed through merge requests, so it may not make
+ * airlock read a file elsewhere on the machine.
+ */
+async function inRoot(root: string, path: string, option: string): Promise<string> {
+  const outside = (full: string, top: string): boolean => {
+    const rel = relative(top, full);
+    return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+  };
   const full = resolve(root, path);
-  const rel = relative(root, full);
-  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+  let real = full;
+  try {
+    real = await realpath(full);
+  } catch {
+    // missing: readUserFile reports it with its reason
+  }
+  if (outside(full, root) || outside(real, await realpath(root)))
     throw new AirlockError(
       'PATH_OUTSIDE_SOURCE',
       `${escapeControl(path)} is outside the releases repository ${root}`,
@@ -67,11 +82,37 @@ function inRoot(root: string, path: string, option: string): string {
   return full;
 }
 
+/** Pins whose file (or a directory above it) is a symlink: git history dates the link, not the pinned value. */
+async function symlinkedPins(root: string, pins: readonly Pin[]): Promise<Map<Pin, string>> {
+  const top = await realpath(root);
+  const problems = new Map<Pin, string>();
+  const byFile = new Map<string, boolean>();
+  for (const pin of pins) {
+    let linked = byFile.get(pin.file);
+    if (linked === undefined) {
+      const real = await realpath(join(root, pin.file)).catch(() => join(top, pin.file));
+      linked = real !== join(top, pin.file);
+      byFile.set(pin.file, linked);
+    }
+    if (linked)
+      problems.set(
+        pin,
+        `${pin.file} is reached through a symlink, and git history dates the link, not the pinned value`,
+      );
+  }
+  return problems;
+}
+
 export async function loadPromotionConfig(
   root: string,
   configFile: string | undefined,
 ): Promise<PromotionConfig> {
-  const path = configFile === undefined ? join(root, 'promotion.yaml') : resolve(root, configFile);
+  // An explicit config file is the operator's choice; the default one lives in the repository and
+  // must stay inside it.
+  const path =
+    configFile === undefined
+      ? await inRoot(root, 'promotion.yaml', 'promotionConfig')
+      : resolve(root, configFile);
   const text = (
     await readUserFile(path, { what: 'the promotion config', maxSize: CONFIG_LIMIT })
   ).toString('utf8');
@@ -80,14 +121,14 @@ export async function loadPromotionConfig(
 
 async function environmentPolicy(root: string, policy: EnvironmentPolicy): Promise<VerifyPolicy> {
   if ('key' in policy) {
-    const path = inRoot(root, policy.key, 'verify');
+    const path = await inRoot(root, policy.key, 'verify');
     const pem = (await readUserFile(path, { what: 'the public key', maxSize: 64 * 1024 })).toString(
       'utf8',
     );
     // Keys only: airlock's and cosign's offline key signatures carry no log entry.
     return resolveVerifyPolicy({ keys: [{ name: policy.key, pem }], ignoreTlog: true });
   }
-  const rootPath = inRoot(root, policy.trustedRoot, 'verify');
+  const rootPath = await inRoot(root, policy.trustedRoot, 'verify');
   const trustedRoot = (
     await readUserFile(rootPath, { what: 'the trusted root', maxSize: 4 * 1024 * 1024 })
   ).toString('utf8');
@@ -203,8 +244,9 @@ export async function planEnvironmentPromotion(
       : 'key' in target.verify
         ? target.verify.key
         : (target.verify.identity.subject ?? target.verify.identity.subjectRegexp ?? '');
-  const [since, registry] = await Promise.all([
+  const [since, sinceProblems, registry] = await Promise.all([
     pinSince(root, fromPins.pins),
+    symlinkedPins(root, fromPins.pins),
     askRegistry(opener, fromPins.pins, policy, policyName, {
       // Only small metadata requests (a HEAD, a signature manifest and its payload): as many in
       // flight as the session keeps sockets (twice its transfer concurrency).
@@ -218,11 +260,12 @@ export async function planEnvironmentPromotion(
     previousPins: fromPins.pins,
     targetPins: toPins.pins,
     since,
+    sinceProblems,
     registry,
     now: options.now ?? new Date(),
   });
   return {
     context: { root, config, previous, target },
-    report: batchReport('promote-plan', items, started),
+    report: batchReport('promote plan', items, started),
   };
 }

@@ -3,7 +3,7 @@
 // the source tag is resolved ONCE, every later request names that digest, and the new tags are
 // written last, after the release signature and the promotion attestation, so a production cluster
 // that follows `latest-stable` never sees it point at something its policy rejects.
-import { AirlockError } from '../errors.ts';
+import { AirlockError, toAirlockError } from '../errors.ts';
 import {
   type BatchItem,
   type BatchOptions,
@@ -121,7 +121,7 @@ export async function promoteTag(
     ...(actor === undefined ? {} : { actor }),
   };
   return runBatch<Reference, PromotionItem>(
-    'promote-tag',
+    'promote tag',
     [ref],
     (input, signal) => promoteOne(opener.open(input), input, tags, resolved, signal),
     () => ({ reference: sourceText, source: sourceText, tags: [...tags] }),
@@ -213,9 +213,22 @@ async function promoteOne(
   throwIfAborted(signal);
   // Tags last: each PUT names the bytes fetched by digest, never the moving source tag.
   let bytes = signature.bytes;
-  for (const tag of tags) {
-    await repository.pushManifest(fetched.bytes, fetched.descriptor.mediaType, tag);
-    bytes += fetched.bytes.length;
+  const written: string[] = [];
+  try {
+    for (const tag of tags) {
+      await repository.pushManifest(fetched.bytes, fetched.descriptor.mediaType, tag);
+      written.push(tag);
+      bytes += fetched.bytes.length;
+    }
+  } catch (caught) {
+    // Say which tags already point at the digest: a re-run writes the rest (each tag is the same
+    // bytes, so nothing already written changes).
+    const error = toAirlockError(caught);
+    throw new AirlockError(error.code, error.message, {
+      details: error.details,
+      data: { ...error.data, tagsWritten: written },
+      cause: caught,
+    });
   }
   return {
     reference: `${repository.name}@${digest}`,

@@ -3,7 +3,7 @@
 // the fake forge (the one allowed fake) recording the merge requests.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { packageChartBytes, pushCharts } from '../../src/artifact/index.ts';
@@ -114,10 +114,18 @@ describe(
       return repo;
     }
 
-    const run = async (args: string[], root: string) => {
+    // As in a GitLab CI job of the releases repository: CI_API_V4_URL names the forge API the
+    // token may go to (promotion.yaml alone may not), CI_PROJECT_PATH the project.
+    const run = async (args: string[], root: string, forge?: FakeForge) => {
       const result = await airlock(
         [...args, '--repo', root, '--insecure-registry', registry.host, '--json'],
-        { env: { HOME: work.path, GITLAB_TOKEN: 'glpat-sentinel-token' } },
+        {
+          env: {
+            HOME: work.path,
+            GITLAB_TOKEN: 'glpat-sentinel-token',
+            ...(forge ? { CI_API_V4_URL: forge.apiURL, CI_PROJECT_PATH: 'platform/releases' } : {}),
+          },
+        },
       );
       // Every batch report, success or failure, is the one documented shape.
       if (result.stdout.includes('"items"')) assertBatchReport(result.json());
@@ -131,7 +139,7 @@ describe(
         const plan = await run(['promote', 'plan', '--to', 'test'], repo.root);
         assert.equal(plan.code, 0, plan.stderr);
         const report = plan.json<Report>();
-        assert.equal(report.operation, 'promote-plan');
+        assert.equal(report.operation, 'promote plan');
         const by = new Map(report.items.map((i) => [i.component, i]));
         assert.equal(by.get('podinfo')?.decision, 'auto-merge');
         assert.equal(by.get('podinfo')?.updateType, 'patch');
@@ -158,6 +166,7 @@ describe(
         const applied = await run(
           ['promote', 'apply', '--to', 'test', '--forge-plain-http'],
           repo.root,
+          forge,
         );
         assert.equal(applied.code, 0, applied.stderr);
         assert.doesNotMatch(applied.stdout + applied.stderr, /glpat-sentinel-token/);
@@ -219,6 +228,7 @@ describe(
         const again = await run(
           ['promote', 'apply', '--to', 'test', '--forge-plain-http'],
           repo.root,
+          forge,
         );
         assert.equal(again.code, 0, again.stderr);
         assert.equal(forge.changes.length, 2);
@@ -269,6 +279,7 @@ describe(
           const applied = await run(
             ['promote', 'apply', '--to', 'test', '--forge-plain-http'],
             repo.root,
+            forge,
           );
           assert.notEqual(applied.code, 0);
           const branches = git(
@@ -299,6 +310,93 @@ describe(
         } finally {
           await forge.close();
         }
+      }
+    });
+
+    it('the forge token goes only to a forge the operator or the CI job confirms, never to one promotion.yaml alone names', async () => {
+      const forge = await startFakeForge('gitlab', { project: 'platform/releases' });
+      try {
+        const repo = await releasesRepo('trust', forge);
+        const apply = ['promote', 'apply', '--to', 'test', '--forge-plain-http'];
+        const unconfirmed = await run(apply, repo.root);
+        assert.equal(unconfirmed.code, 2);
+        assert.match(unconfirmed.stderr, /INPUT_INVALID/);
+        const elsewhere = await airlock(
+          [...apply, '--repo', repo.root, '--insecure-registry', registry.host, '--json'],
+          {
+            env: {
+              HOME: work.path,
+              GITLAB_TOKEN: 'glpat-sentinel-token',
+              CI_API_V4_URL: 'http://127.0.0.1:9/api/v4',
+            },
+          },
+        );
+        assert.equal(elsewhere.code, 3);
+        assert.match(elsewhere.stderr, /POLICY_VIOLATION/);
+        assert.equal(forge.requests.length, 0, 'no request reached the forge promotion.yaml named');
+        const confirmed = await run([...apply, '--forge-url', forge.apiURL], repo.root);
+        assert.equal(confirmed.code, 0, confirmed.stderr);
+        assert.equal(forge.changes.length, 2);
+      } finally {
+        await forge.close();
+      }
+    });
+
+    it("a re-run never overwrites a reviewer's commits on a promotion branch", async () => {
+      const forge = await startFakeForge('gitlab', { project: 'platform/releases' });
+      try {
+        const repo = await releasesRepo('reviewer', forge);
+        const apply = ['promote', 'apply', '--to', 'test', '--forge-plain-http'];
+        assert.equal((await run(apply, repo.root, forge)).code, 0);
+        const branch =
+          forge.changes.find((c) => c.sourceBranch.endsWith('/test/podinfo'))?.sourceBranch ?? '';
+        // A reviewer adds a commit to the branch; main moves on meanwhile.
+        const review = join(work.path, 'reviewer-clone');
+        git(work.path, 'clone', '-q', '--branch', branch, repo.remote, review);
+        await writeFile(join(review, 'NOTES.md'), 'reviewed\n');
+        git(review, 'add', 'NOTES.md');
+        git(
+          review,
+          '-c',
+          'user.name=Reviewer',
+          '-c',
+          'user.email=r@example.test',
+          'commit',
+          '-q',
+          '-m',
+          'review notes',
+        );
+        git(review, 'push', '-q', 'origin', branch);
+        const reviewed = git(repo.remote, 'rev-parse', branch).trim();
+        await writeFile(join(repo.root, 'README.md'), 'releases\n');
+        git(repo.root, 'add', 'README.md');
+        git(repo.root, 'commit', '-q', '-m', 'main moves on');
+        const again = await run(apply, repo.root, forge);
+        const item = again.json<Report>().items.find((i) => i.component === 'podinfo');
+        assert.equal(item?.outcome, 'failed');
+        assert.equal(item.error?.code, 'GIT_FAILED');
+        assert.equal(git(repo.remote, 'rev-parse', branch).trim(), reviewed);
+      } finally {
+        await forge.close();
+      }
+    });
+
+    it('a pin reached through a symlink has no trustworthy soak time: blocked', async () => {
+      const forge = await startFakeForge('gitlab', { project: 'platform/releases' });
+      try {
+        const repo = await releasesRepo('symlink', forge);
+        await mkdir(join(repo.root, 'shared'), { recursive: true });
+        git(repo.root, 'mv', 'clusters/dev/web.yaml', 'shared/web.yaml');
+        await symlink('../../shared/web.yaml', join(repo.root, 'clusters', 'dev', 'web.yaml'));
+        git(repo.root, 'add', '-A');
+        git(repo.root, 'commit', '-q', '-m', 'dev reads web from shared/');
+        const plan = await run(['promote', 'plan', '--to', 'test'], repo.root);
+        assert.equal(plan.code, 0, plan.stderr);
+        const web = plan.json<Report>().items.find((i) => i.component === 'web');
+        assert.equal(web?.decision, 'blocked');
+        assert.match(web.reason ?? '', /symlink/);
+      } finally {
+        await forge.close();
       }
     });
 

@@ -187,7 +187,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
     );
     assert.equal(promoted.code, 0, promoted.stderr);
     const report = promoted.json<Report>();
-    assert.equal(report.operation, 'promote-tag');
+    assert.equal(report.operation, 'promote tag');
     assert.equal(report.items[0]?.digest, digest);
     assert.equal(report.items[0].verification?.key, join(root, 'staging.pub'));
     assert.equal(await digestOf('apps/keyed', '1.0.0'), digest);

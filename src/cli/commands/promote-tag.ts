@@ -1,14 +1,12 @@
 import { AirlockError } from '../../errors.ts';
 import { parseAnnotations } from '../../core/index.ts';
-import { promoteLog, promoteTag, type PromotionItem } from '../../promote/index.ts';
+import { promoteLog, promoteTag } from '../../promote/index.ts';
 import { type CommandSpec, stringList, stringOption } from '../command.ts';
 import { SIGNER_OPTIONS, signerFrom } from '../keys.ts';
 import { renderBatch } from '../render.ts';
+import { promotedLine, promotionSummary } from '../promotion.ts';
 import { explainFailures, policyFrom, verifyOptions } from '../verify-options.ts';
 import { BUILD_OPTIONS, buildOptions } from '../artifact-options.ts';
-
-const promotedLine = (item: PromotionItem): string =>
-  `${item.source} → ${item.tags.join(', ')}${item.digest === undefined ? '' : ` @ ${item.digest}`}${item.verification?.subject ? ` (was signed by ${item.verification.subject})` : item.verification?.key ? ` (was signed with ${item.verification.key})` : ''}`;
 
 export const promoteTagCommand: CommandSpec = {
   name: 'promote tag',
@@ -63,7 +61,7 @@ export const promoteTagCommand: CommandSpec = {
     });
     const status = renderBatch(out, report, {
       line: promotedLine,
-      summary: report.summary.failed > 0 ? 'refused: nothing was tagged' : 'promoted',
+      summary: promotionSummary(report, 'promoted'),
       showAll: true,
     });
     explainFailures(out, report);

@@ -3,6 +3,7 @@ import { release } from '../../promote/index.ts';
 import { type CommandSpec, stringOption } from '../command.ts';
 import { SIGNER_OPTIONS, signerFrom } from '../keys.ts';
 import { renderBatch } from '../render.ts';
+import { promotedLine, promotionSummary } from '../promotion.ts';
 import { explainFailures, policyFrom, verifyOptions } from '../verify-options.ts';
 import { BUILD_OPTIONS, buildOptions } from '../artifact-options.ts';
 
@@ -79,9 +80,8 @@ export const releaseCommand: CommandSpec = {
       signal: context.signal,
     });
     const status = renderBatch(out, report, {
-      line: (item) =>
-        `${item.source} → ${item.tags.join(', ')}${item.digest === undefined ? '' : ` @ ${item.digest}`}`,
-      summary: report.summary.failed > 0 ? 'refused: nothing was tagged' : 'released',
+      line: promotedLine,
+      summary: promotionSummary(report, 'released'),
       showAll: true,
     });
     explainFailures(out, report);
