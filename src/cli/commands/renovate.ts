@@ -1,8 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { AirlockError } from '../../errors.ts';
-import { readUserFile, writeFileAtomic } from '../../core/index.ts';
-import { parsePromotionConfig } from '../../promote/index.ts';
-import { renovateConfig } from '../../renovate/index.ts';
+import { renovateConfigFile } from '../../renovate/index.ts';
 import { type CommandSpec, stringList, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 
@@ -11,6 +8,7 @@ const FLAGS: Readonly<Record<string, string>> = {
   registry: '--registry',
   plainHTTP: '--insecure-registry',
   promotionConfig: '--config',
+  output: '--output',
 };
 
 export const renovateConfigCommand: CommandSpec = {
@@ -72,15 +70,16 @@ export const renovateConfigCommand: CommandSpec = {
     const check = values.check === true;
     if (check && output === '-')
       throw new AirlockError('USAGE', '--check compares a file: give -o FILE, not -');
-    const source = await readUserFile(configPath, { what: 'the promotion config (--config)' });
-    const promotion = parsePromotionConfig(source.toString('utf8'), configPath);
     const plainHTTP =
       registry !== undefined && stringList(values, 'insecure-registry').includes(registry);
     let result;
     try {
-      result = renovateConfig(promotion, {
+      result = await renovateConfigFile({
+        configFile: configPath,
+        ...(output === '-' ? {} : { output }),
         ...(registry === undefined ? {} : { registry }),
         plainHTTP,
+        check,
       });
     } catch (error) {
       const option = error instanceof AirlockError ? error.data.option : undefined;
@@ -89,25 +88,17 @@ export const renovateConfigCommand: CommandSpec = {
         throw new AirlockError('USAGE', `${flag}: ${error.message}`, { cause: error });
       throw error;
     }
-    for (const warning of result.warnings) out.info(`airlock: warning: ${warning}`);
+    const { warnings } = result.config;
+    for (const warning of warnings) out.info(`airlock: warning: ${warning}`);
     if (output === '-') {
-      if (out.json) out.result([], { file: '-', config: result.json, warnings: result.warnings });
-      else out.result(result.text.trimEnd(), {});
+      if (out.json) out.result([], { file: '-', config: result.config.json, warnings });
+      else out.result(result.config.text.trimEnd(), {});
       return ExitCode.ok;
     }
-    const existing = await readFile(output, 'utf8').catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new AirlockError(
-        'FILE_UNREADABLE',
-        `${output}: cannot read it: ${(error as Error).message}`,
-        { cause: error },
-      );
-    });
-    const upToDate = existing === result.text;
-    const data = { file: output, upToDate, written: false, warnings: result.warnings };
+    const { upToDate } = result;
+    const data = { file: output, upToDate, written: result.written, warnings };
     if (check) {
-      const problem =
-        existing === undefined ? 'is missing' : `differs from what ${configPath} gives`;
+      const problem = result.existed ? `differs from what ${configPath} gives` : 'is missing';
       out.result(
         upToDate
           ? `${output} is up to date with ${configPath}`
@@ -116,12 +107,11 @@ export const renovateConfigCommand: CommandSpec = {
       );
       return upToDate ? ExitCode.ok : ExitCode.failure;
     }
-    if (!upToDate) await writeFileAtomic(output, result.text);
     out.result(
       upToDate
         ? `${output} is up to date with ${configPath}`
         : `${output} written from ${configPath}`,
-      { ...data, written: !upToDate },
+      data,
     );
     return ExitCode.ok;
   },
