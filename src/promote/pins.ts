@@ -413,7 +413,8 @@ export function pinsInFiles(
       object: o.id,
       component: lastSegment(repository),
       repository,
-      ...(ref.tag ? { version: ref.tag.text } : {}),
+      // Flux follows the range when one is set, whatever the tag says: then there is no exact pin.
+      ...(ref.tag && !ref.semver ? { version: ref.tag.text } : {}),
       ...(ref.digest ? { digest: ref.digest.text } : {}),
       ...(ref.semver ? { semver: ref.semver.text } : {}),
       versionPath: ['spec', 'ref', 'tag'],
@@ -636,7 +637,7 @@ export function pinValueInDocs(docs: readonly Document.Parsed[], pin: Pin): PinV
   if (pin.kind === 'OCIRepository') {
     const semver = value(['spec', 'ref', 'semver']);
     return {
-      ...(version !== undefined ? { version } : {}),
+      ...(version !== undefined && semver === undefined ? { version } : {}),
       ...(digest !== undefined ? { digest } : {}),
       ...(semver !== undefined ? { semver } : {}),
     };

@@ -152,7 +152,9 @@ function decide(
     );
   if (source.version === undefined)
     return blocked(
-      `${previous.name} follows the range ${source.semver ?? '?'} at ${where(source)}, not an exact version: pin one to promote it`,
+      source.semver === undefined
+        ? `${previous.name} pins only a digest at ${where(source)}: promotion carries a version (a tag) with its digest, so pin the tag too`
+        : `${previous.name} follows the range ${source.semver} at ${where(source)}, not an exact version: pin one to promote it`,
     );
   if (current === undefined)
     return blocked(
