@@ -140,16 +140,20 @@ try {
     );
     if (report.summary.failed > 0) throw new Error(JSON.stringify(report.items[0]?.error));
     const kinds = new Map<string, number>();
+    const sequence: string[] = [];
     for (const r of proxy.log) {
       const path = r.path.replace(/sha256[:-][0-9a-f]{64}(\.sig)?/g, (m) =>
         m.endsWith('.sig') ? '<sig-tag>' : '<digest>',
       );
-      const key = `${r.method} ${path.replace(/\/v2\/charts\/app-000/, '')}`;
+      const key = `${r.method} ${path.replace(/\/v2\/charts\/app-000/, '').replace(/\/blobs\/uploads\/.*/, '/blobs/uploads/…')}`;
+      sequence.push(`${key} ${r.status}`);
       kinds.set(key, (kinds.get(key) ?? 0) + 1);
     }
     console.log(`promote tag (2 tags, key signer): ${proxy.log.length} requests`);
     for (const [key, count] of [...kinds].sort())
       console.log(`  ${String(count).padStart(2)} ${key}`);
+    console.log('  in order:');
+    sequence.forEach((line, i) => console.log(`  ${String(i + 1).padStart(2)}. ${line}`));
   } finally {
     proxied.close();
     await proxy.stop();

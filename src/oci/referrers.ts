@@ -18,9 +18,20 @@ export async function addReferrers(
   const missing = referrers.filter((d) => !listed.has(d.digest));
   if (missing.length === 0) return 0;
   const tag = referrersTag(subject);
-  const existing = (await repository.resolve(tag))
-    ? filterReferrers((await repository.fetchManifest(tag)).bytes)
-    : [];
+  // Nothing listed by a store without the referrers API: referrers() just read the tag index and
+  // found it absent or empty, so there is nothing to keep and asking again would be one more
+  // request for the same answer. A registry with the API may still hold an older tag index.
+  const hasAPI =
+    'supportsReferrersAPI' in repository &&
+    typeof repository.supportsReferrersAPI === 'function' &&
+    (await (repository.supportsReferrersAPI as (d: Digest) => Promise<boolean>).call(
+      repository,
+      subject,
+    ));
+  const existing =
+    (listed.size > 0 || hasAPI) && (await repository.resolve(tag))
+      ? filterReferrers((await repository.fetchManifest(tag)).bytes)
+      : [];
   const seen = new Set(existing.map((d) => d.digest));
   const merged = [...existing, ...missing.filter((d) => !seen.has(d.digest))].sort((a, b) =>
     a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0,
