@@ -411,7 +411,9 @@ export function parsePromotionConfig(source: string, file = 'promotion.yaml'): P
   }
   const labelsValue = field(root, 'labels');
   let labels = DEFAULT_LABELS;
-  if (labelsValue !== undefined) {
+  if (labelsValue !== undefined && !isMap(labelsValue.node))
+    problems.add(labelsValue.node, 'labels', 'must be a mapping (environment, update, promotion)');
+  else if (labelsValue !== undefined) {
     unknownKeys(labelsValue.node, ['environment', 'update', 'promotion'], 'labels.', problems);
     const get = (name: keyof LabelTemplates): string =>
       text(field(labelsValue.node, name), `labels.${name}`, problems, labelsValue.node) ??
@@ -424,7 +426,9 @@ export function parsePromotionConfig(source: string, file = 'promotion.yaml'): P
   }
   const renovateValue = field(root, 'renovate');
   let renovate: PromotionConfig['renovate'] = {};
-  if (renovateValue !== undefined) {
+  if (renovateValue !== undefined && !isMap(renovateValue.node))
+    problems.add(renovateValue.node, 'renovate', 'must be a mapping (minimumReleaseAge, schedule)');
+  else if (renovateValue !== undefined) {
     unknownKeys(renovateValue.node, ['minimumReleaseAge', 'schedule'], 'renovate.', problems);
     const age = text(
       field(renovateValue.node, 'minimumReleaseAge'),

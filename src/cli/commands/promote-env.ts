@@ -62,7 +62,9 @@ function versionLine(item: PromotionPlanItem): string {
   const to = item.source.version ?? item.source.semver ?? '?';
   const soak =
     item.soakedMs === undefined ? '' : `, ${formatDuration(item.soakedMs)} in ${item.from}`;
-  return `${item.component} ${from} → ${to}${item.updateType ? ` (${item.updateType})` : ''}${item.source.digest ? ` ${item.source.digest.slice(0, 19)}…` : ''}${soak}: ${item.decision} — ${item.reasons.join('; ')}`;
+  // A blocked item's reason is printed after the line already (renderBatch): not twice.
+  const why = item.decision === 'blocked' ? '' : ` — ${item.reasons.join('; ')}`;
+  return `${item.component} ${from} → ${to}${item.updateType ? ` (${item.updateType})` : ''}${item.source.digest ? ` ${item.source.digest.slice(0, 19)}…` : ''}${soak}: ${item.decision}${why}`;
 }
 
 export const promotePlanCommand: CommandSpec = {
@@ -127,7 +129,8 @@ export const promoteApplyCommand: CommandSpec = {
       type: 'string',
       value: 'URL',
       env: true,
-      description: "The forge's API base, instead of promotion.yaml's forge.apiURL.",
+      description:
+        "The forge API the token may be sent to; promotion.yaml's forge.apiURL must have its origin (in CI: CI_API_V4_URL, GITHUB_API_URL).",
     },
     'forge-plain-http': {
       type: 'boolean',
