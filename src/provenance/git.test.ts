@@ -92,15 +92,15 @@ describe('gitProvenance (real git)', () => {
     }
   });
 
-  it('refuses a directory outside git (GIT_FAILED) and a repository without commits', async () => {
+  it('refuses a directory outside git (INPUT_INVALID: give the values) and a repository without commits', async () => {
     const outside = join(work.path, 'plain');
     await mkdir(outside);
-    const error = await assertRejectsCode(() => gitProvenance(outside), 'GIT_FAILED');
+    const error = await assertRejectsCode(() => gitProvenance(outside), 'INPUT_INVALID');
     assert.equal(error.data.option, 'source');
     const empty = join(work.path, 'empty');
     await mkdir(empty);
     git(empty, 'init', '-q');
-    await assertRejectsCode(() => gitProvenance(empty), 'GIT_FAILED');
+    await assertRejectsCode(() => gitProvenance(empty), 'INPUT_INVALID');
   });
 
   it('resolveProvenance: flags win, then the CI job, then the checkout', async () => {
@@ -176,7 +176,7 @@ describe('gitProvenance (real git)', () => {
     assert.equal(noDir.data.option, 'source');
     await assertRejectsCode(
       () => resolveProvenance({ env: {}, dir: join(work.path, 'plain') }),
-      'GIT_FAILED',
+      'INPUT_INVALID',
     );
   });
 });

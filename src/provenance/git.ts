@@ -88,14 +88,17 @@ export function webURL(remote: string): string | undefined {
 /**
  * The provenance of the git checkout `dir` is in (or below): HEAD's commit, its branch (else the
  * exact tag, else the commit), and the `origin` remote as a web URL. A directory outside any git
- * repository, or a repository without commits, is GIT_FAILED (`data.option` "source").
+ * repository, or a repository without commits, is INPUT_INVALID (`data.option` "source"); no git
+ * binary is GIT_FAILED.
  */
 export async function gitProvenance(dir: string): Promise<GitProvenance> {
   const head = await git(dir, HEAD_COMMIT);
   if (!head.ok) {
     const inside = head.missing ? undefined : await git(dir, GIT_DIR);
+    // Outside a checkout there is nothing to read the values from: that is missing input (the
+    // caller gives them), not a failing git. Only a missing git binary is GIT_FAILED.
     throw new AirlockError(
-      'GIT_FAILED',
+      head.missing ? 'GIT_FAILED' : 'INPUT_INVALID',
       head.missing
         ? `git is not installed: cannot read the source and revision of ${dir}`
         : inside?.ok === true

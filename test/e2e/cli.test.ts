@@ -234,7 +234,8 @@ describe('airlock CLI', { skip }, () => {
         ],
         code: 'INPUT_INVALID',
       },
-      { args: ['artifact', 'push', dir, `${plain.host}/apps/x:v1`], code: 'USAGE' },
+      // No source or revision given, and none to read: the directory is no git checkout.
+      { args: ['artifact', 'push', dir, `${plain.host}/apps/x:v1`], code: 'INPUT_INVALID' },
       {
         args: [
           'artifact',
