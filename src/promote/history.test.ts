@@ -186,3 +186,89 @@ describe('pinSince', () => {
     assert.ok(ms < 800, `pinSince took ${ms.toFixed(0)} ms`);
   });
 });
+
+describe('pinSince on value-only history (the line-level fast path)', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  before(async () => {
+    dir = await tempDir('airlock-history-fast-');
+  });
+  after(() => dir.remove());
+
+  it('dates every input of a many-input ResourceSet as a full parse would, flip-backs and comment edits included', async () => {
+    const input = (name: string, version: string, comment = ''): string =>
+      [
+        `    - name: ${name}`,
+        '      repository: "oci://r/charts"',
+        `      chart: ${name}`,
+        `      version: '${version}'${comment}`,
+      ].join('\n');
+    const file = (
+      versions: Record<string, string>,
+      comments: Record<string, string> = {},
+    ): string =>
+      [
+        'apiVersion: fluxcd.controlplane.io/v1',
+        'kind: ResourceSet',
+        'metadata:',
+        '  name: tenants',
+        '  namespace: apps',
+        'spec:',
+        '  inputs:',
+        ...Object.entries(versions).map(([n, v]) => input(n, v, comments[n] ?? '')),
+        '',
+      ].join('\n');
+    const names = ['a', 'b', 'c', 'd'];
+    const state: Record<string, string> = Object.fromEntries(names.map((n) => [n, '1.0.0']));
+    const comments: Record<string, string> = {};
+    const history: { date: string; files: Record<string, string>; message: string }[] = [];
+    const step = (date: string, change: () => void): void => {
+      change();
+      history.push({
+        date,
+        files: { 'clusters/dev/rs.yaml': file(state, comments) },
+        message: date,
+      });
+    };
+    step('2024-02-01T00:00:00Z', () => (state.a = '1.1.0'));
+    step('2024-03-01T00:00:00Z', () => (state.b = '1.1.0'));
+    step('2024-04-01T00:00:00Z', () => (state.c = '2.0.0')); // c: 2.0.0, then back to 1.0.0
+    step('2024-05-01T00:00:00Z', () => (state.c = '1.0.0'));
+    step('2024-05-15T00:00:00Z', () => (comments.a = ' # reviewed')); // comment only: a keeps its date
+    const repo = await makeReleasesRepo(join(dir.path, 'fast'), {
+      environments: [
+        {
+          name: 'dev',
+          files: { 'rs.yaml': file(Object.fromEntries(names.map((n) => [n, '1.0.0']))) },
+        },
+      ],
+      files: {
+        'promotion.yaml': [
+          'environments:',
+          '  - name: dev',
+          '    paths: [clusters/dev]',
+          '  - name: test',
+          '    paths: [clusters/test]',
+          'resourceSetInputs:',
+          '  - repositoryField: repository',
+          '    chartField: chart',
+          '    versionField: version',
+          '',
+        ].join('\n'),
+      },
+      initialDate: '2024-01-01T00:00:00Z',
+      history,
+    });
+    const config = parsePromotionConfig(await readFile(join(repo.root, 'promotion.yaml'), 'utf8'));
+    const dev = config.environments[0];
+    assert.ok(dev);
+    const { pins } = await findPins(repo.root, dev, config.resourceSetInputs);
+    const since = await pinSince(repo.root, pins);
+    const byName = Object.fromEntries(pins.map((p) => [p.component, since.get(p)?.toISOString()]));
+    assert.deepEqual(byName, {
+      a: '2024-02-01T00:00:00.000Z',
+      b: '2024-03-01T00:00:00.000Z',
+      c: '2024-05-01T00:00:00.000Z',
+      d: '2024-01-01T00:00:00.000Z',
+    });
+  });
+});

@@ -82,9 +82,11 @@ export async function pinSince(
   // when none of its pins still has its current value. When reading HEAD, a file the work tree
   // holds unchanged (git status) needs no read at its newest commit: the pins were read from it.
   const clean = options.ref === undefined ? await unchangedFiles(root, prefix, files) : new Set();
-  const live = new Map<string, { pins: Pin[]; step: number }>();
+  // `lines`: the newer version's text by line, while every live pin's line in it is known (the
+  // line-level fast path below); undefined once a change needed a full parse.
+  const live = new Map<string, { pins: Pin[]; step: number; lines?: string[] | undefined }>();
   for (const pin of pins) {
-    const entry = live.get(pin.file) ?? { pins: [], step: 0 };
+    const entry = live.get(pin.file) ?? { pins: [], step: 0, lines: undefined };
     entry.pins.push(pin);
     live.set(pin.file, entry);
   }
@@ -96,6 +98,18 @@ export async function pinSince(
   }
   const reader = new BlobReader(root);
   try {
+    // The newest committed text of each clean file: its pins' lines are the work tree's lines.
+    const starts = [...live.entries()].filter(([, entry]) => entry.step === 1);
+    const newest = await Promise.all(
+      starts.map(([file]) => {
+        const at = history.get(file)?.[0];
+        return at ? reader.read(at.commit, `${prefix}${file}`) : Promise.resolve(undefined);
+      }),
+    );
+    starts.forEach(([, entry], i) => {
+      const lines = newest[i]?.toString('utf8').split('\n');
+      if (lines && entry.pins.every((pin) => pinOnLine(lines, pin))) entry.lines = lines;
+    });
     while (live.size > 0) {
       const round = [...live.entries()];
       const texts = await Promise.all(
@@ -118,6 +132,24 @@ export async function pinSince(
           live.delete(file);
           return;
         }
+        // Fast path: most history commits only change pinned values on their own lines. Then a
+        // pin off those lines kept its value, and one on them is compared as a plain scalar;
+        // anything else (a line added, a key renamed, an indicator) takes the full parse.
+        const older = source.split('\n');
+        const changed = entry.lines && valueOnlyChange(entry.lines, older, entry.pins);
+        if (changed) {
+          entry.pins = entry.pins.filter((pin) => {
+            const old = changed.get(pin.line - 1);
+            if (old !== undefined && old !== pin.version) return false;
+            since.set(pin, at.time);
+            return true;
+          });
+          entry.lines = older;
+          entry.step += 1;
+          if (entry.pins.length === 0) live.delete(file);
+          return;
+        }
+        entry.lines = undefined;
         const docs = parseAllDocuments(source, { prettyErrors: false });
         const parsed = Array.isArray(docs) ? docs.filter((d) => d.errors.length === 0) : [];
         entry.pins = entry.pins.filter((pin) => {
@@ -133,6 +165,55 @@ export async function pinSince(
     await reader.close();
   }
   return since;
+}
+
+/** `key: scalar` on one line, with the scalar unquoted: only plain tokens and simple quoted strings. */
+const SCALAR_LINE =
+  /^(\s*(?:-\s+)?)([A-Za-z0-9_.-]+):[ \t]+(?:"([^"\\]*)"|'([^']*)'|([A-Za-z0-9_][A-Za-z0-9_.+:@/-]*))(?:[ \t]+#.*)?[ \t\r]*$/;
+
+function scalarLine(line: string): { head: string; key: string; value: string } | undefined {
+  const match = SCALAR_LINE.exec(line);
+  if (!match) return undefined;
+  return {
+    head: `${match[1] ?? ''}${match[2] ?? ''}`,
+    key: match[2] ?? '',
+    value: match[3] ?? match[4] ?? match[5] ?? '',
+  };
+}
+
+/** Whether the pin's version sits on its line as `<version key>: <version>`. */
+function pinOnLine(lines: readonly string[], pin: Pin): boolean {
+  const parsed = scalarLine(lines[pin.line - 1] ?? '');
+  return (
+    pin.version !== undefined &&
+    parsed !== undefined &&
+    parsed.key === pin.versionPath.at(-1) &&
+    parsed.value === pin.version
+  );
+}
+
+/**
+ * When `older` differs from `newer` only in the scalar values of version-key lines (same line
+ * count, same indentation and key on each changed line, plain or simply quoted scalars), the YAML
+ * structure is the same in both: returns the changed lines' old values by line index. Otherwise
+ * undefined, and the caller parses.
+ */
+function valueOnlyChange(
+  newer: readonly string[],
+  older: readonly string[],
+  pins: readonly Pin[],
+): Map<number, string> | undefined {
+  if (newer.length !== older.length) return undefined;
+  const keys = new Set(pins.map((pin) => pin.versionPath.at(-1)));
+  const changed = new Map<number, string>();
+  for (let i = 0; i < newer.length; i++) {
+    if (newer[i] === older[i]) continue;
+    const a = scalarLine(newer[i] ?? '');
+    const b = scalarLine(older[i] ?? '');
+    if (!a || !b || a.head !== b.head || !keys.has(a.key)) return undefined;
+    changed.set(i, b.value);
+  }
+  return changed;
 }
 
 /** Files (of `files`) whose work-tree content is HEAD's: tracked, unmodified, not staged. */
