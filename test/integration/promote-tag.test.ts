@@ -156,6 +156,19 @@ describe('promote tag, promote log and release against a real registry', { skip 
   });
 
   it('key form: promote tag --verify-key a.pub --key b.key, then promote log --key b.pub', async () => {
+    const logWithKey = (key: string) =>
+      cli(
+        [
+          'promote',
+          'log',
+          `${registry.host}/apps/keyed:latest-stable`,
+          '--key',
+          join(root, key),
+          '--json',
+          ...flags,
+        ],
+        { env: env() },
+      );
     const dir = await component('keyed', 'kind: ConfigMap\n');
     const digest = await pushLatest('apps/keyed', dir, { key: join(root, 'staging.key') });
     const promoted = await cli(
@@ -215,18 +228,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
       { env: env() },
     );
     assert.equal(staging.code, 0, staging.stderr);
-    const log = await cli(
-      [
-        'promote',
-        'log',
-        `${registry.host}/apps/keyed:latest-stable`,
-        '--key',
-        join(root, 'release.pub'),
-        '--json',
-        ...flags,
-      ],
-      { env: env() },
-    );
+    const log = await logWithKey('release.pub');
     assert.equal(log.code, 0, log.stderr);
     const [record] = log.json<Report>().items;
     assert.equal(record?.outcome, 'done');
@@ -235,18 +237,7 @@ describe('promote tag, promote log and release against a real registry', { skip 
     assert.equal(record.signedBy, join(root, 'release.pub'));
     assert.equal(record.run?.['dev.airlock.ci.run.id'], '42');
     // The attestation does not verify with a key that did not sign it: listed as failed, exit 3.
-    const forged = await cli(
-      [
-        'promote',
-        'log',
-        `${registry.host}/apps/keyed:latest-stable`,
-        '--key',
-        join(root, 'staging.pub'),
-        '--json',
-        ...flags,
-      ],
-      { env: env() },
-    );
+    const forged = await logWithKey('staging.pub');
     assert.equal(forged.code, 3);
     assert.equal(forged.json<Report>().items[0]?.error?.code, 'VERIFICATION_FAILED');
   });
