@@ -12,6 +12,9 @@ const MODULES = [
   'sign',
   'sbom',
   'mirror',
+  'goyaml',
+  'gotemplate',
+  'fleet',
   'provenance',
   'forge',
   'promote',
@@ -23,9 +26,35 @@ const onlyThroughIndex = (/** @type {string} */ own) => ({
   message: 'Import another module only through its index.ts.',
 });
 /** Modules each module may not import at all (the arrows only point down). */
-const CAPABILITIES = ['mirror', 'promote', 'renovate'];
+const CAPABILITIES = ['mirror', 'promote', 'renovate', 'fleet'];
+// Go-compatible YAML and text/template: pure, beside core (the fleet renderer's foundation).
+const GO = ['goyaml', 'gotemplate'];
 const FORBIDDEN = {
   core: [
+    'oci',
+    'session',
+    'artifact',
+    'sign',
+    'sbom',
+    'provenance',
+    'forge',
+    ...GO,
+    ...CAPABILITIES,
+    'cli',
+  ],
+  goyaml: [
+    'oci',
+    'session',
+    'artifact',
+    'sign',
+    'sbom',
+    'provenance',
+    'forge',
+    'gotemplate',
+    ...CAPABILITIES,
+    'cli',
+  ],
+  gotemplate: [
     'oci',
     'session',
     'artifact',
@@ -44,10 +73,11 @@ const FORBIDDEN = {
   artifact: ['sign', 'sbom', 'forge', ...CAPABILITIES, 'cli'],
   sign: ['artifact', 'sbom', 'provenance', 'forge', ...CAPABILITIES, 'cli'],
   sbom: ['forge', ...CAPABILITIES, 'cli'],
-  mirror: ['promote', 'renovate', 'cli'],
+  mirror: ['promote', 'renovate', 'fleet', 'cli'],
   // Renovate's configuration is derived from promotion.yaml: renovate reads promote's config only.
-  promote: ['mirror', 'renovate', 'cli'],
-  renovate: ['mirror', 'cli'],
+  promote: ['mirror', 'renovate', 'fleet', 'cli'],
+  renovate: ['mirror', 'fleet', 'cli'],
+  fleet: ['mirror', 'promote', 'renovate', 'cli'],
 };
 
 export default tseslint.config(

@@ -21,6 +21,12 @@ export type ErrorCode =
   | 'SIGNER_UNAVAILABLE'
   /** Keyless (identity) verification was asked for without a trusted root to check it against. */
   | 'TRUSTED_ROOT_REQUIRED'
+  /** A Go text/template that does not parse: file, resource and template position in the message. */
+  | 'TEMPLATE_INVALID'
+  /** A template that fails while executing (a missing map key, a failing function, fail). */
+  | 'TEMPLATE_FAILED'
+  /** A ResourceSet (or its inputs) the Flux Operator would refuse to build, with its message. */
+  | 'RESOURCESET_INVALID'
   /** An environment of promotion.yaml whose paths hold no pin (no HelmRelease, OCIRepository or ResourceSet input). */
   | 'PINS_NOT_FOUND'
   // operational failures (exit 1)

@@ -20,6 +20,9 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'SIGNER_UNAVAILABLE':
     case 'TRUSTED_ROOT_REQUIRED':
     case 'PINS_NOT_FOUND':
+    case 'TEMPLATE_INVALID':
+    case 'TEMPLATE_FAILED':
+    case 'RESOURCESET_INVALID':
       return ExitCode.invalidInput;
     case 'VERIFICATION_FAILED':
     case 'POLICY_VIOLATION':
