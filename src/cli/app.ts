@@ -86,6 +86,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/renovate.ts')).renovateConfigCommand,
   },
   {
+    name: 'fleet build resourceset',
+    summary: 'Build a ResourceSet offline, byte for byte as flux-operator build resourceset',
+    load: async () => (await import('./commands/fleet.ts')).fleetBuildResourceSetCommand,
+  },
+  {
     name: 'chart push',
     summary: 'Push packaged Helm charts as Helm OCI artifacts',
     load: async () => (await import('./commands/chart.ts')).chartPush,
