@@ -63,8 +63,8 @@ export interface InputProviderSets {
 export type InputStrategy = 'Flatten' | 'Permute';
 
 export interface CombineOptions {
-  readonly strategy?: string;
-  readonly includeEmptyProviders?: boolean;
+  readonly strategy?: string | undefined;
+  readonly includeEmptyProviders?: boolean | undefined;
 }
 
 /**
