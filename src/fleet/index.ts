@@ -1,0 +1,25 @@
+// Fleet: ResourceSets built offline exactly as the Flux Operator builds them, and fleets
+// scaffolded for the isolated architecture (docs/architecture.md).
+export {
+  API_VERSION,
+  buildResourceSet,
+  type BuildResourceSetOptions,
+  marshalObject,
+  renderBuildCLI,
+  renderBuildGolden,
+  type ResourceSetBuild,
+  type ResourceSetStepResult,
+  toPlain,
+} from './resourceset.ts';
+export { buildResourceSetFiles, type BuildResourceSetFilesOptions } from './files.ts';
+export {
+  adler32,
+  combineInputs,
+  inputID,
+  MAX_PERMUTATIONS,
+  normalizeKey,
+  Permuter,
+} from './inputs.ts';
+export { compileLabelSelector, type LabelSelector } from './selector.ts';
+export { type KubeObject, objectKey, readObjects, splitDocuments } from './objects.ts';
+export { type FleetInitOptions, initFleet, PHASES, scaffoldFleet } from './init.ts';
