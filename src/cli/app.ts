@@ -220,10 +220,15 @@ export async function runCLI(
     json: wantsJSON,
     verbose: rest.includes('--verbose') || rest.includes('-v'),
   });
-  // Command groups ("artifact push", "chart pull") are looked up by their first two words.
-  const grouped = COMMANDS.find((c) => c.name === `${verb} ${rest[0] ?? ''}`);
+  // Command groups ("artifact push", "fleet build resourceset") are looked up by their longest
+  // matching prefix of words, three at most.
+  const named = (count: number): CommandEntry | undefined => {
+    const words = [verb, ...rest.slice(0, count - 1)];
+    return words.length === count ? COMMANDS.find((c) => c.name === words.join(' ')) : undefined;
+  };
+  const grouped = named(3) ?? named(2);
   const entry = grouped ?? COMMANDS.find((c) => c.name === verb);
-  if (grouped) rest.shift();
+  if (grouped) rest.splice(0, grouped.name.split(' ').length - 1);
   if (!entry) {
     const members = COMMANDS.filter((c) => c.name.startsWith(`${verb} `));
     if (members.length > 0) {
