@@ -91,6 +91,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/fleet.ts')).fleetBuildResourceSetCommand,
   },
   {
+    name: 'fleet init',
+    summary:
+      'Write a new fleet repository for the isolated architecture (clusters, phases, policies)',
+    load: async () => (await import('./commands/fleet-init.ts')).fleetInitCommand,
+  },
+  {
     name: 'chart push',
     summary: 'Push packaged Helm charts as Helm OCI artifacts',
     load: async () => (await import('./commands/chart.ts')).chartPush,

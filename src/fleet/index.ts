@@ -23,3 +23,11 @@ export {
 export { compileLabelSelector, type LabelSelector } from './selector.ts';
 export { type KubeObject, objectKey, readObjects, splitDocuments } from './objects.ts';
 export { type FleetInitOptions, initFleet, PHASES, scaffoldFleet } from './init.ts';
+export { envsubst, type EnvsubstNode, type EnvsubstOptions, parseEnvsubst } from './envsubst.ts';
+export {
+  loadSubstituteVariables,
+  SUBSTITUTE_ANNOTATION,
+  type SubstituteOptions,
+  type SubstituteSource,
+  substituteObjects,
+} from './substitute.ts';
