@@ -235,7 +235,12 @@ describe('builtin functions (package doc "Functions", funcs.go)', () => {
     assert.equal(render('{{len "héllo"}}'), '6'); // bytes, as Go's len
     assert.equal(render('{{index . 1 0}}', [['a'], ['b', 'c']]), 'b');
     assert.match(failure('{{index . 5}}', ['a']), /error calling index: index out of range: 5/);
-    assert.equal(render('{{slice "abcdef" 1 3}}'), 'bc');
+    assert.equal(render('{{slice "abcdef" 1 3}}', null, { funcs: {} }), 'bc');
+    // sprig's own `slice` replaces the builtin (Funcs overrides builtins) and takes lists only.
+    assert.match(
+      failure('{{slice "abcdef" 1 3}}'),
+      /list should be type of slice or array but string/,
+    );
   });
   it('eq takes several operands; ints of different sizes compare', () => {
     assert.equal(render('{{eq . 1 2 3}}', new GoInt(3)), 'true');
