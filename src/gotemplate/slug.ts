@@ -53,7 +53,7 @@ const TRANSLITERATION: Record<string, string> = {
   '\u201c': '"',
   '\u201d': '"',
   '\u2026': '...',
-  '€': 'EUR',
+  '€': 'EU',
   '£': 'PS',
   '¥': 'Y=',
   '©': '(c)',
