@@ -253,7 +253,10 @@ function parseGoInt(text: string): bigint | undefined {
   else if (/^0[bB]/.test(s)) [base, digits] = [2, s.slice(2)];
   else if (/^0\d/.test(s)) [base, digits] = [8, s.slice(1)];
   if (digits.includes('_')) {
-    if (base === 10 || !/^_?[0-9a-fA-F]+(_[0-9a-fA-F]+)*$/.test(digits)) return undefined;
+    // Base 0 accepts Go literal underscores: between digits, or right after a base prefix.
+    const prefixed = base !== 10;
+    if (!(prefixed ? /^_?[0-9a-fA-F]+(_[0-9a-fA-F]+)*$/ : /^[0-9]+(_[0-9]+)+$/).test(digits))
+      return undefined;
     digits = digits.replaceAll('_', '');
   }
   const valid = { 2: /^[01]+$/, 8: /^[0-7]+$/, 10: /^[0-9]+$/, 16: /^[0-9a-fA-F]+$/ }[base];

@@ -296,6 +296,20 @@ describe('builtin functions (package doc "Functions", funcs.go)', () => {
   });
 });
 
+describe('constants (package doc "Arguments": Go syntax for numbers, strings, characters)', () => {
+  it('integers in every base, with underscores, characters and floats', () => {
+    assert.equal(
+      render("{{0x1F}} {{1_000}} {{0o17}} {{017}} {{0b101}} {{-0.5}} {{'\\n'}}"),
+      '31 1000 15 15 5 -0.5 10',
+    );
+  });
+  it('raw strings may span lines; quoted strings may not', () => {
+    assert.equal(render('{{`a\nb`}}'), 'a\nb');
+    assert.match(invalid('{{"a\nb"}}'), /unterminated quoted string/);
+    assert.match(invalid('{{3x}}'), /bad number syntax: "3x"/);
+  });
+});
+
 describe('printing (fmt %v)', () => {
   it('prints int64 and float64 as Go does', () => {
     // resourceset.md §1.3.5: int64 340788154 vs float64 3.40788154e+08; strconv 'g' shortest.
