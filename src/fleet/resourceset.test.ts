@@ -254,13 +254,12 @@ spec:
 });
 
 describe('1,000 input sets', () => {
-  // The budget (issue 10) is 1 s on the bench; the test allows 3 s for a loaded machine.
-  it('build 2,000 objects within seconds', () => {
+  // Its time is measured by bench/fleet.ts (budget 1 s); a test only checks the result.
+  it('build 2,000 objects, one per resource and input set', () => {
     const inputs = Array.from(
       { length: 1000 },
       (_, i) => `    - {tenant: t${i}, replicas: "${i % 5}"}`,
     ).join('\n');
-    const started = performance.now();
     const result = build(`
 apiVersion: fluxcd.controlplane.io/v1
 kind: ResourceSet
@@ -277,9 +276,8 @@ ${inputs}
       metadata: {name: app, namespace: "<< inputs.tenant >>"}
       spec: {values: {replicas: "<< inputs.replicas | int >>"}}
 `);
-    renderBuildGolden(result);
-    const elapsed = performance.now() - started;
+    const text = renderBuildGolden(result);
     assert.equal(result.objects.length, 2000);
-    assert.ok(elapsed < 3000, `took ${elapsed} ms`);
+    assert.equal(text.match(/^---$/gm)?.length, 2000);
   });
 });

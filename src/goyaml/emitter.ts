@@ -153,7 +153,23 @@ export function analyzeScalar(value: readonly number[]): ScalarAnalysis {
   };
 }
 
-const codePoints = (s: string): number[] => Array.from(s, (ch) => ch.codePointAt(0) ?? 0);
+/** The string's code points (surrogate pairs joined); a plain loop, as this runs for every scalar. */
+function codePoints(s: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        out.push((c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000);
+        i++;
+        continue;
+      }
+    }
+    out.push(c);
+  }
+  return out;
+}
 
 /** Runs the event stream of one implicit document through the emitter; returns the YAML text. */
 export function emitDocument(events: readonly EmitEvent[]): string {
