@@ -527,6 +527,14 @@ export function sprigHermeticFuncs(): FuncMap {
   const listFn = (what: string, f: (list: GoValue[]) => GoValue): GoFunc =>
     goFunc((list) => f(asList(list ?? null, what)), [A]);
   const regexMatch = (pattern: string, s: string): boolean => compile(pattern).test(s);
+  const maxOf = goFunc(
+    (a, ...rest) =>
+      int64(
+        rest.reduce<bigint>((acc, b) => (toInt64(b) > acc ? toInt64(b) : acc), toInt64(a ?? null)),
+      ),
+    [A],
+    A,
+  );
 
   return {
     hello: goFunc(() => 'Hello!', []),
@@ -732,28 +740,9 @@ export function sprigHermeticFuncs(): FuncMap {
       },
       [I, I],
     ),
-    biggest: goFunc(
-      (a, ...rest) =>
-        int64(
-          rest.reduce<bigint>(
-            (acc, b) => (toInt64(b) > acc ? toInt64(b) : acc),
-            toInt64(a ?? null),
-          ),
-        ),
-      [A],
-      A,
-    ),
-    max: goFunc(
-      (a, ...rest) =>
-        int64(
-          rest.reduce<bigint>(
-            (acc, b) => (toInt64(b) > acc ? toInt64(b) : acc),
-            toInt64(a ?? null),
-          ),
-        ),
-      [A],
-      A,
-    ),
+    max: maxOf,
+    // slim-sprig registers biggest as the same function as max (functions.go).
+    biggest: maxOf,
     min: goFunc(
       (a, ...rest) =>
         int64(
