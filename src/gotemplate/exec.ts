@@ -22,6 +22,9 @@ import {
 } from './parse.ts';
 import { type FuncMap, type GoFunc, type GoType, GoPlainInt, goTypeOf } from './types.ts';
 
+/** The range iterations one execution may run (see countIteration). */
+export const MAX_RANGE_ITERATIONS = 10_000_000;
+
 /** An invalid reflect.Value (nothing: a missing key, nil data) is `undefined`; `null` is nil. */
 export type Value = GoValue | undefined;
 
@@ -186,6 +189,20 @@ export class ExecState {
     }
   }
 
+  #iterations = 0;
+
+  /**
+   * A budget Go does not have: templates come from repositories anyone can open a merge request
+   * on, and `range 1000000000` (or nested ranges) would stall a CI gate for minutes. The limit is
+   * far above any real fleet (a ResourceSet has at most 10,000 input sets).
+   */
+  private countIteration(): void {
+    if (++this.#iterations > MAX_RANGE_ITERATIONS)
+      this.errorf(
+        `range exceeds ${MAX_RANGE_ITERATIONS} iterations in one execution (airlock's limit)`,
+      );
+  }
+
   private walkRange(dot: Value, r: BranchNode): void {
     this.at(r);
     const outer = this.mark();
@@ -194,6 +211,7 @@ export class ExecState {
       const mark = this.mark();
       const decl = r.pipe.decl;
       const oneIteration = (index: Value, elem: Value): void => {
+        this.countIteration();
         if (decl.length > 0) {
           if (r.pipe.isAssign) this.setVar(decl[0]?.ident[0] ?? '', decl.length > 1 ? index : elem);
           else this.setTopVar(1, elem);

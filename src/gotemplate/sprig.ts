@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { AirlockError } from '../errors.ts';
 import { GoInt, type GoValue, marshalGoYAML } from '../goyaml/index.ts';
 import { formatFloat, formatValue, goQuote, sprintf } from './format.ts';
-import { allMatches, compileGoRegexp, expandTemplate } from './regexp.ts';
+import { allMatches, compileGoRegexp, expandTemplate, type GoRegexp } from './regexp.ts';
 import { slugify } from './slug.ts';
 import {
   type FuncMap,
@@ -358,7 +358,7 @@ function pathExt(p: string): string {
 
 // --- regex helpers (MustCompile panics: "regexp: Compile(`x`): error parsing regexp: …").
 
-function mustCompile(pattern: string): RegExp {
+function mustCompile(pattern: string): GoRegexp {
   try {
     return compileGoRegexp(pattern);
   } catch (error) {
@@ -367,14 +367,14 @@ function mustCompile(pattern: string): RegExp {
     );
   }
 }
-function compile(pattern: string): RegExp {
+function compile(pattern: string): GoRegexp {
   try {
     return compileGoRegexp(pattern);
   } catch (error) {
     throw new GoFuncError((error as Error).message);
   }
 }
-function replaceAll(re: RegExp, s: string, repl: string, literal: boolean): string {
+function replaceAll(re: GoRegexp, s: string, repl: string, literal: boolean): string {
   let out = '';
   let last = 0;
   for (const m of allMatches(re, s)) {
@@ -383,7 +383,7 @@ function replaceAll(re: RegExp, s: string, repl: string, literal: boolean): stri
   }
   return out + s.slice(last);
 }
-function regexSplit(re: RegExp, s: string, n: number): string[] {
+function regexSplit(re: GoRegexp, s: string, n: number): string[] {
   if (n === 0) return [];
   if (re.source.length > 0 && s === '') return [''];
   const out: string[] = [];
@@ -398,7 +398,7 @@ function regexSplit(re: RegExp, s: string, n: number): string[] {
   if (end !== s.length) out.push(s.slice(beg));
   return out;
 }
-const findAll = (re: RegExp, s: string, n: number): string[] =>
+const findAll = (re: GoRegexp, s: string, n: number): string[] =>
   typedSlice(
     allMatches(re, s, n).map((m) => m.groups[0] ?? ''),
     '[]string',
@@ -406,8 +406,16 @@ const findAll = (re: RegExp, s: string, n: number): string[] =>
 
 // --- numbers.
 
+/** The longest list until, untilStep and seq build (airlock's limit; Go's is memory). */
+export const MAX_LIST_LENGTH = 1_000_000;
+
 function untilStep(start: number, stop: number, step: number): GoValue[] {
   const v: GoValue[] = [];
+  const length = step === 0 ? 0 : Math.ceil((stop - start) / step);
+  if (length > MAX_LIST_LENGTH)
+    throw new GoFuncError(
+      `a list of ${length} items exceeds the ${MAX_LIST_LENGTH} airlock allows`,
+    );
   if (stop < start) {
     if (step >= 0) return typedSlice(v, '[]int');
     for (let i = start; i > stop; i += step) v.push(int(i));
