@@ -4,7 +4,7 @@
 // flux-runtime-info; the platform in the four phases of the isolated seed as ResourceSets chained
 // by dependsOn (core → security → network and certificates → observability); every OCIRepository
 // verified with the cosign public key Secret copied into its namespace, or a keyless identity.
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { AirlockError } from '../errors.ts';
 import { escapeControl } from '../core/index.ts';
@@ -427,7 +427,8 @@ export async function initFleet(dir: string, options: FleetInitOptions = {}): Pr
       await mkdir(dirname(join(staging, path)), { recursive: true });
       await writeFile(join(staging, path), text);
     }
-    if (entries !== undefined) await rm(target, { recursive: true });
+    // rmdir, not rm -r: if anything appeared in the directory meanwhile, fail rather than delete it.
+    if (entries !== undefined) await rmdir(target);
     await mkdir(dirname(target), { recursive: true });
     await rename(staging, target);
   } catch (error) {

@@ -1,4 +1,5 @@
 import { AirlockError } from '../../errors.ts';
+import { escapeControl } from '../../core/index.ts';
 import { initFleet } from '../../fleet/index.ts';
 import { type CommandSpec, stringList, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
@@ -73,10 +74,16 @@ export const fleetInitCommand: CommandSpec = {
         ? { verify: { kind: 'keyless' as const, issuer, subject } }
         : {}),
     });
-    out.result([`fleet written to ${dir}: ${files.length} files`, ...files.map((f) => `  ${f}`)], {
-      dir,
-      files,
-    });
+    out.result(
+      [
+        `fleet written to ${escapeControl(dir)}: ${files.length} files`,
+        ...files.map((f) => `  ${f}`),
+      ],
+      {
+        dir,
+        files,
+      },
+    );
     return ExitCode.ok;
   },
 };
