@@ -31,3 +31,14 @@ export {
   type SubstituteSource,
   substituteObjects,
 } from './substitute.ts';
+export {
+  type FleetRender,
+  type FleetRenderGroup,
+  fleetRenderFiles,
+  renderFleet,
+  type RenderFleetOptions,
+  renderFleetYAML,
+  type UnresolvedSource,
+  writeFleetRender,
+} from './render.ts';
+export { findKustomize, type KustomizeTool } from './kustomize.ts';
