@@ -20,6 +20,7 @@ import {
   Parser,
 } from 'yaml';
 import { AirlockError } from '../errors.ts';
+import { fastParseGoYAML } from './fastparse.ts';
 import {
   BINARY_TAG,
   formatFloatG,
@@ -32,7 +33,7 @@ import {
 import { GoInt, type GoMap, type GoValue } from './value.ts';
 
 /** What go-yaml v2 hands to convertToJSONableObject. */
-type YamlValue =
+export type YamlValue =
   | null
   | boolean
   | string
@@ -136,29 +137,9 @@ class Decoder {
     }
   }
 
-  /** decode.go scalar() into interface{}. */
   private scalar(node: Node & { value: unknown; type?: string; tag?: string }): YamlValue {
     const text = typeof node.value === 'string' ? node.value : '';
-    const plain = node.type === 'PLAIN' || node.type === undefined;
-    const tag = node.tag ?? '';
-    if (tag === '' && !plain) return text;
-    if (tag === BINARY_TAG) return decodeBinary(text);
-    let resolved;
-    try {
-      resolved = resolve(tag, text);
-    } catch (error) {
-      if (error instanceof ResolveError) throw new GoYAMLError(`yaml: ${error.message}`);
-      throw error;
-    }
-    // A timestamp stays the text it was written as (decode.go: backward compatibility).
-    if (resolved.tag === TIMESTAMP_TAG) return text;
-    if (resolved.tag === NULL_TAG) return null;
-    const v = resolved.value as unknown;
-    if (typeof v === 'boolean') return v;
-    if (typeof v === 'bigint')
-      return { int: v, unsigned: (resolved as { unsigned: boolean }).unsigned };
-    if (typeof v === 'number') return { float: v };
-    return text;
+    return decodeScalar(text, node.type === 'PLAIN' || node.type === undefined, node.tag ?? '');
   }
 
   private isMerge(key: unknown): boolean {
@@ -215,6 +196,31 @@ class Decoder {
   }
 }
 
+/**
+ * decode.go scalar() into interface{}: a quoted or block scalar without a tag is its text, a
+ * plain one is resolved (YAML 1.1). Shared with the fast path (fastparse.ts).
+ */
+export function decodeScalar(text: string, plain: boolean, tag: string): YamlValue {
+  if (tag === '' && !plain) return text;
+  if (tag === BINARY_TAG) return decodeBinary(text);
+  let resolved;
+  try {
+    resolved = resolve(tag, text);
+  } catch (error) {
+    if (error instanceof ResolveError) throw new GoYAMLError(`yaml: ${error.message}`);
+    throw error;
+  }
+  // A timestamp stays the text it was written as (decode.go: backward compatibility).
+  if (resolved.tag === TIMESTAMP_TAG) return text;
+  if (resolved.tag === NULL_TAG) return null;
+  const v = resolved.value as unknown;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'bigint')
+    return { int: v, unsigned: (resolved as { unsigned: boolean }).unsigned };
+  if (typeof v === 'number') return { float: v };
+  return text;
+}
+
 /** !!binary: standard base64 (line breaks ignored) into a Go string of those bytes. */
 function decodeBinary(text: string): string {
   const compact = text.replace(/[\r\n]/g, '');
@@ -245,7 +251,7 @@ const INT64_MAX = 2n ** 63n - 1n;
  * convertToJSONableObject + json.Marshal + the int64-or-float64 JSON read: the GoValue the
  * Flux operator's code sees.
  */
-function toGoValue(v: YamlValue): GoValue {
+export function toGoValue(v: YamlValue): GoValue {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
   if (Array.isArray(v)) return v.map(toGoValue);
   if (v instanceof YamlMap) {
@@ -270,7 +276,7 @@ function toGoValue(v: YamlValue): GoValue {
 }
 
 /** convertToJSONableObject key conversion (yaml.go): floats use FormatFloat(f, 'g', -1, 32). */
-function jsonKey(key: YamlValue, value: YamlValue): string {
+export function jsonKey(key: YamlValue, value: YamlValue): string {
   if (typeof key === 'string') return key;
   if (typeof key === 'boolean') return key ? 'true' : 'false';
   if (key !== null && !Array.isArray(key) && !(key instanceof YamlMap)) {
@@ -347,6 +353,14 @@ function firstDocument(text: string): Document.Parsed | undefined {
  * `<where>: error converting YAML to JSON: yaml: line N: <problem>`.
  */
 export function parseGoYAML(text: string, where?: string): GoValue {
+  // Most documents (every object the template renderer produces) are simple block YAML that the
+  // fast path reads alone; it declines anything else, which the full parser then reads.
+  const fast = fastParseGoYAML(text);
+  return fast === undefined ? parseGoYAMLFull(text, where) : fast;
+}
+
+/** parseGoYAML through the `yaml` package's Parser and Composer, whatever the text holds. */
+export function parseGoYAMLFull(text: string, where?: string): GoValue {
   const doc = firstDocument(text);
   if (doc === undefined) return null;
   // After an explicit `...` go-yaml's parser is done; the `yaml` package reports stray tokens
