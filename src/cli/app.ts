@@ -91,6 +91,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/fleet.ts')).fleetBuildResourceSetCommand,
   },
   {
+    name: 'fleet render',
+    summary:
+      'Render what one cluster of a fleet runs, grouped by the Flux object that applies it (offline for now)',
+    load: async () => (await import('./commands/fleet-render.ts')).fleetRenderCommand,
+  },
+  {
     name: 'fleet init',
     summary:
       'Write a new fleet repository for the isolated architecture (clusters, phases, policies)',
