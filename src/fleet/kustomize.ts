@@ -261,6 +261,109 @@ export function securePath(path: string): string {
   return posix.normalize(`/${path}`).replace(/^\/+/, '').replace(/\/+$/, '');
 }
 
+const REMOTE =
+  /^(?:[a-z][a-z0-9+.-]*:\/\/|git@|github\.com\/|gitlab\.com\/|bitbucket\.org\/)|\?ref=/i;
+
+/** The file paths a kustomization names: resources, patches, generator inputs and the rest. */
+function referencedPaths(k: GoMap): { field: string; path: string }[] {
+  const out: { field: string; path: string }[] = [];
+  const strings = (field: string, value: GoValue | undefined): void => {
+    if (Array.isArray(value))
+      for (const v of value) if (typeof v === 'string') out.push({ field, path: v });
+  };
+  for (const field of [
+    'resources',
+    'bases',
+    'components',
+    'crds',
+    'patchesStrategicMerge',
+    'generators',
+    'transformers',
+    'validators',
+    'configurations',
+  ])
+    strings(field, k.get(field));
+  for (const field of ['patches', 'patchesJson6902', 'replacements']) {
+    const list = k.get(field);
+    if (Array.isArray(list))
+      for (const item of list)
+        if (isGoMap(item) && typeof item.get('path') === 'string')
+          out.push({ field: `${field}[].path`, path: item.get('path') as string });
+  }
+  for (const field of ['configMapGenerator', 'secretGenerator']) {
+    const list = k.get(field);
+    if (!Array.isArray(list)) continue;
+    for (const item of list) {
+      if (!isGoMap(item)) continue;
+      const files = item.get('files');
+      if (Array.isArray(files))
+        for (const f of files)
+          if (typeof f === 'string')
+            out.push({
+              field: `${field}[].files`,
+              path: f.includes('=') ? f.slice(f.indexOf('=') + 1) : f,
+            });
+      strings(`${field}[].envs`, item.get('envs'));
+      const env = item.get('env');
+      if (typeof env === 'string') out.push({ field: `${field}[].env`, path: env });
+    }
+  }
+  const openapi = k.get('openapi');
+  if (isGoMap(openapi) && typeof openapi.get('path') === 'string')
+    out.push({ field: 'openapi.path', path: openapi.get('path') as string });
+  return out;
+}
+
+/**
+ * Builds run without kustomize's load restrictions, as kustomize-controller builds (fleets refer
+ * to `../base`); so before a build every kustomization in the copy is checked: a local path that
+ * leaves the source, or a remote base or Helm chart (the network, and for a multitenant instance
+ * forbidden: --no-remote-bases), is refused. A fleet repository must not make airlock read the
+ * machine's files into its output, nor fetch from the network while rendering offline.
+ */
+async function checkKustomizationReferences(root: string, where: string): Promise<void> {
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        await walk(full);
+        continue;
+      }
+      if (!entry.isFile() || !KUSTOMIZATION_FILES.includes(entry.name)) continue;
+      const file = full.slice(root.length + 1);
+      let parsed: GoValue;
+      try {
+        parsed = parseGoYAML(await readFile(full, 'utf8'), file);
+      } catch {
+        continue; // kustomize reports the syntax error itself, with its own message
+      }
+      if (!isGoMap(parsed)) continue;
+      if (parsed.has('helmCharts') || parsed.has('helmChartInflationGenerator'))
+        throw new AirlockError(
+          'PATH_OUTSIDE_SOURCE',
+          `${where}: ${escapeControl(file)}: helmCharts inflate charts from the network; render HelmReleases through Flux instead`,
+          { data: { file, field: 'helmCharts' } },
+        );
+      for (const { field, path } of referencedPaths(parsed)) {
+        const resolved = posix.normalize(posix.join(posix.dirname(file), path));
+        if (REMOTE.test(path))
+          throw new AirlockError(
+            'PATH_OUTSIDE_SOURCE',
+            `${where}: ${escapeControl(file)}: ${field} ${escapeControl(path)} is a remote base: offline rendering fetches nothing (and multitenant Flux forbids remote bases)`,
+            { data: { file, field } },
+          );
+        if (posix.isAbsolute(path) || resolved === '..' || resolved.startsWith('../'))
+          throw new AirlockError(
+            'PATH_OUTSIDE_SOURCE',
+            `${where}: ${escapeControl(file)}: ${field} ${escapeControl(path)} leaves the source`,
+            { data: { file, field } },
+          );
+      }
+    }
+  };
+  await walk(root);
+}
+
 /** The outcome of one build, for error messages. */
 export interface KustomizeBuildContext {
   /** Kind/namespace/name of the Flux Kustomization being built. */
@@ -324,6 +427,7 @@ export async function buildKustomization(
         },
       );
     await writeKustomization(dir, spec);
+    await checkKustomizationReferences(work.root, where);
     let output: string;
     try {
       output = await run(tool, dir, env);

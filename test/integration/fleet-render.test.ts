@@ -448,3 +448,59 @@ describe('fleet render --offline: Kustomizations of the fleet, without a FluxIns
     assert.equal(error.data.object, 'Kustomization/flux-system/loop-b');
   });
 });
+
+describe('fleet render --offline: a fleet may not read outside itself or fetch remote bases', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  before(async () => {
+    dir = await tempDir('airlock-fleet-render-escape-');
+  });
+  after(() => dir.remove());
+
+  const fleetWith = async (name: string, kustomization: string): Promise<string> => {
+    const fleet = join(dir.path, name);
+    await write(fleet, {
+      'clusters/edge/kustomization.yaml': kustomization,
+      'clusters/edge/cm.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: b\n',
+    });
+    return fleet;
+  };
+  const header = 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n';
+
+  for (const [name, body] of [
+    ['parent', 'resources:\n  - cm.yaml\n  - ../../../../../../etc/hostname\n'],
+    ['absolute', 'configMapGenerator:\n  - name: leak\n    files:\n      - key=/etc/hostname\n'],
+    ['remote', 'resources:\n  - https://github.com/org/repo//base?ref=main\n'],
+    ['helm', 'helmCharts:\n  - name: podinfo\n    repo: https://stefanprodan.github.io/podinfo\n'],
+  ] as const)
+    it(`refuses ${name} references with PATH_OUTSIDE_SOURCE, before kustomize runs`, async () => {
+      const fleet = await fleetWith(name, header + body);
+      const error = await assertRejectsCode(
+        () =>
+          renderFleet({
+            dir: fleet,
+            cluster: 'edge',
+            offline: true,
+            kustomizeBin: kubectlBinary(),
+          }),
+        'PATH_OUTSIDE_SOURCE',
+      );
+      assert.equal(error.data.file, 'clusters/edge/kustomization.yaml');
+    });
+
+  it('a ../ that stays inside the fleet is fine', async () => {
+    const fleet = join(dir.path, 'inside');
+    await write(fleet, {
+      'clusters/edge/kustomization.yaml': `${header}resources:\n  - ../../base\n`,
+      'base/kustomization.yaml': `${header}resources:\n  - cm.yaml\n`,
+      'base/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: base\ndata:\n  a: b\n',
+    });
+    const render = await renderFleet({
+      dir: fleet,
+      cluster: 'edge',
+      offline: true,
+      kustomizeBin: kubectlBinary(),
+    });
+    assert.equal(render.objects, 1);
+  });
+});
