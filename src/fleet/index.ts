@@ -42,3 +42,4 @@ export {
   writeFleetRender,
 } from './render.ts';
 export { findKustomize, type KustomizeTool } from './kustomize.ts';
+export type { FleetFinding } from './findings.ts';

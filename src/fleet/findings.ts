@@ -1,0 +1,14 @@
+// One finding of `fleet check`: which rule, which object (and the Flux object that applies it),
+// which field, and what is wrong. Any error-severity finding makes the check exit 3.
+export interface FleetFinding {
+  /** Stable rule id: `verify-missing`, `depends-on-missing`, `depends-on-cycle`, … */
+  readonly rule: string;
+  /** Kind/namespace/name (Kind/name for cluster-scoped objects). */
+  readonly object: string;
+  /** The Flux object that applies it (`Kustomization/flux-system/platform`), when known. */
+  readonly appliedBy?: string;
+  /** The field the finding is about, as a path: `spec.verify`, `spec.dependsOn[0]`. */
+  readonly field: string;
+  readonly message: string;
+  readonly severity: 'error' | 'warning';
+}
