@@ -43,3 +43,11 @@ export {
 } from './render.ts';
 export { findKustomize, type KustomizeTool } from './kustomize.ts';
 export type { FleetFinding } from './findings.ts';
+export {
+  celParseError,
+  checkFleet,
+  type CheckFleetOptions,
+  checkRender,
+  type FleetCheck,
+  type FleetClusterCheck,
+} from './check.ts';
