@@ -44,6 +44,16 @@ export {
 export { findKustomize, type KustomizeTool } from './kustomize.ts';
 export type { FleetFinding } from './findings.ts';
 export {
+  type DependencyGraph,
+  dependencyGraph,
+  graphDOT,
+  type GraphEdge,
+  type GraphGroup,
+  graphMermaid,
+  type GraphNode,
+  graphText,
+} from './graph.ts';
+export {
   celParseError,
   checkFleet,
   type CheckFleetOptions,

@@ -1,0 +1,124 @@
+import { AirlockError } from '../../errors.ts';
+import {
+  dependencyGraph,
+  type FleetRender,
+  graphDOT,
+  graphMermaid,
+  graphText,
+  renderFleet,
+} from '../../fleet/index.ts';
+import { type CommandSpec, stringOption } from '../command.ts';
+import { ExitCode } from '../exit-codes.ts';
+
+const FORMATS = ['text', 'mermaid', 'dot'] as const;
+type Format = (typeof FORMATS)[number];
+
+/** The library's option names as this command's flags (for errors from the library). */
+const FLAGS: Readonly<Record<string, string>> = {
+  kustomizeBin: '--kustomize-bin',
+  cluster: '--cluster',
+  offline: '--offline',
+};
+
+export const fleetGraphCommand: CommandSpec = {
+  name: 'fleet graph',
+  usage:
+    'airlock fleet graph FLEET_DIR --cluster NAME --offline [--format text|mermaid|dot] [--kustomize-bin PATH] [--json]',
+  description: [
+    'Prints the dependsOn graph of one cluster of a fleet: the cluster is rendered as',
+    '"airlock fleet render" renders it, then every Kustomization, HelmRelease and ResourceSet',
+    'becomes a node and every spec.dependsOn entry an edge. The output is the phases the cluster',
+    'comes up in (each phase waits only for earlier ones), what each object waits for and which',
+    'Flux object applies it, dependsOn targets missing from the rendered set, and cycles.',
+    '',
+    '--format mermaid prints a Mermaid flowchart, --format dot a Graphviz digraph (arrows run',
+    'from the dependency to the object that waits for it); --json the graph as data.',
+    '',
+    '--offline is required for now (see "airlock fleet render --help").',
+  ].join('\n'),
+  examples: [
+    'airlock fleet graph ./fleet --cluster dev --offline',
+    'airlock fleet graph ./fleet --cluster prod --offline --format mermaid > graph.mmd',
+    'airlock fleet graph ./fleet --cluster prod --offline --format dot | dot -Tsvg > graph.svg',
+  ],
+  registry: false,
+  options: {
+    cluster: {
+      type: 'string',
+      value: 'NAME',
+      description: 'The cluster to graph (its directory is clusters/NAME).',
+    },
+    offline: {
+      type: 'boolean',
+      description: 'Render the fleet directory only (required for now).',
+    },
+    format: {
+      type: 'string',
+      value: 'FORMAT',
+      description: 'text (default), mermaid or dot.',
+    },
+    'kustomize-bin': {
+      type: 'string',
+      value: 'PATH',
+      env: true,
+      description:
+        'The kustomize (or kubectl, for "kubectl kustomize") to build with (default: kustomize, else kubectl, on PATH).',
+    },
+  },
+  async run({ values, positionals, out, env }) {
+    const [dir, ...extra] = positionals;
+    if (dir === undefined || extra.length > 0)
+      throw new AirlockError('USAGE', 'fleet graph takes one FLEET_DIR', {
+        details: ['Run "airlock fleet graph --help" for usage.'],
+      });
+    const cluster = stringOption(values, 'cluster');
+    if (cluster === undefined || cluster === '')
+      throw new AirlockError('USAGE', '--cluster is required', {
+        details: ['Name the cluster to graph: a directory under clusters/ in the fleet.'],
+      });
+    const format = (stringOption(values, 'format') ?? 'text') as Format;
+    if (!FORMATS.includes(format))
+      throw new AirlockError('USAGE', `--format must be one of ${FORMATS.join(', ')}`);
+    if (values.offline !== true)
+      throw new AirlockError(
+        'INPUT_INVALID',
+        'online rendering (following sources into the registry) is not built yet: use --offline',
+        { data: { option: 'offline' } },
+      );
+    const kustomizeBin = stringOption(values, 'kustomize-bin');
+    let render: FleetRender;
+    try {
+      render = await renderFleet({
+        dir,
+        cluster,
+        offline: true,
+        env,
+        ...(kustomizeBin === undefined ? {} : { kustomizeBin }),
+      });
+    } catch (error) {
+      throw cliError(error);
+    }
+    const graph = dependencyGraph(render.groups);
+    const human =
+      format === 'mermaid'
+        ? graphMermaid(graph)
+        : format === 'dot'
+          ? graphDOT(graph)
+          : graphText(graph);
+    out.result(human, { cluster: render.cluster, ...graph });
+    return ExitCode.ok;
+  },
+};
+
+/** Library errors that name an option get the flag it came from here. */
+function cliError(error: unknown): unknown {
+  if (!(error instanceof AirlockError)) return error;
+  const option = error.data.option;
+  const flag = typeof option === 'string' ? FLAGS[option] : undefined;
+  if (flag === undefined || error.code !== 'INPUT_INVALID') return error;
+  return new AirlockError(error.code, `${flag}: ${error.message}`, {
+    cause: error,
+    details: error.details,
+    data: error.data,
+  });
+}
