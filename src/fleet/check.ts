@@ -96,7 +96,7 @@ const keyOf = (group: string, kind: string, namespace: string, name: string): st
  * only, resourceset.md §1.7). The extensions are functions and parse as any call does; the
  * optional syntax (`a.?b`, `a[?k]`, `[?x]`, `{?k: v}`) is not in @bufbuild/cel's grammar, so each
  * such `?` — one that follows `.`, `[`, `{` or `,`, where a conditional's `?` cannot stand — is
- * read as a blank before parsing (same offsets). Strings and comments are skipped.
+ * read as a blank before parsing (same offsets), as are comments. Strings are skipped.
  * Returns the parser's message, or undefined when the expression parses.
  */
 export function celParseError(expression: string): string | undefined {
@@ -106,7 +106,8 @@ export function celParseError(expression: string): string | undefined {
   for (let i = 0; i < text.length; i++) {
     const c = text.charAt(i);
     if (c === '/' && text.charAt(i + 1) === '/') {
-      while (i < text.length && text.charAt(i) !== '\n') i++;
+      // Comments are CEL (cel-go's grammar hides them); @bufbuild/cel refuses one at the end.
+      while (i < text.length && text.charAt(i) !== '\n') blanks.push(i++);
       continue;
     }
     if (c === '"' || c === "'") {
