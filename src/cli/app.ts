@@ -97,6 +97,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/fleet-render.ts')).fleetRenderCommand,
   },
   {
+    name: 'fleet check',
+    summary:
+      'Check a fleet per cluster: verify policies, dependsOn, copyFrom, tenancy (exit 3 on findings)',
+    load: async () => (await import('./commands/fleet-check.ts')).fleetCheckCommand,
+  },
+  {
     name: 'fleet init',
     summary:
       'Write a new fleet repository for the isolated architecture (clusters, phases, policies)',
