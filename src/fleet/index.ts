@@ -61,3 +61,4 @@ export {
   type FleetCheck,
   type FleetClusterCheck,
 } from './check.ts';
+export { checkAdmissionPolicies } from './admission.ts';

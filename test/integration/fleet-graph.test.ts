@@ -9,7 +9,8 @@ import { parseCommandArgs } from '../../src/cli/command.ts';
 import { exitCodeFor } from '../../src/cli/exit-codes.ts';
 import { Output } from '../../src/cli/output.ts';
 import { fleetGraphCommand } from '../../src/cli/commands/fleet-graph.ts';
-import { initFleet, PHASES } from '../../src/fleet/index.ts';
+import { checkAdmissionPolicies, initFleet, PHASES, renderFleet } from '../../src/fleet/index.ts';
+import { parseGoYAMLDocuments, type GoMap } from '../../src/goyaml/index.ts';
 
 // `fleet graph --offline` on the fleet `fleet init` writes, rendered with the real kustomize in
 // kubectl: the four phase ResourceSets come out as four phases in order, in each format.
@@ -130,6 +131,38 @@ describe('fleet graph --offline: the fleet fleet init writes', () => {
     assert.ok(dot.stdout.trimEnd().endsWith('}'));
     assert.equal(dot.stdout.match(/subgraph cluster_phase\d \{/g)?.length, 4);
     assert.ok(dot.stdout.includes(`  "${phaseSets[0]}" -> "${phaseSets[1]}" [label=`), dot.stdout);
+  });
+
+  it('the rendered fleet passes its own ValidatingAdmissionPolicy; a planted foreign source is denied', async () => {
+    const render = await renderFleet({
+      dir: fleet,
+      cluster: 'dev',
+      offline: true,
+      kustomizeBin: kubectlBinary(),
+    });
+    assert.deepEqual(checkAdmissionPolicies(render.groups), []);
+    const planted = parseGoYAMLDocuments(
+      'apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: other, namespace: cilium}\nspec: {url: "oci://ghcr.io/other/x"}\n',
+    ) as GoMap[];
+    const findings = checkAdmissionPolicies([
+      ...render.groups,
+      { appliedBy: 'ResourceSet/flux-system/core', objects: planted },
+    ]);
+    assert.deepEqual(
+      findings.map((f) => [f.rule, f.object, f.field, f.appliedBy]),
+      [
+        [
+          'admission-denied',
+          'OCIRepository/cilium/other',
+          'spec.url',
+          'ResourceSet/flux-system/core',
+        ],
+      ],
+    );
+    assert.match(
+      findings[0]?.message ?? '',
+      /^Source oci:\/\/ghcr\.io\/other\/x is not allowed, must be one of oci:\/\/registry\.internal\/ /,
+    );
   });
 
   it('without --offline: INPUT_INVALID (online is not built yet); a bad --format is usage', async () => {
