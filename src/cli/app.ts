@@ -103,6 +103,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/fleet-check.ts')).fleetCheckCommand,
   },
   {
+    name: 'fleet graph',
+    summary: "Print a cluster's dependsOn graph as phases (text, Mermaid or DOT)",
+    load: async () => (await import('./commands/fleet-graph.ts')).fleetGraphCommand,
+  },
+  {
     name: 'fleet init',
     summary:
       'Write a new fleet repository for the isolated architecture (clusters, phases, policies)',

@@ -30,6 +30,7 @@ import {
   objectNamespace,
 } from './objects.ts';
 import { type FleetRender, renderFleet } from './render.ts';
+import { checkAdmissionPolicies } from './admission.ts';
 
 export interface CheckFleetOptions {
   /** The fleet repository. */
@@ -638,7 +639,8 @@ class ClusterChecker {
 
 /** The checks on one rendered cluster (pure: the render in, findings out). */
 export function checkRender(render: FleetRender): FleetFinding[] {
-  return new ClusterChecker(render).run();
+  // The fleet's own ValidatingAdmissionPolicies (the D2 allowlist), evaluated with their CEL.
+  return [...new ClusterChecker(render).run(), ...checkAdmissionPolicies(render.groups)];
 }
 
 /** Directories under clusters/ holding a manifest (a FluxInstance or any *.yaml), sorted. */

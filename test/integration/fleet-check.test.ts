@@ -147,6 +147,21 @@ describe('fleet check --offline: the fleet fleet init writes', () => {
     });
   });
 
+  it("a source URL outside the fleet's own allowlist: admission-denied, by the policy's CEL", async () => {
+    const fleet = await planted(
+      'platform/2-security.yaml',
+      'url: "oci://registry.internal:5000/platform/<< inputs.tenant >>"',
+      'url: "oci://ghcr.io/elsewhere/<< inputs.tenant >>"',
+    );
+    const hit = await expectFinding(fleet, {
+      rule: 'admission-denied',
+      object: 'OCIRepository/rbac/platform',
+      field: 'spec.url',
+      appliedBy: 'ResourceSet/flux-system/security',
+    });
+    assert.match(hit.message, /oci:\/\/ghcr\.io\/elsewhere\/rbac is not allowed/);
+  });
+
   it('a key Secret that is not rendered: verify-key-missing', async () => {
     const fleet = await planted(
       'platform/2-security.yaml',
