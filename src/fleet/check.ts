@@ -31,6 +31,7 @@ import {
 } from './objects.ts';
 import { type FleetRender, renderFleet } from './render.ts';
 import { checkAdmissionPolicies } from './admission.ts';
+import { checkSchemas } from './schema.ts';
 
 export interface CheckFleetOptions {
   /** The fleet repository. */
@@ -640,7 +641,12 @@ class ClusterChecker {
 /** The checks on one rendered cluster (pure: the render in, findings out). */
 export function checkRender(render: FleetRender): FleetFinding[] {
   // The fleet's own ValidatingAdmissionPolicies (the D2 allowlist), evaluated with their CEL.
-  return [...new ClusterChecker(render).run(), ...checkAdmissionPolicies(render.groups)];
+  return [
+    ...new ClusterChecker(render).run(),
+    ...checkAdmissionPolicies(render.groups),
+    // Structural CRD rules (required fields, enums, duration patterns); see schema.ts.
+    ...checkSchemas(render.groups),
+  ];
 }
 
 /** Directories under clusters/ holding a manifest (a FluxInstance or any *.yaml), sorted. */

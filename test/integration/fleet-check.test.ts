@@ -162,6 +162,29 @@ describe('fleet check --offline: the fleet fleet init writes', () => {
     assert.match(hit.message, /oci:\/\/ghcr\.io\/elsewhere\/rbac is not allowed/);
   });
 
+  it('a Kustomization without the prune its CRD requires: schema-invalid', async () => {
+    const fleet = await planted('platform/2-security.yaml', '        prune: true\n', '');
+    await expectFinding(fleet, {
+      rule: 'schema-invalid',
+      object: 'Kustomization/rbac/platform',
+      field: 'spec.prune',
+      appliedBy: 'ResourceSet/flux-system/security',
+    });
+  });
+
+  it('an OCIRepository interval that is not a duration: schema-invalid', async () => {
+    const fleet = await planted(
+      'platform/2-security.yaml',
+      '        interval: 5m\n',
+      '        interval: five minutes\n',
+    );
+    await expectFinding(fleet, {
+      rule: 'schema-invalid',
+      object: 'OCIRepository/rbac/platform',
+      field: 'spec.interval',
+    });
+  });
+
   it('a key Secret that is not rendered: verify-key-missing', async () => {
     const fleet = await planted(
       'platform/2-security.yaml',
