@@ -56,6 +56,7 @@ kind: OCIRepository
 metadata: {name: keyless, namespace: apps}
 spec:
   url: oci://r.internal/apps
+  interval: 5m
   verify:
     provider: cosign
     matchOIDCIdentity:
@@ -89,6 +90,9 @@ apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: self, namespace: flux-system}
 spec:
+  interval: 10m
+  prune: true
+  sourceRef: {kind: OCIRepository, name: flux-system}
   dependsOn: [{name: self}]
 `),
     );
