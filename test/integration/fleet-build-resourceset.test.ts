@@ -1,50 +1,20 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../harness/tools.ts';
-import { AirlockError } from '../../src/errors.ts';
-import { parseCommandArgs } from '../../src/cli/command.ts';
-import { exitCodeFor } from '../../src/cli/exit-codes.ts';
-import { Output } from '../../src/cli/output.ts';
+import { type CommandRun, runCommand } from '../helpers/command.ts';
 import { fleetBuildResourceSetCommand } from '../../src/cli/commands/fleet.ts';
+import { exitCodeFor } from '../../src/cli/exit-codes.ts';
 
 // `airlock fleet build resourceset` against what `flux-operator build resourceset` prints
 // (FO @17c6aea cmd/cli/build_resourceset.go, ../shared/reference/resourceset.md §2.1). The
 // command is run through its own flags parser and run(), as the CLI table would.
 
-interface Run {
-  code: number;
-  stdout: string;
-  error?: AirlockError;
-}
+type Run = CommandRun;
 
-async function build(args: readonly string[], stdin = ''): Promise<Run> {
-  const stdout = new PassThrough();
-  const chunks: Buffer[] = [];
-  stdout.on('data', (d: Buffer) => chunks.push(d));
-  const stderr = new PassThrough();
-  stderr.resume();
-  const json = args.includes('--json');
-  const out = new Output({ stdout, stderr }, { json, verbose: false });
-  try {
-    const { values, positionals } = parseCommandArgs(fleetBuildResourceSetCommand, args, {});
-    const code = await fleetBuildResourceSetCommand.run({
-      values,
-      positionals,
-      out,
-      env: {},
-      stdin: Readable.from([stdin]),
-      signal: new AbortController().signal,
-      session: () => Promise.reject(new Error('no session')),
-    });
-    return { code, stdout: Buffer.concat(chunks).toString('utf8') };
-  } catch (error) {
-    assert.ok(error instanceof AirlockError, String(error));
-    return { code: exitCodeFor(error.code), stdout: '', error };
-  }
-}
+const build = (args: readonly string[], stdin = ''): Promise<Run> =>
+  runCommand(fleetBuildResourceSetCommand, args, { env: {}, stdin });
 
 const RSET_STANDALONE = `apiVersion: fluxcd.controlplane.io/v1
 kind: ResourceSet

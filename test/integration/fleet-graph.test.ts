@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { describe } from 'node:test';
 import { gated, tempDir } from '../harness/tools.ts';
 import { kubectlBinary, kubeToolsSkipReason } from '../harness/kube-tools.ts';
-import { AirlockError } from '../../src/errors.ts';
-import { parseCommandArgs } from '../../src/cli/command.ts';
-import { exitCodeFor } from '../../src/cli/exit-codes.ts';
-import { Output } from '../../src/cli/output.ts';
+import { type CommandRun, runCommand } from '../helpers/command.ts';
 import { fleetGraphCommand } from '../../src/cli/commands/fleet-graph.ts';
 import { checkAdmissionPolicies, initFleet, PHASES, renderFleet } from '../../src/fleet/index.ts';
 import { parseGoYAMLDocuments, type GoMap } from '../../src/goyaml/index.ts';
@@ -17,36 +13,9 @@ import { parseGoYAMLDocuments, type GoMap } from '../../src/goyaml/index.ts';
 
 const { it, before, after } = gated(kubeToolsSkipReason());
 
-interface Run {
-  code: number;
-  stdout: string;
-  error?: AirlockError;
-}
+type Run = CommandRun;
 
-async function cli(args: readonly string[]): Promise<Run> {
-  const stdout = new PassThrough();
-  const chunks: Buffer[] = [];
-  stdout.on('data', (d: Buffer) => chunks.push(d));
-  const stderr = new PassThrough();
-  stderr.resume();
-  const out = new Output({ stdout, stderr }, { json: args.includes('--json'), verbose: false });
-  try {
-    const { values, positionals } = parseCommandArgs(fleetGraphCommand, args, {});
-    const code = await fleetGraphCommand.run({
-      values,
-      positionals,
-      out,
-      env: process.env,
-      stdin: Readable.from(['']),
-      signal: new AbortController().signal,
-      session: () => Promise.reject(new Error('no session')),
-    });
-    return { code, stdout: Buffer.concat(chunks).toString('utf8') };
-  } catch (error) {
-    assert.ok(error instanceof AirlockError, String(error));
-    return { code: exitCodeFor(error.code), stdout: '', error };
-  }
-}
+const cli = (args: readonly string[]): Promise<Run> => runCommand(fleetGraphCommand, args);
 
 const phaseSets = PHASES.map((p) => `ResourceSet/flux-system/${p.name}`);
 

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { describe } from 'node:test';
 import { gated, tempDir } from '../harness/tools.ts';
 import { kubectlBinary, kubeToolsSkipReason } from '../harness/kube-tools.ts';
 import { assertRejectsCode } from '../helpers/assert-code.ts';
-import { AirlockError } from '../../src/errors.ts';
-import { parseCommandArgs } from '../../src/cli/command.ts';
-import { exitCodeFor } from '../../src/cli/exit-codes.ts';
-import { Output } from '../../src/cli/output.ts';
+import { type CommandRun, runCommand } from '../helpers/command.ts';
 import { fleetRenderCommand } from '../../src/cli/commands/fleet-render.ts';
 import { type GoMap, type GoValue, isGoMap, parseGoYAMLDocuments } from '../../src/goyaml/index.ts';
 import { type FleetRender, initFleet, PHASES, renderFleet } from '../../src/fleet/index.ts';
@@ -57,36 +53,9 @@ async function tree(root: string): Promise<string[]> {
     .sort();
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  error?: AirlockError;
-}
+type Run = CommandRun;
 
-async function cli(args: readonly string[]): Promise<Run> {
-  const stdout = new PassThrough();
-  const chunks: Buffer[] = [];
-  stdout.on('data', (d: Buffer) => chunks.push(d));
-  const stderr = new PassThrough();
-  stderr.resume();
-  const out = new Output({ stdout, stderr }, { json: args.includes('--json'), verbose: false });
-  try {
-    const { values, positionals } = parseCommandArgs(fleetRenderCommand, args, {});
-    const code = await fleetRenderCommand.run({
-      values,
-      positionals,
-      out,
-      env: process.env,
-      stdin: Readable.from(['']),
-      signal: new AbortController().signal,
-      session: () => Promise.reject(new Error('no session')),
-    });
-    return { code, stdout: Buffer.concat(chunks).toString('utf8') };
-  } catch (error) {
-    assert.ok(error instanceof AirlockError, String(error));
-    return { code: exitCodeFor(error.code), stdout: '', error };
-  }
-}
+const cli = (args: readonly string[]): Promise<Run> => runCommand(fleetRenderCommand, args);
 
 describe('fleet render --offline: the fleet fleet init writes', () => {
   let dir: { path: string; remove: () => Promise<void> };
