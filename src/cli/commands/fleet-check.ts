@@ -3,6 +3,7 @@ import { escapeControl } from '../../core/index.ts';
 import { checkFleet, type FleetCheck } from '../../fleet/index.ts';
 import { type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
+import { KUSTOMIZE_BIN_OPTION } from '../fleet-options.ts';
 
 /** The library's option names as this command's flags (for errors from the library). */
 const FLAGS: Readonly<Record<string, string>> = {
@@ -70,13 +71,7 @@ export const fleetCheckCommand: CommandSpec = {
       type: 'boolean',
       description: 'Check the fleet directory only, without the registry (required for now).',
     },
-    'kustomize-bin': {
-      type: 'string',
-      value: 'PATH',
-      env: true,
-      description:
-        'The kustomize (or kubectl, for "kubectl kustomize") to build with (default: kustomize, else kubectl, on PATH).',
-    },
+    'kustomize-bin': KUSTOMIZE_BIN_OPTION,
   },
   async run({ values, positionals, out, env }) {
     const [dir, ...extra] = positionals;

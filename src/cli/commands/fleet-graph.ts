@@ -9,6 +9,7 @@ import {
 } from '../../fleet/index.ts';
 import { type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
+import { KUSTOMIZE_BIN_OPTION } from '../fleet-options.ts';
 
 const FORMATS = ['text', 'mermaid', 'dot'] as const;
 type Format = (typeof FORMATS)[number];
@@ -57,13 +58,7 @@ export const fleetGraphCommand: CommandSpec = {
       value: 'FORMAT',
       description: 'text (default), mermaid or dot.',
     },
-    'kustomize-bin': {
-      type: 'string',
-      value: 'PATH',
-      env: true,
-      description:
-        'The kustomize (or kubectl, for "kubectl kustomize") to build with (default: kustomize, else kubectl, on PATH).',
-    },
+    'kustomize-bin': KUSTOMIZE_BIN_OPTION,
   },
   async run({ values, positionals, out, env }) {
     const [dir, ...extra] = positionals;

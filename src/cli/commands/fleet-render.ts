@@ -9,6 +9,7 @@ import {
 } from '../../fleet/index.ts';
 import { type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
+import { KUSTOMIZE_BIN_OPTION } from '../fleet-options.ts';
 
 /** The library's option names as this command's flags (for errors from the library). */
 const FLAGS: Readonly<Record<string, string>> = {
@@ -68,13 +69,7 @@ export const fleetRenderCommand: CommandSpec = {
       description:
         'Render the fleet directory only; list sources outside it as unresolved (required for now).',
     },
-    'kustomize-bin': {
-      type: 'string',
-      value: 'PATH',
-      env: true,
-      description:
-        'The kustomize (or kubectl, for "kubectl kustomize") to build with (default: kustomize, else kubectl, on PATH).',
-    },
+    'kustomize-bin': KUSTOMIZE_BIN_OPTION,
     output: {
       type: 'string',
       short: 'o',
