@@ -20,6 +20,7 @@ export const FLAG_FOR_OPTION: Readonly<Record<string, string>> = {
   matchDir: '--match-dir',
   kustomizeBin: '--kustomize-bin',
   cluster: '--cluster',
+  all: '--all',
   outDir: '--output',
   offline: '--offline',
   maxSize: '--max-size',

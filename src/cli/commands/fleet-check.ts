@@ -5,14 +5,6 @@ import { type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { KUSTOMIZE_BIN_OPTION } from '../fleet-options.ts';
 
-/** The library's option names as this command's flags (for errors from the library). */
-const FLAGS: Readonly<Record<string, string>> = {
-  kustomizeBin: '--kustomize-bin',
-  cluster: '--cluster',
-  all: '--all',
-  offline: '--offline',
-};
-
 /** One line per finding, per cluster, then a summary line. */
 function textOf(check: FleetCheck): string[] {
   const lines: string[] = [];
@@ -96,32 +88,14 @@ export const fleetCheckCommand: CommandSpec = {
         { data: { option: 'offline' } },
       );
     const kustomizeBin = stringOption(values, 'kustomize-bin');
-    let check: FleetCheck;
-    try {
-      check = await checkFleet({
-        dir,
-        ...(all ? { all: true } : { cluster: cluster ?? '' }),
-        offline: true,
-        env,
-        ...(kustomizeBin === undefined ? {} : { kustomizeBin }),
-      });
-    } catch (error) {
-      throw cliError(error);
-    }
+    const check = await checkFleet({
+      dir,
+      ...(all ? { all: true } : { cluster: cluster ?? '' }),
+      offline: true,
+      env,
+      ...(kustomizeBin === undefined ? {} : { kustomizeBin }),
+    });
     out.result(textOf(check), check);
     return check.failed ? ExitCode.refused : ExitCode.ok;
   },
 };
-
-/** Library errors that name an option get the flag it came from here. */
-function cliError(error: unknown): unknown {
-  if (!(error instanceof AirlockError)) return error;
-  const option = error.data.option;
-  const flag = typeof option === 'string' ? FLAGS[option] : undefined;
-  if (flag === undefined || error.code !== 'INPUT_INVALID') return error;
-  return new AirlockError(error.code, `${flag}: ${error.message}`, {
-    cause: error,
-    details: error.details,
-    data: error.data,
-  });
-}

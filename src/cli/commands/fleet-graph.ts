@@ -1,7 +1,6 @@
 import { AirlockError } from '../../errors.ts';
 import {
   dependencyGraph,
-  type FleetRender,
   graphDOT,
   graphMermaid,
   graphText,
@@ -13,13 +12,6 @@ import { KUSTOMIZE_BIN_OPTION } from '../fleet-options.ts';
 
 const FORMATS = ['text', 'mermaid', 'dot'] as const;
 type Format = (typeof FORMATS)[number];
-
-/** The library's option names as this command's flags (for errors from the library). */
-const FLAGS: Readonly<Record<string, string>> = {
-  kustomizeBin: '--kustomize-bin',
-  cluster: '--cluster',
-  offline: '--offline',
-};
 
 export const fleetGraphCommand: CommandSpec = {
   name: 'fleet graph',
@@ -81,18 +73,13 @@ export const fleetGraphCommand: CommandSpec = {
         { data: { option: 'offline' } },
       );
     const kustomizeBin = stringOption(values, 'kustomize-bin');
-    let render: FleetRender;
-    try {
-      render = await renderFleet({
-        dir,
-        cluster,
-        offline: true,
-        env,
-        ...(kustomizeBin === undefined ? {} : { kustomizeBin }),
-      });
-    } catch (error) {
-      throw cliError(error);
-    }
+    const render = await renderFleet({
+      dir,
+      cluster,
+      offline: true,
+      env,
+      ...(kustomizeBin === undefined ? {} : { kustomizeBin }),
+    });
     const graph = dependencyGraph(render.groups);
     const human =
       format === 'mermaid'
@@ -104,16 +91,3 @@ export const fleetGraphCommand: CommandSpec = {
     return ExitCode.ok;
   },
 };
-
-/** Library errors that name an option get the flag it came from here. */
-function cliError(error: unknown): unknown {
-  if (!(error instanceof AirlockError)) return error;
-  const option = error.data.option;
-  const flag = typeof option === 'string' ? FLAGS[option] : undefined;
-  if (flag === undefined || error.code !== 'INPUT_INVALID') return error;
-  return new AirlockError(error.code, `${flag}: ${error.message}`, {
-    cause: error,
-    details: error.details,
-    data: error.data,
-  });
-}

@@ -11,14 +11,6 @@ import { type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { KUSTOMIZE_BIN_OPTION } from '../fleet-options.ts';
 
-/** The library's option names as this command's flags (for errors from the library). */
-const FLAGS: Readonly<Record<string, string>> = {
-  kustomizeBin: '--kustomize-bin',
-  cluster: '--cluster',
-  outDir: '--output',
-  offline: '--offline',
-};
-
 const asJSON = (render: FleetRender): unknown => ({
   cluster: render.cluster,
   objects: render.objects,
@@ -97,20 +89,15 @@ export const fleetRenderCommand: CommandSpec = {
       );
     const kustomizeBin = stringOption(values, 'kustomize-bin');
     const outDir = stringOption(values, 'output');
-    let render: FleetRender;
     let files: string[] | undefined;
-    try {
-      render = await renderFleet({
-        dir,
-        cluster,
-        offline: true,
-        env,
-        ...(kustomizeBin === undefined ? {} : { kustomizeBin }),
-      });
-      if (outDir !== undefined) files = await writeFleetRender(render, outDir);
-    } catch (error) {
-      throw cliError(error);
-    }
+    const render = await renderFleet({
+      dir,
+      cluster,
+      offline: true,
+      env,
+      ...(kustomizeBin === undefined ? {} : { kustomizeBin }),
+    });
+    if (outDir !== undefined) files = await writeFleetRender(render, outDir);
     if (files !== undefined && outDir !== undefined) {
       out.result(
         [
@@ -129,16 +116,3 @@ export const fleetRenderCommand: CommandSpec = {
     return ExitCode.ok;
   },
 };
-
-/** Library errors that name an option get the flag it came from here. */
-function cliError(error: unknown): unknown {
-  if (!(error instanceof AirlockError)) return error;
-  const option = error.data.option;
-  const flag = typeof option === 'string' ? FLAGS[option] : undefined;
-  if (flag === undefined || error.code !== 'INPUT_INVALID') return error;
-  return new AirlockError(error.code, `${flag}: ${error.message}`, {
-    cause: error,
-    details: error.details,
-    data: error.data,
-  });
-}
