@@ -11,6 +11,8 @@ const render = (yaml: string): FleetRender => {
     groups: [{ appliedBy: 'Kustomization/flux-system/flux-system', objects }],
     unresolved: [],
     objects: objects.length,
+    sources: [],
+    toolMs: 0,
   };
 };
 

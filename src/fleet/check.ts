@@ -14,7 +14,10 @@
 //   impersonate a ServiceAccount of its own namespace (resourceset.md §3);
 // - flux-instance-invalid: the FluxInstance fields the operator and the isolated architecture
 //   require (resourceset.md §3, docs/architecture.md);
-// - source-unresolved: what an offline render could not follow (warnings: it is not pulled).
+// - artifact-missing / artifact-unverified / source-invalid (online): the artifact each
+//   OCIRepository (and each OCI HelmRepository chart) selects exists and verifies with exactly
+//   the policy its spec.verify declares (./sources.ts);
+// - source-unresolved: what a render could not follow (warnings: it is not pulled).
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parse as parseCEL } from '@bufbuild/cel';
@@ -30,6 +33,7 @@ import {
   objectNamespace,
 } from './objects.ts';
 import { type FleetRender, renderFleet } from './render.ts';
+import type { FleetSourceOptions } from './sources.ts';
 import { checkAdmissionPolicies } from './admission.ts';
 import { checkSchemas } from './schema.ts';
 
@@ -42,8 +46,12 @@ export interface CheckFleetOptions {
   readonly all?: boolean;
   /** A kustomize or kubectl binary (default: PATH). */
   readonly kustomizeBin?: string;
-  /** Only offline checks exist yet: artifacts are not pulled or verified in the registry. */
-  readonly offline: true;
+  /** Check the fleet directory only: no registry is touched (artifacts are not verified). */
+  readonly offline?: boolean;
+  /** How OCI sources are reached and verified (online checks). */
+  readonly sources?: FleetSourceOptions;
+  /** A helm binary for HelmReleases (default: helm on PATH). */
+  readonly helmBin?: string;
   /** The environment for finding and running kustomize (default process.env). */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -53,6 +61,10 @@ export interface FleetClusterCheck {
   readonly findings: FleetFinding[];
   /** How many objects the cluster renders. */
   readonly objects: number;
+  /** How many OCI sources were followed and verified (online). */
+  readonly sources: number;
+  /** Milliseconds spent in kustomize and helm processes. */
+  readonly toolMs: number;
 }
 
 export interface FleetCheck {
@@ -638,11 +650,45 @@ class ClusterChecker {
   }
 }
 
+const SOURCE_RULES: Readonly<Record<string, string>> = {
+  REGISTRY_NOT_FOUND: 'artifact-missing',
+  VERIFICATION_FAILED: 'artifact-unverified',
+};
+
+/** Each followed source that is missing or does not verify with its own policy. */
+function sourceFindings(render: FleetRender): FleetFinding[] {
+  const appliers = new Map<string, string>();
+  for (const group of render.groups)
+    for (const o of group.objects)
+      appliers.set(
+        display(nestedString(o, 'kind'), objectNamespace(o) || 'default', objectName(o)),
+        group.appliedBy,
+      );
+  return render.sources.flatMap((source): FleetFinding[] => {
+    const failure = source.failure;
+    if (failure === undefined) return [];
+    const appliedBy = appliers.get(source.object);
+    return [
+      {
+        rule: SOURCE_RULES[failure.code] ?? 'source-invalid',
+        object: source.object,
+        ...(appliedBy === undefined ? {} : { appliedBy: escapeControl(appliedBy) }),
+        field: escapeControl(failure.field),
+        message: escapeControl(
+          [`${source.pulledFrom}: ${failure.message}`, ...failure.details].join('; '),
+        ),
+        severity: 'error',
+      },
+    ];
+  });
+}
+
 /** The checks on one rendered cluster (pure: the render in, findings out). */
 export function checkRender(render: FleetRender): FleetFinding[] {
   // The fleet's own ValidatingAdmissionPolicies (the D2 allowlist), evaluated with their CEL.
   return [
     ...new ClusterChecker(render).run(),
+    ...sourceFindings(render),
     ...checkAdmissionPolicies(render.groups),
     // Structural CRD rules (required fields, enums, duration patterns); see schema.ts.
     ...checkSchemas(render.groups),
@@ -677,11 +723,11 @@ async function clusterNames(dir: string): Promise<string[]> {
 
 /** Renders each cluster offline and checks it; failed when any finding is an error. */
 export async function checkFleet(options: CheckFleetOptions): Promise<FleetCheck> {
-  const offline: unknown = options.offline;
-  if (offline !== true)
+  const offline = options.offline === true;
+  if (!offline && options.sources === undefined)
     throw new AirlockError(
       'INPUT_INVALID',
-      'online checks (artifacts verified in the registry) are not built yet',
+      'checking online verifies every artifact in the registry: it needs a registry session',
       { data: { option: 'offline' } },
     );
   const all = options.all === true;
@@ -697,11 +743,21 @@ export async function checkFleet(options: CheckFleetOptions): Promise<FleetCheck
     const render = await renderFleet({
       dir: options.dir,
       cluster,
-      offline: true,
+      offline,
+      // A source that is missing or fails verification is a finding here, not a stop.
+      sourceFailures: 'report',
+      ...(options.sources === undefined || offline ? {} : { sources: options.sources }),
+      ...(options.helmBin === undefined ? {} : { helmBin: options.helmBin }),
       ...(options.kustomizeBin === undefined ? {} : { kustomizeBin: options.kustomizeBin }),
       ...(options.env === undefined ? {} : { env: options.env }),
     });
-    clusters.push({ cluster, findings: checkRender(render), objects: render.objects });
+    clusters.push({
+      cluster,
+      findings: checkRender(render),
+      objects: render.objects,
+      sources: render.sources.length,
+      toolMs: render.toolMs,
+    });
   }
   return {
     clusters,

@@ -62,3 +62,12 @@ export {
   type FleetClusterCheck,
 } from './check.ts';
 export { checkAdmissionPolicies } from './admission.ts';
+export {
+  FleetSources,
+  type FleetSourceOptions,
+  parseRegistryMappings,
+  type RegistryMapping,
+  type ResolvedSource,
+  secretValues,
+} from './sources.ts';
+export { findHelm, type HelmTool, releaseName, releaseValues } from './helm.ts';

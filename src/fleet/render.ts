@@ -36,6 +36,14 @@ import {
   readObjects,
 } from './objects.ts';
 import { buildResourceSet, marshalObject } from './resourceset.ts';
+import { findHelm, type HelmTool, releaseValues, templateRelease } from './helm.ts';
+import {
+  FleetSources,
+  type FleetSourceOptions,
+  ociRepositorySource,
+  type ResolvedSource,
+  type SourceSpec,
+} from './sources.ts';
 import { compileLabelSelector } from './selector.ts';
 import { readInputProviderDoc, readResourceSetDoc } from './spec.ts';
 import { type SubstituteSource, substituteObjects } from './substitute.ts';
@@ -47,8 +55,21 @@ export interface RenderFleetOptions {
   readonly cluster: string;
   /** A kustomize or kubectl binary (kubectl when its name starts with "kubectl"); default: PATH. */
   readonly kustomizeBin?: string;
-  /** Only offline rendering exists yet: sources outside the fleet are listed, not pulled. */
-  readonly offline: true;
+  /**
+   * Render the fleet directory only: no registry is touched, sources outside the fleet are
+   * listed as unresolved. Otherwise `sources` is required and every OCI source is followed.
+   */
+  readonly offline?: boolean;
+  /** How OCI sources are reached and verified (online rendering). */
+  readonly sources?: FleetSourceOptions;
+  /**
+   * What a source that is missing or fails verification does: `throw` (default) stops the
+   * render with its code; `report` records it in `sources` (fleet check turns it into a
+   * finding) and lists what needed it as unresolved.
+   */
+  readonly sourceFailures?: 'throw' | 'report';
+  /** A helm binary for HelmReleases (default: helm on PATH; without one they are not rendered). */
+  readonly helmBin?: string;
   /** The environment for finding and running kustomize (default process.env). */
   readonly env?: NodeJS.ProcessEnv;
   /** How deep Kustomizations and ResourceSets may nest (default 16). */
@@ -58,8 +79,10 @@ export interface RenderFleetOptions {
 export interface FleetRenderGroup {
   /** The Flux object that applies these objects: Kind/namespace/name. */
   readonly appliedBy: string;
-  /** For a Kustomization: its spec.path inside the fleet. */
+  /** For a Kustomization: its spec.path inside its source. */
   readonly path?: string;
+  /** The artifact the objects were built from (registry/repository@digest), when not the fleet. */
+  readonly source?: string;
   readonly objects: GoMap[];
 }
 
@@ -77,6 +100,10 @@ export interface FleetRender {
   readonly unresolved: UnresolvedSource[];
   /** The number of objects over all groups. */
   readonly objects: number;
+  /** Every OCI source followed (online): what it selected and how it verified, or why not. */
+  readonly sources: ResolvedSource[];
+  /** Milliseconds spent in kustomize and helm processes (the rest is airlock's own time). */
+  readonly toolMs: number;
 }
 
 const DEFAULT_MAX_DEPTH = 16;
@@ -152,6 +179,8 @@ interface KustomizationTask {
   readonly namespace: string;
   readonly spec: GoMap;
   readonly chain: readonly string[];
+  /** Online: the OCIRepository (Kind/namespace/name) it builds from; absent: the fleet. */
+  readonly source?: string;
 }
 
 interface ResourceSetTask {
@@ -161,7 +190,23 @@ interface ResourceSetTask {
   readonly chain: readonly string[];
 }
 
-type Task = KustomizationTask | ResourceSetTask;
+/** Online: an OCIRepository to resolve and verify. */
+interface SourceTask {
+  readonly type: 'source';
+  readonly appliedBy: string;
+  readonly spec: SourceSpec;
+  readonly chain: readonly string[];
+}
+
+/** Online: a HelmRelease whose chart is resolved, verified and (with helm) rendered. */
+interface HelmReleaseTask {
+  readonly type: 'helmrelease';
+  readonly appliedBy: string;
+  readonly object: GoMap;
+  readonly chain: readonly string[];
+}
+
+type Task = KustomizationTask | ResourceSetTask | SourceTask | HelmReleaseTask;
 
 function withPrefix(error: unknown, prefix: string, object: string): AirlockError {
   if (!(error instanceof AirlockError)) throw error;
@@ -253,6 +298,13 @@ function applyCopyFrom(objects: GoMap[], available: readonly GoMap[]): void {
   }
 }
 
+/** Online following: the sources, the helm binary, and what a failing source does. */
+interface Online {
+  readonly sources: FleetSources;
+  readonly helm: HelmTool | undefined;
+  readonly failures: 'throw' | 'report';
+}
+
 class Renderer {
   readonly groups: FleetRenderGroup[] = [];
   readonly unresolved: UnresolvedSource[] = [];
@@ -265,6 +317,8 @@ class Renderer {
   readonly #multitenant: boolean;
   readonly #maxDepth: number;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #online: Online | undefined;
+  readonly #keySecrets: ReadonlyMap<string, string>;
   #count = 0;
 
   constructor(options: {
@@ -274,6 +328,8 @@ class Renderer {
     multitenant: boolean;
     maxDepth: number;
     env: NodeJS.ProcessEnv;
+    online: Online | undefined;
+    keySecrets: ReadonlyMap<string, string>;
   }) {
     this.#tool = options.tool;
     this.#source = options.source;
@@ -281,6 +337,8 @@ class Renderer {
     this.#multitenant = options.multitenant;
     this.#maxDepth = options.maxDepth;
     this.#env = options.env;
+    this.#online = options.online;
+    this.#keySecrets = options.keySecrets;
   }
 
   enqueue(task: Task): void {
@@ -295,14 +353,52 @@ class Renderer {
     this.#queue.push(task);
   }
 
-  /** A Kustomization waits while a substituteFrom source it needs may still be rendered. */
+  #has(kind: string, namespace: string, name: string): boolean {
+    return findObject(this.#available, kind, namespace, name) !== undefined;
+  }
+
+  /** Whether an online source is still to be resolved (it is queued, or not rendered yet). */
+  #sourcePending(id: string): boolean {
+    return this.#online !== undefined && this.#online.sources.result(id) === undefined;
+  }
+
+  /**
+   * A task waits while something it needs may still be rendered: a Kustomization its
+   * substituteFrom ConfigMaps and Secrets and (online) its source, a source its key Secret, a
+   * HelmRelease its chart source and valuesFrom. In a cluster these retry until they appear.
+   */
   #waiting(task: Task): boolean {
-    if (task.type !== 'kustomization') return false;
-    return substituteSources(task.spec).some(
-      (s) =>
-        s.optional !== true &&
-        findObject(this.#available, s.kind, task.namespace, s.name) === undefined,
-    );
+    if (task.type === 'kustomization')
+      return (
+        substituteSources(task.spec).some(
+          (s) => s.optional !== true && !this.#has(s.kind, task.namespace, s.name),
+        ) ||
+        (task.source !== undefined && this.#sourcePending(task.source))
+      );
+    if (task.type === 'source') {
+      const name = str(field(field(task.spec.verify, 'secretRef'), 'name'));
+      return (
+        name !== '' &&
+        !this.#keySecrets.has(`${task.spec.namespace}/${name}`) &&
+        !this.#keySecrets.has(name) &&
+        !this.#has('Secret', task.spec.namespace, name)
+      );
+    }
+    if (task.type === 'helmrelease') {
+      const namespace = objectNamespace(task.object) || 'default';
+      const refs = field(task.object.get('spec'), 'valuesFrom');
+      const chart = this.#chartSourceId(task.object);
+      return (
+        (Array.isArray(refs) &&
+          refs.some(
+            (r) =>
+              field(r, 'optional') !== true &&
+              !this.#has(str(field(r, 'kind')), namespace, str(field(r, 'name'))),
+          )) ||
+        (chart !== undefined && this.#sourcePending(chart))
+      );
+    }
+    return false;
   }
 
   async run(): Promise<void> {
@@ -310,9 +406,9 @@ class Renderer {
     for (;;) {
       const task = this.#queue.shift();
       if (task === undefined) return;
-      // Ordered by discovery, as far as substitution allows: a Kustomization whose ConfigMap or
-      // Secret comes from a later group waits (in a cluster it retries); when nothing else can
-      // progress it runs, and substitution reports the missing source.
+      // Ordered by discovery, as far as dependencies allow: a task whose ConfigMap, Secret or
+      // source comes from a later group waits (in a cluster it retries); when nothing else can
+      // progress it runs, and reports what is missing.
       if (this.#waiting(task) && deferred < this.#queue.length) {
         this.#queue.push(task);
         deferred += 1;
@@ -320,6 +416,8 @@ class Renderer {
       }
       deferred = 0;
       if (task.type === 'kustomization') await this.#kustomization(task);
+      else if (task.type === 'source') await this.#resolveSource(task);
+      else if (task.type === 'helmrelease') await this.#helmRelease(task);
       else this.#resourceSet(task);
     }
   }
@@ -338,13 +436,79 @@ class Renderer {
     for (const object of group.objects) this.#follow(object, next);
   }
 
+  /** A source that failed: thrown (render), or left recorded for the check (report). */
+  #failed(result: ResolvedSource): void {
+    const failure = result.failure;
+    if (failure === undefined) return;
+    // A missing trusted root is the caller's to give, not a property of the fleet: never a finding.
+    if (this.#online?.failures === 'report' && failure.code !== 'TRUSTED_ROOT_REQUIRED') return;
+    const code = failure.code as ConstructorParameters<typeof AirlockError>[0];
+    throw new AirlockError(code, `${result.object}: ${failure.message}`, {
+      details: failure.details,
+      data: {
+        object: result.object,
+        field: failure.field,
+        ...(failure.option === undefined ? {} : { option: failure.option }),
+      },
+    });
+  }
+
+  async #resolveSource(task: SourceTask): Promise<void> {
+    const online = this.#online;
+    if (online === undefined) return;
+    this.#failed(await online.sources.resolve(task.spec, this.#available));
+  }
+
+  /** The usable source an object builds from, or undefined with the reason listed. */
+  #usableSource(object: string, sourceId: string): SourceSpec | undefined {
+    const online = this.#online;
+    const result = online?.sources.result(sourceId);
+    if (result === undefined) {
+      this.unresolved.push({
+        object,
+        source: sourceId,
+        reason: 'the source is not among the rendered objects',
+      });
+      return undefined;
+    }
+    if (result.failure !== undefined) {
+      this.unresolved.push({
+        object,
+        source: sourceId,
+        reason: `its source is not usable: ${result.failure.message}`,
+      });
+      return undefined;
+    }
+    const [kind = '', namespace = '', name = ''] = sourceId.split('/');
+    const found = this.#available.findLast(
+      (o) =>
+        isKind(o, 'source.toolkit.fluxcd.io', kind) &&
+        objectName(o) === name &&
+        (objectNamespace(o) || 'default') === namespace,
+    );
+    return found === undefined ? undefined : ociRepositorySource(found);
+  }
+
   async #kustomization(task: KustomizationTask): Promise<void> {
     const path = str(task.spec.get('path'));
     let objects: GoMap[];
+    let tree = this.#source;
+    let pulled: string | undefined;
+    const online = this.#online;
+    if (task.source !== undefined && online !== undefined) {
+      const spec = this.#usableSource(task.appliedBy, task.source);
+      if (spec === undefined) return;
+      try {
+        tree = await online.sources.tree(spec);
+      } catch (error) {
+        throw withPrefix(error, task.appliedBy, task.appliedBy);
+      }
+      pulled = online.sources.result(task.source)?.pulledFrom;
+    }
     try {
       objects = await buildKustomization(
         this.#tool,
-        this.#source,
+        tree,
         task.spec,
         { kustomization: task.appliedBy, path },
         this.#env,
@@ -362,7 +526,141 @@ class Renderer {
     } catch (error) {
       throw withPrefix(error, task.appliedBy, task.appliedBy);
     }
-    this.#add({ appliedBy: task.appliedBy, path, objects }, task.chain);
+    this.#add(
+      {
+        appliedBy: task.appliedBy,
+        path,
+        ...(pulled === undefined ? {} : { source: pulled }),
+        objects,
+      },
+      task.chain,
+    );
+  }
+
+  /** The source id of a HelmRelease's chartRef OCIRepository or its OCI HelmRepository chart. */
+  #chartSourceId(release: GoMap): string | undefined {
+    const spec = release.get('spec');
+    const namespace = objectNamespace(release) || 'default';
+    const chartRef = field(spec, 'chartRef');
+    if (isGoMap(chartRef))
+      return str(chartRef.get('kind')) === 'OCIRepository'
+        ? ref(
+            'OCIRepository',
+            str(chartRef.get('namespace')) || namespace,
+            str(chartRef.get('name')),
+          )
+        : undefined;
+    return field(field(spec, 'chart'), 'spec') === undefined
+      ? undefined
+      : ref('HelmRelease', namespace, objectName(release));
+  }
+
+  /** chart.spec → a HelmRepository of type oci: the chart as a source of its own. */
+  #helmRepositoryChart(
+    task: HelmReleaseTask,
+  ): { spec: SourceSpec } | { unresolved: UnresolvedSource } {
+    const namespace = objectNamespace(task.object) || 'default';
+    const chart = field(field(task.object.get('spec'), 'chart'), 'spec');
+    const sourceRef = field(chart, 'sourceRef');
+    const kind = str(field(sourceRef, 'kind'));
+    const repoNamespace = str(field(sourceRef, 'namespace')) || namespace;
+    const repoId = ref(kind, repoNamespace, str(field(sourceRef, 'name')));
+    const chartName = str(field(chart, 'chart'));
+    const unresolved = (reason: string): { unresolved: UnresolvedSource } => ({
+      unresolved: {
+        object: task.appliedBy,
+        source: `${repoId} chart ${escapeControl(chartName)}`,
+        reason,
+      },
+    });
+    if (kind !== 'HelmRepository')
+      return unresolved(`charts from a ${escapeControl(kind)} are not followed`);
+    const repository = this.#available.findLast(
+      (o) =>
+        isKind(o, 'source.toolkit.fluxcd.io', 'HelmRepository') &&
+        objectName(o) === str(field(sourceRef, 'name')) &&
+        (objectNamespace(o) || 'default') === repoNamespace,
+    );
+    if (repository === undefined)
+      return unresolved('the HelmRepository is not among the rendered objects');
+    const repoSpec = repository.get('spec');
+    if (str(field(repoSpec, 'type')) !== 'oci')
+      return unresolved('an HTTP Helm repository: only OCI Helm repositories are followed');
+    const version = str(field(chart, 'version')) || '*';
+    return {
+      spec: {
+        object: task.appliedBy,
+        namespace,
+        url: `${str(field(repoSpec, 'url')).replace(/\/+$/, '')}/${chartName}`,
+        ref: /^v?\d+\.\d+\.\d+([-+].*)?$/.test(version)
+          ? { tag: version.replaceAll('+', '_') }
+          : { semver: version },
+        verify: field(chart, 'verify'),
+        fieldPrefix: 'spec.chart.spec',
+        chart: true,
+      },
+    };
+  }
+
+  async #helmRelease(task: HelmReleaseTask): Promise<void> {
+    const online = this.#online;
+    if (online === undefined) return;
+    const spec = task.object.get('spec');
+    let source: SourceSpec | undefined;
+    if (isGoMap(field(spec, 'chartRef'))) {
+      const id = this.#chartSourceId(task.object);
+      if (id === undefined) {
+        this.unresolved.push({
+          object: task.appliedBy,
+          source: ref(
+            str(field(field(spec, 'chartRef'), 'kind')),
+            '',
+            str(field(field(spec, 'chartRef'), 'name')),
+          ),
+          reason: 'only chartRef to an OCIRepository is followed',
+        });
+        return;
+      }
+      source = this.#usableSource(task.appliedBy, id);
+    } else {
+      const found = this.#helmRepositoryChart(task);
+      if ('unresolved' in found) {
+        this.unresolved.push(found.unresolved);
+        return;
+      }
+      const result = await online.sources.resolve(found.spec, this.#available);
+      this.#failed(result);
+      source =
+        this.#usableSource(task.appliedBy, found.spec.object) === undefined
+          ? undefined
+          : found.spec;
+    }
+    if (source === undefined) return;
+    const result = online.sources.result(source.object);
+    if (online.helm === undefined) {
+      this.unresolved.push({
+        object: task.appliedBy,
+        source: `${source.object} ${result?.pulledFrom ?? ''}`.trim(),
+        reason: 'the chart was resolved and verified; no helm binary was found to render it',
+      });
+      return;
+    }
+    let objects: GoMap[];
+    try {
+      const chart = await online.sources.chart(source);
+      const values = releaseValues(task.object, this.#available, task.appliedBy);
+      objects = await templateRelease(online.helm, chart, task.object, values, task.appliedBy);
+    } catch (error) {
+      throw withPrefix(error, task.appliedBy, task.appliedBy);
+    }
+    this.#add(
+      {
+        appliedBy: task.appliedBy,
+        ...(result === undefined ? {} : { source: result.pulledFrom }),
+        objects,
+      },
+      task.chain,
+    );
   }
 
   #resourceSet(task: ResourceSetTask): void {
@@ -445,7 +743,7 @@ class Renderer {
     return docs.filter((d) => d.doc.type === 'Static').map((d) => d.object);
   }
 
-  /** What an object leads to: a ResourceSet to build, a Kustomization to render or to list. */
+  /** What an object leads to: a ResourceSet to build, a source, a Kustomization or a release. */
   #follow(object: GoMap, chain: readonly string[]): void {
     const namespace = objectNamespace(object) || 'default';
     const self = ref(nestedString(object, 'kind'), namespace, objectName(object));
@@ -453,8 +751,21 @@ class Renderer {
       this.enqueue({ type: 'resourceset', appliedBy: self, object, chain });
       return;
     }
+    if (isKind(object, 'source.toolkit.fluxcd.io', 'OCIRepository')) {
+      if (this.#online !== undefined && !this.#fleetSources.has(self))
+        this.enqueue({ type: 'source', appliedBy: self, spec: ociRepositorySource(object), chain });
+      return;
+    }
     if (isKind(object, 'helm.toolkit.fluxcd.io', 'HelmRelease')) {
       const spec = object.get('spec');
+      if (spec !== undefined && field(spec, 'suspend') === true) {
+        this.unresolved.push({
+          object: self,
+          source: 'none',
+          reason: 'suspended: it is not reconciled',
+        });
+        return;
+      }
       const chartRef = field(spec, 'chartRef');
       const sourceRef = field(field(field(spec, 'chart'), 'spec'), 'sourceRef');
       const source = isGoMap(chartRef)
@@ -466,33 +777,49 @@ class Renderer {
         : isGoMap(sourceRef)
           ? `${ref(str(sourceRef.get('kind')), str(sourceRef.get('namespace')) || namespace, str(sourceRef.get('name')))} chart ${escapeControl(str(field(field(field(spec, 'chart'), 'spec'), 'chart')))}`
           : 'none';
-      this.unresolved.push({
-        object: self,
-        source,
-        reason: 'offline: Helm charts are not pulled or rendered',
-      });
+      const sourceNamespace = isGoMap(chartRef)
+        ? str(chartRef.get('namespace')) || namespace
+        : str(field(sourceRef, 'namespace')) || namespace;
+      if (this.#online === undefined) {
+        this.unresolved.push({
+          object: self,
+          source,
+          reason: 'offline: Helm charts are not pulled or rendered',
+        });
+        return;
+      }
+      if (this.#multitenant && sourceNamespace !== namespace) {
+        this.unresolved.push({
+          object: self,
+          source,
+          reason: 'the multitenant FluxInstance denies sources in another namespace',
+        });
+        return;
+      }
+      this.enqueue({ type: 'helmrelease', appliedBy: self, object, chain });
       return;
     }
     if (!isKind(object, 'kustomize.toolkit.fluxcd.io', 'Kustomization')) return;
     const spec = object.get('spec');
     if (!isGoMap(spec)) return;
     const sourceRef = spec.get('sourceRef');
+    const sourceKind = str(field(sourceRef, 'kind'));
     const sourceNamespace = str(field(sourceRef, 'namespace')) || namespace;
-    const source = ref(
-      str(field(sourceRef, 'kind')),
-      sourceNamespace,
-      str(field(sourceRef, 'name')),
-    );
+    const source = ref(sourceKind, sourceNamespace, str(field(sourceRef, 'name')));
     if (spec.get('suspend') === true) {
       this.unresolved.push({ object: self, source, reason: 'suspended: it is not reconciled' });
       return;
     }
-    if (!this.#fleetSources.has(source)) {
+    const own = this.#fleetSources.has(source);
+    if (!own && (this.#online === undefined || sourceKind !== 'OCIRepository')) {
       if (!this.#seen.has(self))
         this.unresolved.push({
           object: self,
           source,
-          reason: "offline: only the fleet's own source is rendered; this artifact is not pulled",
+          reason:
+            this.#online === undefined
+              ? "offline: only the fleet's own source is rendered; this artifact is not pulled"
+              : `a ${escapeControl(sourceKind)} source: only OCIRepositories are followed`,
         });
       this.#seen.add(self);
       return;
@@ -506,7 +833,14 @@ class Renderer {
       });
       return;
     }
-    this.enqueue({ type: 'kustomization', appliedBy: self, namespace, spec, chain });
+    this.enqueue({
+      type: 'kustomization',
+      appliedBy: self,
+      namespace,
+      spec,
+      chain,
+      ...(own ? {} : { source }),
+    });
   }
 }
 
@@ -577,13 +911,13 @@ function rootOf(
 
 /** Renders one cluster of a fleet offline: every object it would end up with, by applier. */
 export async function renderFleet(options: RenderFleetOptions): Promise<FleetRender> {
-  const offline: unknown = options.offline;
-  if (offline !== true)
+  const offline = options.offline === true;
+  if (!offline && options.sources === undefined)
     throw new AirlockError(
       'INPUT_INVALID',
-      'online rendering (following sources into the registry) is not built yet',
+      'rendering online follows sources into the registry: it needs a registry session',
       {
-        details: ['render offline: sources outside the fleet are listed as unresolved'],
+        details: ['render offline, or give the registry session and policies'],
         data: { option: 'offline' },
       },
     );
@@ -616,9 +950,13 @@ export async function renderFleet(options: RenderFleetOptions): Promise<FleetRen
     );
   }
   const env = options.env ?? process.env;
-  const tool = await findKustomize(options.kustomizeBin, env);
+  const stats = { ms: 0 };
+  const tool = { ...(await findKustomize(options.kustomizeBin, env)), stats };
+  const helm = offline ? undefined : await findHelm(options.helmBin, env);
   const instance = await findFluxInstance(clusterDir);
   const root = rootOf(options.cluster, instance);
+  const sources =
+    offline || options.sources === undefined ? undefined : new FleetSources(options.sources);
   const source = await copySource(dir);
   try {
     const renderer = new Renderer({
@@ -628,6 +966,15 @@ export async function renderFleet(options: RenderFleetOptions): Promise<FleetRen
       multitenant: root.multitenant,
       maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH,
       env,
+      online:
+        sources === undefined
+          ? undefined
+          : {
+              sources,
+              helm: helm === undefined ? undefined : { ...helm, stats },
+              failures: options.sourceFailures ?? 'throw',
+            },
+      keySecrets: options.sources?.keySecrets ?? new Map(),
     });
     renderer.enqueue(root.task);
     await renderer.run();
@@ -636,9 +983,11 @@ export async function renderFleet(options: RenderFleetOptions): Promise<FleetRen
       groups: renderer.groups,
       unresolved: renderer.unresolved,
       objects: renderer.groups.reduce((n, g) => n + g.objects.length, 0),
+      sources: sources?.results ?? [],
+      toolMs: Math.round(stats.ms),
     };
   } finally {
-    await source.dispose();
+    await Promise.all([source.dispose(), sources?.dispose()]);
   }
 }
 

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { AirlockError } from '../../src/errors.ts';
-import { type CommandSpec, parseCommandArgs } from '../../src/cli/command.ts';
+import { buildSession, type CommandSpec, parseCommandArgs } from '../../src/cli/command.ts';
+import type { Session } from '../../src/session/index.ts';
 import { exitCodeFor } from '../../src/cli/exit-codes.ts';
 import { Output } from '../../src/cli/output.ts';
 
@@ -25,6 +26,7 @@ export async function runCommand(
   const stderr = new PassThrough();
   stderr.resume();
   const out = new Output({ stdout, stderr }, { json: args.includes('--json'), verbose: false });
+  let session: Session | undefined;
   try {
     const { values, positionals } = parseCommandArgs(spec, args, {});
     const code = await spec.run({
@@ -34,11 +36,15 @@ export async function runCommand(
       env: options.env ?? process.env,
       stdin: Readable.from([options.stdin ?? '']),
       signal: new AbortController().signal,
-      session: () => Promise.reject(new Error('no session')),
+      // The registry flags make the session, as in the command table (src/cli/app.ts).
+      session: async () =>
+        (session ??= await buildSession(values, options.env ?? process.env, Readable.from([]))),
     });
     return { code, stdout: Buffer.concat(chunks).toString('utf8') };
   } catch (error) {
     assert.ok(error instanceof AirlockError, String(error));
     return { code: exitCodeFor(error.code), stdout: '', error };
+  } finally {
+    session?.close();
   }
 }

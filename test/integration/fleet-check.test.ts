@@ -271,12 +271,26 @@ describe('fleet check --offline: the fleet fleet init writes', () => {
     });
   });
 
-  it('without --offline, or without a cluster: invalid input, exit 2', async () => {
+  it('online, the placeholder key is a finding before any registry is asked; no cluster is usage', async () => {
     const fleet = join(dir.path, 'clean');
-    const online = await cli([fleet, '--cluster', 'dev']);
-    assert.equal(online.code, ExitCode.invalidInput);
-    assert.equal(online.error?.code, 'INPUT_INVALID');
-    assert.equal(online.error.data.option, 'offline');
+    // The scaffold's cosign-pub Secret holds a placeholder, not a key: every source that verifies
+    // with it fails (artifact-unverified), decided before the registry (which does not exist).
+    const online = await cli([
+      fleet,
+      '--cluster',
+      'dev',
+      '--kustomize-bin',
+      kubectlBinary(),
+      '--json',
+    ]);
+    assert.equal(online.code, ExitCode.refused, online.error?.message);
+    const unverified = errors(JSON.parse(online.stdout) as FleetCheck).filter(
+      (f) => f.rule === 'artifact-unverified',
+    );
+    assert.ok(
+      unverified.length > 0 && unverified.every((f) => f.field === 'spec.verify.secretRef.name'),
+      online.stdout,
+    );
     const none = await cli([fleet, '--offline']);
     assert.equal(none.code, ExitCode.invalidInput);
     assert.equal(none.error?.code, 'USAGE');

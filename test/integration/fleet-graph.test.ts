@@ -134,10 +134,10 @@ describe('fleet graph --offline: the fleet fleet init writes', () => {
     );
   });
 
-  it('without --offline: INPUT_INVALID (online is not built yet); a bad --format is usage', async () => {
-    const online = await cli([fleet, '--cluster', 'dev']);
-    assert.equal(online.error?.code, 'INPUT_INVALID');
-    assert.equal(online.code, 2);
+  it('online, a source whose key does not load stops the graph (exit 3); a bad --format is usage', async () => {
+    const online = await cli([fleet, '--cluster', 'dev', '--kustomize-bin', kubectlBinary()]);
+    assert.equal(online.error?.code, 'VERIFICATION_FAILED');
+    assert.equal(online.code, 3);
     const format = await cli([...base(), '--format', 'svg']);
     assert.equal(format.error?.code, 'USAGE');
   });

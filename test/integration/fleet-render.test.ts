@@ -228,10 +228,11 @@ describe('fleet render --offline: the fleet fleet init writes', () => {
     assert.equal(again.error?.code, 'INPUT_INVALID');
   });
 
-  it('refuses online rendering, a cluster that does not exist, and a missing kustomize', async () => {
+  it('online refuses an unloadable key Secret; a cluster that does not exist, a missing kustomize', async () => {
+    // The scaffold's cosign-pub holds a placeholder: online, verification fails before any pull.
     const online = await cli([fleet, '--cluster', 'dev', '--kustomize-bin', kubectlBinary()]);
-    assert.equal(online.error?.code, 'INPUT_INVALID');
-    assert.equal(online.error.data.option, 'offline');
+    assert.equal(online.error?.code, 'VERIFICATION_FAILED');
+    assert.equal(online.error.data.field, 'spec.verify.secretRef.name');
     const error = await assertRejectsCode(
       () =>
         renderFleet({

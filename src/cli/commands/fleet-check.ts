@@ -3,7 +3,11 @@ import { escapeControl } from '../../core/index.ts';
 import { checkFleet, type FleetCheck } from '../../fleet/index.ts';
 import { type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
-import { KUSTOMIZE_BIN_OPTION } from '../fleet-options.ts';
+import {
+  FLEET_SOURCE_OPTIONS,
+  fleetRenderOptions,
+  KUSTOMIZE_BIN_OPTION,
+} from '../fleet-options.ts';
 
 /** One line per finding, per cluster, then a summary line. */
 function textOf(check: FleetCheck): string[] {
@@ -15,7 +19,9 @@ function textOf(check: FleetCheck): string[] {
     const w = c.findings.length - e;
     errors += e;
     warnings += w;
-    lines.push(`${escapeControl(c.cluster)}: ${c.objects} objects, ${e} errors, ${w} warnings`);
+    lines.push(
+      `${escapeControl(c.cluster)}: ${c.objects} objects, ${c.sources} sources verified or failed, ${e} errors, ${w} warnings`,
+    );
     for (const f of c.findings)
       lines.push(
         `  ${f.severity} ${f.rule} ${f.object} ${f.field}: ${escapeControl(f.message)}${f.appliedBy === undefined || f.appliedBy === '' ? '' : ` (applied by ${f.appliedBy})`}`,
@@ -30,9 +36,9 @@ function textOf(check: FleetCheck): string[] {
 export const fleetCheckCommand: CommandSpec = {
   name: 'fleet check',
   usage:
-    'airlock fleet check FLEET_DIR (--cluster NAME | --all) --offline [--kustomize-bin PATH] [--json]',
+    'airlock fleet check FLEET_DIR (--cluster NAME | --all) [--offline | --registry-map FROM=TO --trusted-root FILE …] [--json]',
   description: [
-    'Renders each cluster of a fleet as "fleet render --offline" does and checks what it would',
+    'Renders each cluster of a fleet as "fleet render" does and checks what it would',
     'apply; each finding names its rule, object, field and the Flux object that applies it:',
     '  verify-missing, verify-key-missing   every OCIRepository verifies with cosign (key Secret',
     '                                       in the rendered set, or a complete matchOIDCIdentity)',
@@ -41,17 +47,26 @@ export const fleetCheckCommand: CommandSpec = {
     '  copy-from-missing                    every fluxcd.controlplane.io/copyFrom source exists',
     '  service-account-missing              tenant Flux objects of a multitenant FluxInstance',
     '  flux-instance-invalid                name flux, distribution, OCI sync',
-    '  source-unresolved                    (warning) sources the offline render does not follow',
+    "  admission-denied                     the fleet's own ValidatingAdmissionPolicies (their CEL)",
+    '  schema-invalid                       structural rules of the Flux CRDs',
+    '  artifact-missing                     the artifact an OCIRepository selects does not exist',
+    '  artifact-unverified                  it does not verify with exactly its spec.verify',
+    '  source-unresolved                    (warning) sources the render does not follow',
+    '',
+    'Online (the default) every OCIRepository and OCI chart is resolved in the registry and',
+    'verified with the policy it declares: its key Secret (from the fleet, or --key-secret) or',
+    'its matchOIDCIdentity against --trusted-root. No flag adds a key or an identity. --offline',
+    'checks the fleet directory alone.',
     '',
     '--all checks every directory under clusters/ that holds manifests. Exit 3 when any finding',
-    'is an error, 0 when there are only warnings. --offline is required for now: artifacts are',
-    'not yet pulled or verified in the registry.',
+    'is an error, 0 when there are only warnings.',
   ].join('\n'),
   examples: [
     'airlock fleet check ./fleet --all --offline',
-    'airlock fleet check ./fleet --cluster prod --offline --json',
+    'airlock fleet check ./fleet --all --registry-map ghcr.io/acme=registry.internal/acme --trusted-root trusted_root.json',
+    'airlock fleet check ./fleet --cluster prod --key-secret flux-system/cosign-pub=cosign.pub --json',
   ],
-  registry: false,
+  registry: true,
   options: {
     cluster: {
       type: 'string',
@@ -59,13 +74,11 @@ export const fleetCheckCommand: CommandSpec = {
       description: 'The cluster to check (its directory is clusters/NAME).',
     },
     all: { type: 'boolean', description: 'Check every cluster under clusters/.' },
-    offline: {
-      type: 'boolean',
-      description: 'Check the fleet directory only, without the registry (required for now).',
-    },
     'kustomize-bin': KUSTOMIZE_BIN_OPTION,
+    ...FLEET_SOURCE_OPTIONS,
   },
-  async run({ values, positionals, out, env }) {
+  async run(context) {
+    const { values, positionals, out } = context;
     const [dir, ...extra] = positionals;
     if (dir === undefined || extra.length > 0)
       throw new AirlockError('USAGE', 'fleet check takes one FLEET_DIR', {
@@ -81,19 +94,10 @@ export const fleetCheckCommand: CommandSpec = {
           details: ['Name one cluster (a directory under clusters/) or check them all with --all.'],
         },
       );
-    if (values.offline !== true)
-      throw new AirlockError(
-        'INPUT_INVALID',
-        'online checks (artifacts verified in the registry) are not built yet: use --offline',
-        { data: { option: 'offline' } },
-      );
-    const kustomizeBin = stringOption(values, 'kustomize-bin');
     const check = await checkFleet({
       dir,
       ...(all ? { all: true } : { cluster: cluster ?? '' }),
-      offline: true,
-      env,
-      ...(kustomizeBin === undefined ? {} : { kustomizeBin }),
+      ...(await fleetRenderOptions(context)),
     });
     out.result(textOf(check), check);
     return check.failed ? ExitCode.refused : ExitCode.ok;

@@ -8,7 +8,11 @@ import {
 } from '../../fleet/index.ts';
 import { type CommandSpec, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
-import { KUSTOMIZE_BIN_OPTION } from '../fleet-options.ts';
+import {
+  FLEET_SOURCE_OPTIONS,
+  fleetRenderOptions,
+  KUSTOMIZE_BIN_OPTION,
+} from '../fleet-options.ts';
 
 const FORMATS = ['text', 'mermaid', 'dot'] as const;
 type Format = (typeof FORMATS)[number];
@@ -16,7 +20,7 @@ type Format = (typeof FORMATS)[number];
 export const fleetGraphCommand: CommandSpec = {
   name: 'fleet graph',
   usage:
-    'airlock fleet graph FLEET_DIR --cluster NAME --offline [--format text|mermaid|dot] [--kustomize-bin PATH] [--json]',
+    'airlock fleet graph FLEET_DIR --cluster NAME [--offline | --registry-map FROM=TO …] [--format text|mermaid|dot] [--json]',
   description: [
     'Prints the dependsOn graph of one cluster of a fleet: the cluster is rendered as',
     '"airlock fleet render" renders it, then every Kustomization, HelmRelease and ResourceSet',
@@ -27,23 +31,21 @@ export const fleetGraphCommand: CommandSpec = {
     '--format mermaid prints a Mermaid flowchart, --format dot a Graphviz digraph (arrows run',
     'from the dependency to the object that waits for it); --json the graph as data.',
     '',
-    '--offline is required for now (see "airlock fleet render --help").',
+    'Online (the default) the graph includes what the pulled artifacts and charts declare;',
+    'the source flags are those of "airlock fleet render --help".',
   ].join('\n'),
   examples: [
     'airlock fleet graph ./fleet --cluster dev --offline',
+    'airlock fleet graph ./fleet --cluster prod --registry-map ghcr.io/acme=registry.internal/acme --trusted-root trusted_root.json',
     'airlock fleet graph ./fleet --cluster prod --offline --format mermaid > graph.mmd',
     'airlock fleet graph ./fleet --cluster prod --offline --format dot | dot -Tsvg > graph.svg',
   ],
-  registry: false,
+  registry: true,
   options: {
     cluster: {
       type: 'string',
       value: 'NAME',
       description: 'The cluster to graph (its directory is clusters/NAME).',
-    },
-    offline: {
-      type: 'boolean',
-      description: 'Render the fleet directory only (required for now).',
     },
     format: {
       type: 'string',
@@ -51,8 +53,10 @@ export const fleetGraphCommand: CommandSpec = {
       description: 'text (default), mermaid or dot.',
     },
     'kustomize-bin': KUSTOMIZE_BIN_OPTION,
+    ...FLEET_SOURCE_OPTIONS,
   },
-  async run({ values, positionals, out, env }) {
+  async run(context) {
+    const { values, positionals, out } = context;
     const [dir, ...extra] = positionals;
     if (dir === undefined || extra.length > 0)
       throw new AirlockError('USAGE', 'fleet graph takes one FLEET_DIR', {
@@ -66,20 +70,7 @@ export const fleetGraphCommand: CommandSpec = {
     const format = (stringOption(values, 'format') ?? 'text') as Format;
     if (!FORMATS.includes(format))
       throw new AirlockError('USAGE', `--format must be one of ${FORMATS.join(', ')}`);
-    if (values.offline !== true)
-      throw new AirlockError(
-        'INPUT_INVALID',
-        'online rendering (following sources into the registry) is not built yet: use --offline',
-        { data: { option: 'offline' } },
-      );
-    const kustomizeBin = stringOption(values, 'kustomize-bin');
-    const render = await renderFleet({
-      dir,
-      cluster,
-      offline: true,
-      env,
-      ...(kustomizeBin === undefined ? {} : { kustomizeBin }),
-    });
+    const render = await renderFleet({ dir, cluster, ...(await fleetRenderOptions(context)) });
     const graph = dependencyGraph(render.groups);
     const human =
       format === 'mermaid'
