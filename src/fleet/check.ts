@@ -683,8 +683,34 @@ function sourceFindings(render: FleetRender): FleetFinding[] {
   });
 }
 
+/** Each finding with the file (and artifact) its object came from, the last applied winning. */
+function withFiles(findings: FleetFinding[], render: FleetRender): FleetFinding[] {
+  const origins = new Map<string, { file: string; source?: string }>();
+  for (const group of render.groups)
+    group.objects.forEach((object, index) => {
+      const file = group.files?.[index];
+      if (file === undefined) return;
+      const kind = nestedString(object, 'kind');
+      const origin = {
+        file: escapeControl(file),
+        ...(group.source === undefined ? {} : { source: escapeControl(group.source) }),
+      };
+      // Findings name namespaced objects with their namespace (default when none is set).
+      origins.set(display(kind, objectNamespace(object), objectName(object)), origin);
+      origins.set(display(kind, objectNamespace(object) || 'default', objectName(object)), origin);
+    });
+  return findings.map((finding) => {
+    const origin = origins.get(finding.object);
+    return origin === undefined ? finding : { ...finding, ...origin };
+  });
+}
+
 /** The checks on one rendered cluster (pure: the render in, findings out). */
 export function checkRender(render: FleetRender): FleetFinding[] {
+  return withFiles(checkFindings(render), render);
+}
+
+function checkFindings(render: FleetRender): FleetFinding[] {
   // The fleet's own ValidatingAdmissionPolicies (the D2 allowlist), evaluated with their CEL.
   return [
     ...new ClusterChecker(render).run(),

@@ -195,7 +195,11 @@ const field = (value: GoValue | undefined, key: string): GoValue | undefined =>
  * spec.images merged into `images` by name (name, newName and newTag, as the generator copies
  * them). The v1beta2 patchesStrategicMerge/patchesJson6902 fields are gone from the v1 API.
  */
-export async function writeKustomization(dir: string, spec: GoMap): Promise<void> {
+export async function writeKustomization(
+  dir: string,
+  spec: GoMap,
+  options: { origins?: boolean } = {},
+): Promise<{ addedOrigins: boolean }> {
   let name = await existingKustomizationFile(dir);
   let kustomization: GoMap;
   if (name === undefined) {
@@ -214,7 +218,7 @@ export async function writeKustomization(dir: string, spec: GoMap): Promise<void
       !(Array.isArray(patches) && patches.length > 0) &&
       !(Array.isArray(images) && images.length > 0);
     // The file is used as it is when the Kustomization adds nothing to it.
-    if (nothingToAdd) return;
+    if (nothingToAdd && options.origins !== true) return { addedOrigins: false };
     const text = await readFile(join(dir, name), 'utf8');
     let parsed: GoValue;
     try {
@@ -252,7 +256,54 @@ export async function writeKustomization(dir: string, spec: GoMap): Promise<void
     }
     kustomization.set('images', merged);
   }
+  // kustomize's origin annotations say which file each object came from (for findings); they
+  // are removed again after the build unless the fleet asked for them itself.
+  let addedOrigins = false;
+  if (options.origins === true) {
+    const metadata = kustomization.get('buildMetadata');
+    const list = Array.isArray(metadata) ? metadata : [];
+    if (!list.includes(ORIGIN_OPTION)) {
+      kustomization.set('buildMetadata', [...list, ORIGIN_OPTION]);
+      addedOrigins = true;
+    }
+  }
   await writeFile(join(dir, name), marshalGoYAML(kustomization));
+  return { addedOrigins };
+}
+
+const ORIGIN_OPTION = 'originAnnotations';
+const ORIGIN_ANNOTATION = 'config.kubernetes.io/origin';
+
+/**
+ * The file an object came from, relative to the source root, from kustomize's origin annotation
+ * (`path:` for a resource, `configuredIn:` for a generated one; relative to the built directory);
+ * the annotation is removed when airlock added it.
+ */
+function takeOrigin(object: GoMap, builtDir: string, remove: boolean): string | undefined {
+  const annotations = field(object.get('metadata'), 'annotations');
+  if (!isGoMap(annotations)) return undefined;
+  const origin = annotations.get(ORIGIN_ANNOTATION);
+  if (remove) {
+    annotations.delete(ORIGIN_ANNOTATION);
+    const metadata = object.get('metadata');
+    if (annotations.size === 0 && isGoMap(metadata)) metadata.delete('annotations');
+  }
+  if (typeof origin !== 'string') return undefined;
+  let parsed: GoValue;
+  try {
+    parsed = parseGoYAML(origin);
+  } catch {
+    return undefined;
+  }
+  const path = field(parsed, 'path') ?? field(parsed, 'configuredIn');
+  if (typeof path !== 'string' || path === '') return undefined;
+  return posix.normalize(posix.join(builtDir === '' ? '.' : builtDir, path));
+}
+
+/** What a build printed: the objects, and per object the file it came from (when known). */
+export interface KustomizeBuild {
+  readonly objects: GoMap[];
+  readonly files: (string | undefined)[];
 }
 
 /**
@@ -413,7 +464,7 @@ export async function buildKustomization(
   spec: GoMap,
   context: KustomizeBuildContext,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<GoMap[]> {
+): Promise<KustomizeBuild> {
   const where = `${context.kustomization} (path ${JSON.stringify(escapeControl(context.path))})`;
   const work = await cloneSource(source);
   try {
@@ -430,7 +481,7 @@ export async function buildKustomization(
           data: { object: context.kustomization, field: 'spec.path' },
         },
       );
-    await writeKustomization(dir, spec);
+    const { addedOrigins } = await writeKustomization(dir, spec, { origins: true });
     await checkKustomizationReferences(work.root, where);
     let output: string;
     try {
@@ -458,7 +509,9 @@ export async function buildKustomization(
       });
     }
     try {
-      return readObjects(output);
+      const objects = readObjects(output);
+      const builtDir = securePath(context.path);
+      return { objects, files: objects.map((o) => takeOrigin(o, builtDir, addedOrigins)) };
     } catch (error) {
       throw new AirlockError(
         'CONFIG_INVALID',

@@ -81,9 +81,14 @@ export interface FleetRenderGroup {
   readonly appliedBy: string;
   /** For a Kustomization: its spec.path inside its source. */
   readonly path?: string;
-  /** The artifact the objects were built from (registry/repository@digest), when not the fleet. */
+  /** The artifact the objects' files are in (registry/repository@digest), when not the fleet. */
   readonly source?: string;
   readonly objects: GoMap[];
+  /**
+   * Per object (same order), the file it came from, relative to its source's root: from
+   * kustomize's origin annotations, or the ResourceSet's own file; undefined when unknown (Helm).
+   */
+  readonly files?: readonly (string | undefined)[];
 }
 
 export interface UnresolvedSource {
@@ -319,6 +324,8 @@ class Renderer {
   readonly #env: NodeJS.ProcessEnv;
   readonly #online: Online | undefined;
   readonly #keySecrets: ReadonlyMap<string, string>;
+  /** Where each rendered object came from: its file and the artifact that file is in. */
+  readonly #origins = new WeakMap<GoMap, { file?: string; source?: string }>();
   #count = 0;
 
   constructor(options: {
@@ -432,6 +439,13 @@ class Renderer {
       );
     this.groups.push(group);
     this.#available.push(...group.objects);
+    group.objects.forEach((object, index) => {
+      const file = group.files?.[index];
+      this.#origins.set(object, {
+        ...(file === undefined ? {} : { file }),
+        ...(group.source === undefined ? {} : { source: group.source }),
+      });
+    });
     const next = [...chain, group.appliedBy];
     for (const object of group.objects) this.#follow(object, next);
   }
@@ -492,6 +506,7 @@ class Renderer {
   async #kustomization(task: KustomizationTask): Promise<void> {
     const path = str(task.spec.get('path'));
     let objects: GoMap[];
+    let files: (string | undefined)[];
     let tree = this.#source;
     let pulled: string | undefined;
     const online = this.#online;
@@ -506,13 +521,15 @@ class Renderer {
       pulled = online.sources.result(task.source)?.pulledFrom;
     }
     try {
-      objects = await buildKustomization(
+      const built = await buildKustomization(
         this.#tool,
         tree,
         task.spec,
         { kustomization: task.appliedBy, path },
         this.#env,
       );
+      objects = built.objects;
+      files = built.files;
       const substitute = inlineSubstitute(task.spec);
       const strategy = str(field(task.spec.get('postBuild'), 'substituteStrategy'));
       objects = substituteObjects(objects, {
@@ -532,6 +549,7 @@ class Renderer {
         path,
         ...(pulled === undefined ? {} : { source: pulled }),
         objects,
+        files,
       },
       task.chain,
     );
@@ -693,7 +711,17 @@ class Renderer {
       else throw withPrefix(error, task.appliedBy, task.appliedBy);
     }
     applyCopyFrom(objects, this.#available);
-    this.#add({ appliedBy: task.appliedBy, objects }, task.chain);
+    // Generated objects come from the ResourceSet's own file (and the artifact it is in).
+    const origin = this.#origins.get(task.object);
+    this.#add(
+      {
+        appliedBy: task.appliedBy,
+        ...(origin?.source === undefined ? {} : { source: origin.source }),
+        objects,
+        files: objects.map(() => origin?.file),
+      },
+      task.chain,
+    );
   }
 
   /**

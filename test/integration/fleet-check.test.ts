@@ -50,7 +50,10 @@ describe('fleet check --offline: the fleet fleet init writes', () => {
   /** Checks dev through the CLI (--json), asserting exit 3 and the one expected error finding. */
   async function expectFinding(
     fleet: string,
-    expected: Pick<FleetFinding, 'rule' | 'object' | 'field'> & { appliedBy?: string },
+    expected: Pick<FleetFinding, 'rule' | 'object' | 'field'> & {
+      appliedBy?: string;
+      file?: string;
+    },
   ): Promise<FleetFinding> {
     const run = await cli([
       fleet,
@@ -69,6 +72,8 @@ describe('fleet check --offline: the fleet fleet init writes', () => {
     const hit = found.find((f) => f.object === expected.object && f.field === expected.field);
     assert.ok(hit, `no ${expected.rule} on ${expected.object} ${expected.field}: ${run.stdout}`);
     if (expected.appliedBy !== undefined) assert.equal(hit.appliedBy, expected.appliedBy);
+    // The file of the fleet the object came from (the ResourceSet's own file for its objects).
+    if (expected.file !== undefined) assert.equal(hit.file, expected.file);
     return hit;
   }
 
@@ -112,6 +117,7 @@ describe('fleet check --offline: the fleet fleet init writes', () => {
     await expectFinding(fleet, {
       rule: 'verify-missing',
       object: 'OCIRepository/rbac/platform',
+      file: 'platform/2-security.yaml',
       field: 'spec.verify',
       appliedBy: 'ResourceSet/flux-system/security',
     });
@@ -126,6 +132,7 @@ describe('fleet check --offline: the fleet fleet init writes', () => {
     const hit = await expectFinding(fleet, {
       rule: 'admission-denied',
       object: 'OCIRepository/rbac/platform',
+      file: 'platform/2-security.yaml',
       field: 'spec.url',
       appliedBy: 'ResourceSet/flux-system/security',
     });
@@ -137,6 +144,7 @@ describe('fleet check --offline: the fleet fleet init writes', () => {
     await expectFinding(fleet, {
       rule: 'schema-invalid',
       object: 'Kustomization/rbac/platform',
+      file: 'platform/2-security.yaml',
       field: 'spec.prune',
       appliedBy: 'ResourceSet/flux-system/security',
     });
@@ -266,6 +274,7 @@ describe('fleet check --offline: the fleet fleet init writes', () => {
     await expectFinding(fleet, {
       rule: 'flux-instance-invalid',
       object: 'FluxInstance/flux-system/flux',
+      file: 'clusters/dev/flux-system/flux-instance.yaml',
       field: 'spec.sync.url',
       appliedBy: 'Kustomization/flux-system/flux-system',
     });

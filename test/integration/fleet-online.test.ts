@@ -222,6 +222,10 @@ describe('fleet render and check online: a D2 fleet with signed artifacts in a r
     assert.equal(run.code, 3, run.stdout || run.error?.message);
     const found = errors(JSON.parse(run.stdout) as FleetCheck);
     assert.deepEqual(
+      found.map((f) => [f.file, f.source]),
+      [['tenants/apps.yaml', undefined]],
+    );
+    assert.deepEqual(
       found.map((f) => [f.rule, f.object, f.field, f.appliedBy]),
       [
         [
@@ -298,9 +302,15 @@ describe('fleet render and check online: a D2 fleet with signed artifacts in a r
       '--json',
     ]);
     assert.equal(run.code, 3);
+    const wrongKey = errors(JSON.parse(run.stdout) as FleetCheck);
     assert.deepEqual(
-      errors(JSON.parse(run.stdout) as FleetCheck).map((f) => [f.rule, f.object, f.field]),
+      wrongKey.map((f) => [f.rule, f.object, f.field]),
       [['artifact-unverified', 'OCIRepository/cert-manager/cert-manager-chart', 'spec.verify']],
+    );
+    // The OCIRepository came from the infra artifact: its file there, and the artifact's digest.
+    assert.deepEqual(
+      wrongKey.map((f) => [f.file, f.source]),
+      [['controllers/base/repository.yaml', published.digests.get('d2-infra/cert-manager:latest')]],
     );
     // Another Sigstore's trusted root does not vouch for the fleet's keyless signatures.
     const foreign = await startMockSigstore();

@@ -24,7 +24,7 @@ function textOf(check: FleetCheck): string[] {
     );
     for (const f of c.findings)
       lines.push(
-        `  ${f.severity} ${f.rule} ${f.object} ${f.field}: ${escapeControl(f.message)}${f.appliedBy === undefined || f.appliedBy === '' ? '' : ` (applied by ${f.appliedBy})`}`,
+        `  ${f.severity} ${f.rule} ${f.object} ${f.field}: ${escapeControl(f.message)}${f.file === undefined ? '' : ` [${f.source === undefined ? '' : `${f.source} `}${f.file}]`}${f.appliedBy === undefined || f.appliedBy === '' ? '' : ` (applied by ${f.appliedBy})`}`,
       );
   }
   lines.push(
