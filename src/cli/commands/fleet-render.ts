@@ -26,6 +26,7 @@ const asJSON = (render: FleetRender): unknown => ({
   })),
   unresolved: render.unresolved,
   sources: render.sources,
+  toolMs: render.toolMs,
 });
 
 export const fleetRenderCommand: CommandSpec = {
