@@ -20,20 +20,8 @@
 // The CEL engine is @bufbuild/cel with the strings extension, and the string functions whose
 // semantics differ from Kubernetes' replaced by Go's (cel-go ext/strings.go, which the API server
 // installs as ext.Strings in k8s.io/apiserver/pkg/cel/environment/base.go).
-import {
-  type CelError,
-  type CelInput,
-  type CelValue,
-  CelScalar,
-  celEnv,
-  celList,
-  celMethod,
-  isCelError,
-  listType,
-  parse,
-  plan,
-} from '@bufbuild/cel';
-import { strings } from '@bufbuild/cel/ext';
+import type { CelError, CelFunc, CelInput, CelValue } from '@bufbuild/cel';
+import { celExtensions, celLib } from './cel.ts';
 import { escapeControl } from '../core/index.ts';
 import { type GoMap, type GoValue, isGoInt, isGoMap } from '../goyaml/index.ts';
 import type { FleetFinding } from './findings.ts';
@@ -100,42 +88,57 @@ function runeIndex(s: string, sub: string, from: number | undefined, last: boole
   return -1n;
 }
 
-const S = CelScalar.STRING;
-const I = CelScalar.INT;
 const REPLACED = new Set(['split', 'replace', 'indexOf', 'lastIndexOf']);
-const KUBERNETES_STRINGS = [
-  ...strings.filter((f) => !REPLACED.has(f.name)),
-  celMethod('split', S, [S], listType(S), function (sep) {
-    return celList(goSplitN(this, sep, -1));
-  }),
-  celMethod('split', S, [S, I], listType(S), function (sep, n) {
-    return celList(goSplitN(this, sep, Number(n)));
-  }),
-  celMethod('replace', S, [S, S], S, function (old, replacement) {
-    return goReplace(this, old, replacement, -1);
-  }),
-  celMethod('replace', S, [S, S, I], S, function (old, replacement, n) {
-    return goReplace(this, old, replacement, Number(n));
-  }),
-  celMethod('indexOf', S, [S], I, function (sub) {
-    return runeIndex(this, sub, undefined, false);
-  }),
-  celMethod('indexOf', S, [S, I], I, function (sub, from) {
-    return runeIndex(this, sub, Number(from), false);
-  }),
-  celMethod('lastIndexOf', S, [S], I, function (sub) {
-    return runeIndex(this, sub, undefined, true);
-  }),
-  celMethod('lastIndexOf', S, [S, I], I, function (sub, from) {
-    return runeIndex(this, sub, Number(from), true);
-  }),
-];
 
-const ENV = celEnv({ funcs: KUBERNETES_STRINGS });
+type CelFunctions = CelFunc[];
+type CelEnvironment = ReturnType<ReturnType<typeof celLib>['celEnv']>;
+
+/** The Kubernetes string library over @bufbuild/cel's strings extension. */
+function kubernetesStrings(): CelFunctions {
+  const { CelScalar, celList, celMethod, listType } = celLib();
+  const S = CelScalar.STRING;
+  const I = CelScalar.INT;
+  return [
+    ...celExtensions().strings.filter((f) => !REPLACED.has(f.name)),
+    celMethod('split', S, [S], listType(S), function (sep) {
+      return celList(goSplitN(this, sep, -1));
+    }),
+    celMethod('split', S, [S, I], listType(S), function (sep, n) {
+      return celList(goSplitN(this, sep, Number(n)));
+    }),
+    celMethod('replace', S, [S, S], S, function (old, replacement) {
+      return goReplace(this, old, replacement, -1);
+    }),
+    celMethod('replace', S, [S, S, I], S, function (old, replacement, n) {
+      return goReplace(this, old, replacement, Number(n));
+    }),
+    celMethod('indexOf', S, [S], I, function (sub) {
+      return runeIndex(this, sub, undefined, false);
+    }),
+    celMethod('indexOf', S, [S, I], I, function (sub, from) {
+      return runeIndex(this, sub, Number(from), false);
+    }),
+    celMethod('lastIndexOf', S, [S], I, function (sub) {
+      return runeIndex(this, sub, undefined, true);
+    }),
+    celMethod('lastIndexOf', S, [S, I], I, function (sub, from) {
+      return runeIndex(this, sub, Number(from), true);
+    }),
+  ];
+}
+
+let environment: CelEnvironment | undefined;
+/** The CEL environment, built on first use (see cel.ts). */
+function celEnvironment(): CelEnvironment {
+  environment ??= celLib().celEnv({ funcs: kubernetesStrings() });
+  return environment;
+}
+
+const isCelError = (value: unknown): value is CelError => celLib().isCelError(value);
 
 /** Exported for tests: evaluates one expression with the Kubernetes string library. */
 export function evaluateCEL(expression: string, bindings: Record<string, CelInput>): CelValue {
-  const result = plan(ENV, parse(expression))(bindings);
+  const result = celLib().plan(celEnvironment(), celLib().parse(expression))(bindings);
   if (isCelError(result)) throw result;
   return result;
 }
@@ -420,7 +423,7 @@ function compilePolicy(
   const state = { ok: true };
   const compile = (source: string, at: string): CompiledExpression => {
     try {
-      const run = plan(ENV, parse(source));
+      const run = celLib().plan(celEnvironment(), celLib().parse(source));
       return { source, run: (b) => run(b) };
     } catch (error) {
       state.ok = false;

@@ -20,7 +20,6 @@
 // - source-unresolved: what a render could not follow (warnings: it is not pulled).
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parse as parseCEL } from '@bufbuild/cel';
 import { AirlockError } from '../errors.ts';
 import { escapeControl } from '../core/index.ts';
 import { type GoMap, type GoValue, isGoMap } from '../goyaml/index.ts';
@@ -36,6 +35,7 @@ import { type FleetRender, renderFleet } from './render.ts';
 import type { FleetSourceOptions } from './sources.ts';
 import { checkAdmissionPolicies } from './admission.ts';
 import { checkSchemas } from './schema.ts';
+import { celLib } from './cel.ts';
 
 export interface CheckFleetOptions {
   /** The fleet repository. */
@@ -141,7 +141,7 @@ export function celParseError(expression: string): string | undefined {
   let parsed = text;
   for (const i of blanks) parsed = `${parsed.slice(0, i)} ${parsed.slice(i + 1)}`;
   try {
-    parseCEL(parsed);
+    celLib().parse(parsed);
     return undefined;
   } catch (error) {
     return error instanceof Error ? error.message.replace(/^<input>:/, '') : String(error);

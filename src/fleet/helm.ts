@@ -13,8 +13,7 @@ import { AirlockError } from '../errors.ts';
 import { escapeControl } from '../core/index.ts';
 import { type GoMap, type GoValue, isGoMap, marshalGoYAML, parseGoYAML } from '../goyaml/index.ts';
 import { executable } from './kustomize.ts';
-import { nestedString, objectName, objectNamespace, readObjects } from './objects.ts';
-import { secretValues } from './sources.ts';
+import { nestedString, objectName, objectNamespace, readObjects, secretValues } from './objects.ts';
 
 export interface HelmTool {
   readonly path: string;

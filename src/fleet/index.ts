@@ -62,12 +62,8 @@ export {
   type FleetClusterCheck,
 } from './check.ts';
 export { checkAdmissionPolicies } from './admission.ts';
-export {
-  FleetSources,
-  type FleetSourceOptions,
-  parseRegistryMappings,
-  type RegistryMapping,
-  type ResolvedSource,
-  secretValues,
-} from './sources.ts';
+// sources.ts (registry, signatures) is loaded by renderFleet only when it renders online.
+export type { FleetSourceOptions, ResolvedSource } from './sources.ts';
+export { parseRegistryMappings, type RegistryMapping } from './registry-map.ts';
+export { secretValues } from './objects.ts';
 export { findHelm, type HelmTool, releaseName, releaseValues } from './helm.ts';

@@ -23,7 +23,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, delimiter, join, posix } from 'node:path';
+import { basename, delimiter, dirname, join, posix } from 'node:path';
 import { AirlockError } from '../errors.ts';
 import { escapeControl, FLUX_DEFAULT_IGNORE, IgnoreMatcher } from '../core/index.ts';
 import { type GoMap, type GoValue, isGoMap, marshalGoYAML, parseGoYAML } from '../goyaml/index.ts';
@@ -145,12 +145,30 @@ export async function copySource(dir: string): Promise<SourceCopy> {
   return { root, dispose };
 }
 
-/** A fresh copy of a pristine source tree, for one build. */
-export async function cloneSource(source: SourceCopy): Promise<SourceCopy> {
-  const base = await mkdtemp(join(tmpdir(), 'airlock-build-'));
-  const root = join(base, 'source');
-  await cp(source.root, root, { recursive: true });
-  return { root, dispose: () => rm(base, { recursive: true, force: true }) };
+/**
+ * The working copy builds of one source share (copied once, removed with it): each build writes
+ * its kustomization file there and puts the original back afterwards, so every build still sees
+ * the pristine tree plus its own kustomization, as a fresh extraction would, without copying the
+ * tree per build. Builds of one render run one at a time.
+ */
+const workCopies = new WeakMap<SourceCopy, Promise<string>>();
+function workCopy(source: SourceCopy): Promise<string> {
+  let work = workCopies.get(source);
+  if (work === undefined) {
+    // Beside the pristine copy, inside the same temporary directory its dispose() removes.
+    const root = join(dirname(source.root), 'work');
+    work = cp(source.root, root, { recursive: true }).then(() => root);
+    workCopies.set(source, work);
+  }
+  return work;
+}
+
+/** Remembers a directory's kustomization file (or its absence) and returns how to put it back. */
+async function keepKustomization(dir: string): Promise<() => Promise<void>> {
+  const name = await existingKustomizationFile(dir);
+  if (name === undefined) return () => rm(join(dir, 'kustomization.yaml'), { force: true });
+  const original = await readFile(join(dir, name));
+  return () => writeFile(join(dir, name), original);
 }
 
 async function existingKustomizationFile(dir: string): Promise<string | undefined> {
@@ -466,7 +484,9 @@ export async function buildKustomization(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<KustomizeBuild> {
   const where = `${context.kustomization} (path ${JSON.stringify(escapeControl(context.path))})`;
-  const work = await cloneSource(source);
+  const workRoot = await workCopy(source);
+  const work = { root: workRoot };
+  let restore: (() => Promise<void>) | undefined;
   try {
     const dir = join(work.root, securePath(context.path));
     const info = await lstat(dir).catch(() => undefined);
@@ -481,6 +501,7 @@ export async function buildKustomization(
           data: { object: context.kustomization, field: 'spec.path' },
         },
       );
+    restore = await keepKustomization(dir);
     const { addedOrigins } = await writeKustomization(dir, spec, { origins: true });
     await checkKustomizationReferences(work.root, where);
     let output: string;
@@ -520,6 +541,6 @@ export async function buildKustomization(
       );
     }
   } finally {
-    await work.dispose();
+    await restore?.();
   }
 }

@@ -242,3 +242,19 @@ export function setCommonMetadata(
     }
   }
 }
+
+/** A v1 Secret's values, decoded: `data` base64, `stringData` over it (as the API server merges). */
+export function secretValues(secret: GoMap): Map<string, string> {
+  const values = new Map<string, string>();
+  const data = secret.get('data');
+  if (isGoMap(data))
+    for (const [k, v] of data)
+      values.set(
+        k,
+        Buffer.from((typeof v === 'string' ? v : '').replace(/\s/g, ''), 'base64').toString('utf8'),
+      );
+  const stringData = secret.get('stringData');
+  if (isGoMap(stringData))
+    for (const [k, v] of stringData) values.set(k, typeof v === 'string' ? v : '');
+  return values;
+}

@@ -37,13 +37,8 @@ import {
 } from './objects.ts';
 import { buildResourceSet, marshalObject } from './resourceset.ts';
 import { findHelm, type HelmTool, releaseValues, templateRelease } from './helm.ts';
-import {
-  FleetSources,
-  type FleetSourceOptions,
-  ociRepositorySource,
-  type ResolvedSource,
-  type SourceSpec,
-} from './sources.ts';
+import type { FleetSources, FleetSourceOptions, ResolvedSource } from './sources.ts';
+import { ociRepositorySource, type SourceSpec } from './source-spec.ts';
 import { compileLabelSelector } from './selector.ts';
 import { readInputProviderDoc, readResourceSetDoc } from './spec.ts';
 import { type SubstituteSource, substituteObjects } from './substitute.ts';
@@ -112,6 +107,8 @@ export interface FleetRender {
 }
 
 const DEFAULT_MAX_DEPTH = 16;
+/** Sources resolved at once in the background (each a few registry round trips). */
+const MAX_INFLIGHT_SOURCES = 8;
 /** A cluster renders at most this many objects (a runaway ResourceSet stops here). */
 const MAX_OBJECTS = 200_000;
 const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -326,6 +323,12 @@ class Renderer {
   readonly #keySecrets: ReadonlyMap<string, string>;
   /** Where each rendered object came from: its file and the artifact that file is in. */
   readonly #origins = new WeakMap<GoMap, { file?: string; source?: string }>();
+  readonly #inflight = new Set<Promise<void>>();
+  /** Sources being (or done) resolving, by OCIRepository id, and their start order. */
+  readonly #resolving = new Map<string, Promise<void>>();
+  readonly #order: string[] = [];
+  readonly #errors = new Map<string, unknown>();
+
   #count = 0;
 
   constructor(options: {
@@ -357,7 +360,10 @@ class Renderer {
         { data: { object: task.appliedBy } },
       );
     this.#seen.add(task.appliedBy);
-    this.#queue.push(task);
+    // A source that needs nothing more starts resolving now, in the background: its registry
+    // round trips and signature checks overlap the builds still queued before its dependants.
+    if (task.type === 'source' && !this.#waiting(task)) this.#startSource(task);
+    else this.#queue.push(task);
   }
 
   #has(kind: string, namespace: string, name: string): boolean {
@@ -411,8 +417,16 @@ class Renderer {
   async run(): Promise<void> {
     let deferred = 0;
     for (;;) {
+      await this.#throwIfFailed();
       const task = this.#queue.shift();
-      if (task === undefined) return;
+      if (task === undefined) {
+        if (this.#inflight.size === 0) return;
+        await this.#settle();
+        continue;
+      }
+      // What a task builds from is awaited before anything else is decided about it, so the
+      // order of the groups never depends on how fast the registry answers.
+      await this.#sourceOf(task);
       // Ordered by discovery, as far as dependencies allow: a task whose ConfigMap, Secret or
       // source comes from a later group waits (in a cluster it retries); when nothing else can
       // progress it runs, and reports what is missing.
@@ -423,10 +437,53 @@ class Renderer {
       }
       deferred = 0;
       if (task.type === 'kustomization') await this.#kustomization(task);
-      else if (task.type === 'source') await this.#resolveSource(task);
+      else if (task.type === 'source') this.#startSource(task);
       else if (task.type === 'helmrelease') await this.#helmRelease(task);
       else this.#resourceSet(task);
     }
+  }
+
+  /** Waits for the source a Kustomization or HelmRelease builds from, if it is being resolved. */
+  async #sourceOf(task: Task): Promise<void> {
+    const id =
+      task.type === 'kustomization'
+        ? task.source
+        : task.type === 'helmrelease'
+          ? this.#chartSourceId(task.object)
+          : undefined;
+    const pending = id === undefined ? undefined : this.#resolving.get(id);
+    if (pending !== undefined) await pending;
+    await this.#throwIfFailed();
+  }
+
+  /** Starts resolving a source in the background (at most MAX_INFLIGHT_SOURCES at once). */
+  #startSource(task: SourceTask): void {
+    // Results are listed in discovery order, whichever finishes first.
+    this.#online?.sources.reserve(task.spec.object);
+    const pending: Promise<void> = (async () => {
+      while (this.#inflight.size >= MAX_INFLIGHT_SOURCES) await Promise.race(this.#inflight);
+      await this.#resolveSource(task);
+    })()
+      .catch((error: unknown) => {
+        this.#errors.set(task.appliedBy, error);
+      })
+      .finally(() => this.#inflight.delete(pending));
+    this.#order.push(task.appliedBy);
+    this.#inflight.add(pending);
+    this.#resolving.set(task.appliedBy, pending);
+  }
+
+  /** Waits for every source in flight, then throws the first failure (in discovery order). */
+  async #settle(): Promise<void> {
+    await Promise.all(this.#inflight);
+    await this.#throwIfFailed();
+  }
+
+  async #throwIfFailed(): Promise<void> {
+    if (this.#errors.size === 0) return;
+    await Promise.all(this.#inflight);
+    const first = this.#order.find((id) => this.#errors.has(id));
+    if (first !== undefined) throw this.#errors.get(first);
   }
 
   #add(group: FleetRenderGroup, chain: readonly string[]): void {
@@ -470,7 +527,9 @@ class Renderer {
   async #resolveSource(task: SourceTask): Promise<void> {
     const online = this.#online;
     if (online === undefined) return;
-    this.#failed(await online.sources.resolve(task.spec, this.#available));
+    const result = await online.sources.resolve(task.spec, this.#available);
+    this.#failed(result);
+    if (result.failure === undefined) online.sources.prefetch(task.spec);
   }
 
   /** The usable source an object builds from, or undefined with the reason listed. */
@@ -983,8 +1042,13 @@ export async function renderFleet(options: RenderFleetOptions): Promise<FleetRen
   const helm = offline ? undefined : await findHelm(options.helmBin, env);
   const instance = await findFluxInstance(clusterDir);
   const root = rootOf(options.cluster, instance);
+  // The registry and signature code is loaded only for an online render.
+  const online =
+    offline || options.sources === undefined ? undefined : await import('./sources.ts');
   const sources =
-    offline || options.sources === undefined ? undefined : new FleetSources(options.sources);
+    online === undefined || options.sources === undefined
+      ? undefined
+      : new online.FleetSources(options.sources);
   const source = await copySource(dir);
   try {
     const renderer = new Renderer({

@@ -24,15 +24,9 @@ import { resolveVerifyPolicy, verifyArtifact, type VerifyPolicy } from '../sign/
 import { extractLayer } from '../artifact/index.ts';
 import { type GoMap, type GoValue, isGoMap } from '../goyaml/index.ts';
 import { copySource, type SourceCopy } from './kustomize.ts';
-import { nestedString, objectName, objectNamespace } from './objects.ts';
-
-/** `--registry-map FROM=TO`: sources under FROM (host[/path]) are read from TO instead. */
-export interface RegistryMapping {
-  /** host[:port][/path] as written in the fleet's `oci://` URLs. */
-  readonly from: string;
-  /** host[:port][/path] of the mirror, or `oci-layout:PATH`. */
-  readonly to: string;
-}
+import { nestedString, objectName, objectNamespace, secretValues } from './objects.ts';
+import type { RegistryMapping } from './registry-map.ts';
+import type { SourceSpec } from './source-spec.ts';
 
 export interface FleetSourceOptions {
   /** The registry session every pull and verification goes through. */
@@ -81,54 +75,6 @@ const field = (value: GoValue | undefined, key: string): GoValue | undefined =>
   isGoMap(value) ? value.get(key) : undefined;
 const str = (value: GoValue | undefined): string => (typeof value === 'string' ? value : '');
 
-/** Parses `FROM=TO` flags' values into mappings (INPUT_INVALID, option registryMap). */
-export function parseRegistryMappings(values: readonly string[]): RegistryMapping[] {
-  const mappings = values.map((value) => {
-    const eq = value.indexOf('=');
-    const from = (eq < 0 ? '' : value.slice(0, eq)).replace(/^oci:\/\//, '').replace(/\/+$/, '');
-    const to = (eq < 0 ? '' : value.slice(eq + 1)).replace(/^oci:\/\//, '').replace(/\/+$/, '');
-    if (from === '' || to === '' || from.includes('=') || /\s/.test(from + to))
-      throw new AirlockError(
-        'INPUT_INVALID',
-        `${JSON.stringify(escapeControl(value))} is not FROM=TO (registry[/path]=mirror[/path] or oci-layout:PATH)`,
-        {
-          details: ['e.g. ghcr.io/acme=registry.internal:5000/acme'],
-          data: { option: 'registryMap' },
-        },
-      );
-    return { from, to };
-  });
-  const seen = new Set<string>();
-  for (const { from } of mappings) {
-    if (seen.has(from))
-      throw new AirlockError(
-        'INPUT_INVALID',
-        `${JSON.stringify(escapeControl(from))} is mapped twice: each FROM may be mapped once`,
-        { data: { option: 'registryMap' } },
-      );
-    seen.add(from);
-  }
-  return mappings;
-}
-
-/** Kind/namespace/name of an object, control characters escaped. */
-const idOf = (object: GoMap): string =>
-  escapeControl(
-    `${nestedString(object, 'kind')}/${objectNamespace(object) || 'default'}/${objectName(object)}`,
-  );
-
-/** A v1 Secret's values, decoded: `data` base64, `stringData` over it (as the API server merges). */
-export function secretValues(secret: GoMap): Map<string, string> {
-  const values = new Map<string, string>();
-  const data = secret.get('data');
-  if (isGoMap(data))
-    for (const [k, v] of data)
-      values.set(k, Buffer.from(str(v).replace(/\s/g, ''), 'base64').toString('utf8'));
-  const stringData = secret.get('stringData');
-  if (isGoMap(stringData)) for (const [k, v] of stringData) values.set(k, str(v));
-  return values;
-}
-
 class SourceFailure extends Error {
   readonly code: string;
   readonly field: string;
@@ -150,57 +96,6 @@ class SourceFailure extends Error {
   }
 }
 
-/** The part of an OCIRepository (or HelmChart) spec that says what to pull and how to verify it. */
-export interface SourceSpec {
-  readonly object: string;
-  readonly namespace: string;
-  readonly url: string;
-  readonly ref: {
-    readonly digest?: string;
-    readonly semver?: string;
-    readonly semverFilter?: string;
-    readonly tag?: string;
-  };
-  readonly verify: GoValue | undefined;
-  /** Where ref and verify live in the object, for findings: spec or spec.chart.spec. */
-  readonly fieldPrefix: string;
-  /** HelmChart sources: the chart is pulled whole (operation copy, Helm's layer). */
-  readonly chart?: boolean;
-  readonly layerSelector?: { readonly mediaType?: string; readonly operation?: string };
-}
-
-/** The source spec of a rendered OCIRepository. */
-export function ociRepositorySource(object: GoMap): SourceSpec {
-  const spec = object.get('spec');
-  const ref = field(spec, 'ref');
-  const selector = field(spec, 'layerSelector');
-  const optional = (value: GoValue | undefined): string | undefined =>
-    typeof value === 'string' && value !== '' ? value : undefined;
-  const digest = optional(field(ref, 'digest'));
-  const semver = optional(field(ref, 'semver'));
-  const semverFilter = optional(field(ref, 'semverFilter'));
-  const tag = optional(field(ref, 'tag'));
-  const mediaType = optional(field(selector, 'mediaType'));
-  const operation = optional(field(selector, 'operation'));
-  return {
-    object: idOf(object),
-    namespace: objectNamespace(object) || 'default',
-    url: str(field(spec, 'url')),
-    ref: {
-      ...(digest === undefined ? {} : { digest }),
-      ...(semver === undefined ? {} : { semver }),
-      ...(semverFilter === undefined ? {} : { semverFilter }),
-      ...(tag === undefined ? {} : { tag }),
-    },
-    verify: field(spec, 'verify'),
-    fieldPrefix: 'spec',
-    layerSelector: {
-      ...(mediaType === undefined ? {} : { mediaType }),
-      ...(operation === undefined ? {} : { operation }),
-    },
-  };
-}
-
 interface Resolved {
   readonly result: ResolvedSource;
   readonly repository?: Repository;
@@ -213,16 +108,25 @@ interface Resolved {
 export class FleetSources {
   readonly #options: FleetSourceOptions;
   readonly #resolved = new Map<string, Resolved>();
-  readonly #trees = new Map<string, SourceCopy>();
+  readonly #order: string[] = [];
+  readonly #trees = new Map<string, Promise<SourceCopy>>();
   readonly #charts = new Map<string, Buffer>();
 
   constructor(options: FleetSourceOptions) {
     this.#options = options;
   }
 
-  /** Every source resolved so far, in the order they were first resolved. */
+  /** Every source resolved so far, in the order their resolution started. */
   get results(): ResolvedSource[] {
-    return [...this.#resolved.values()].map((r) => r.result);
+    return this.#order.flatMap((object) => {
+      const resolved = this.#resolved.get(object);
+      return resolved === undefined ? [] : [resolved.result];
+    });
+  }
+
+  /** Fixes where a source is listed in `results` before its resolution starts. */
+  reserve(object: string): void {
+    if (!this.#order.includes(object)) this.#order.push(object);
   }
 
   result(object: string): ResolvedSource | undefined {
@@ -255,6 +159,14 @@ export class FleetSources {
         'url',
       );
     }
+    // A fleet names registries only: a local OCI layout is the caller's to map to, never the
+    // fleet's to read (a document from the repository must not make airlock open local paths).
+    if (reference.kind === 'layout' && best < 0)
+      throw new SourceFailure(
+        'CONFIG_INVALID',
+        `spec.url ${JSON.stringify(escapeControl(url))} is not a registry URL`,
+        'url',
+      );
     const repository = this.#options.session.open(reference);
     return { repository, name: repository.name };
   }
@@ -429,6 +341,7 @@ export class FleetSources {
   async resolve(source: SourceSpec, available: readonly GoMap[]): Promise<ResolvedSource> {
     const known = this.#resolved.get(source.object);
     if (known !== undefined) return known.result;
+    if (!this.#order.includes(source.object)) this.#order.push(source.object);
     let pulledFrom = source.url;
     let repository: Repository | undefined;
     let selected: { tag?: string; descriptor: Descriptor } | undefined;
@@ -522,12 +435,30 @@ export class FleetSources {
   }
 
   /** The artifact's files, extracted as source-controller extracts them, for kustomize builds. */
-  async tree(source: SourceSpec): Promise<SourceCopy> {
+  tree(source: SourceSpec): Promise<SourceCopy> {
+    const known = this.#trees.get(source.object);
+    if (known !== undefined) return known;
+    const tree = this.#extract(source);
+    // One extraction per source, shared by every Kustomization on it (and a prefetch).
+    this.#trees.set(source.object, tree);
+    return tree;
+  }
+
+  /**
+   * Starts pulling and extracting a verified source in the background, so it overlaps other
+   * work; its failure surfaces when a Kustomization asks for the tree.
+   */
+  prefetch(source: SourceSpec): void {
+    const resolved = this.#resolved.get(source.object);
+    if (resolved === undefined || resolved.result.failure !== undefined) return;
+    if (source.layerSelector?.operation === 'copy') return;
+    this.tree(source).catch(() => undefined);
+  }
+
+  async #extract(source: SourceSpec): Promise<SourceCopy> {
     const resolved = this.#resolved.get(source.object);
     if (resolved === undefined || resolved.result.failure !== undefined)
       throw new AirlockError('INTERNAL', `${source.object} is not a usable source`);
-    const known = this.#trees.get(source.object);
-    if (known !== undefined) return known;
     if (source.layerSelector?.operation === 'copy')
       throw new AirlockError(
         'CONFIG_INVALID',
@@ -542,9 +473,7 @@ export class FleetSources {
         join(base, 'files'),
         `${source.object} (${resolved.result.pulledFrom})`,
       );
-      const tree = await copySource(join(base, 'files'));
-      this.#trees.set(source.object, tree);
-      return tree;
+      return await copySource(join(base, 'files'));
     } finally {
       await rm(base, { recursive: true, force: true });
     }
@@ -562,8 +491,12 @@ export class FleetSources {
     return bytes;
   }
 
+  /** Removes every extracted tree, waiting for extractions still running. */
   async dispose(): Promise<void> {
-    await Promise.all([...this.#trees.values()].map((t) => t.dispose()));
+    const trees = await Promise.allSettled(this.#trees.values());
     this.#trees.clear();
+    await Promise.all(
+      trees.map((t) => (t.status === 'fulfilled' ? t.value.dispose() : Promise.resolve())),
+    );
   }
 }

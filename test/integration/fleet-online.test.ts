@@ -475,6 +475,32 @@ describe('fleet render and check online: a D2 fleet with signed artifacts in a r
     ]);
   });
 
+  it('a fleet URL naming a local OCI layout is refused (source-invalid), never opened', async () => {
+    const copy = join(work.path, 'fleet-layout');
+    await cp(fleet, copy, { recursive: true });
+    const apps = join(copy, 'tenants/apps.yaml');
+    await writeFile(
+      apps,
+      (await readFile(apps, 'utf8')).replace(
+        'url: "oci://ghcr.io/acme/d2-apps/<< inputs.tenant >>"',
+        `url: "oci://oci-layout:${join(work.path, 'layout')}"`,
+      ),
+    );
+    const run = await runCommand(fleetCheckCommand, [copy, '--cluster', 'dev', ...flags, '--json']);
+    assert.equal(run.code, 3);
+    const invalid = errors(JSON.parse(run.stdout) as FleetCheck).filter(
+      (f) => f.rule === 'source-invalid',
+    );
+    assert.deepEqual(invalid.map((f) => [f.object, f.field]).sort(), [
+      ['OCIRepository/backend/apps', 'spec.url'],
+      ['OCIRepository/frontend/apps', 'spec.url'],
+    ]);
+    assert.deepEqual(
+      (await readdir(work.path)).filter((e) => e === 'layout'),
+      [],
+    );
+  });
+
   it('bad flags: a --registry-map that is not FROM=TO, a --key-secret without a file', async () => {
     const map = await runCommand(fleetRenderCommand, [
       fleet,
