@@ -31,6 +31,13 @@ const isPrintable = (c: number): boolean =>
   (c >= 0xa0 && c <= 0xd7ff) ||
   (c >= 0xe000 && c <= 0xfffd && c !== 0xfeff);
 
+const MAX_CACHED_SCALAR = 256;
+const MAX_CACHED_SCALARS = 20_000;
+const ANALYSED = new Map<
+  string,
+  { readonly value: number[]; readonly analysis: ScalarAnalysis; readonly byteLength: number }
+>();
+
 interface ScalarAnalysis {
   readonly multiline: boolean;
   readonly flowPlainAllowed: boolean;
@@ -269,12 +276,23 @@ class Emitter {
   private analyze(): void {
     const ev = this.events[this.head];
     if (ev?.type === 'scalar') {
+      // Keys and common values repeat across thousands of objects (a ResourceSet's output): the
+      // analysis depends on the text alone, so short scalars are analysed once.
+      const cached = ANALYSED.get(ev.value);
+      if (cached !== undefined) {
+        this.scalar = cached;
+        return;
+      }
       const value = codePoints(ev.value);
       this.scalar = {
         value,
         analysis: analyzeScalar(value),
         byteLength: Buffer.byteLength(ev.value, 'utf8'),
       };
+      if (ev.value.length <= MAX_CACHED_SCALAR) {
+        if (ANALYSED.size >= MAX_CACHED_SCALARS) ANALYSED.clear();
+        ANALYSED.set(ev.value, this.scalar);
+      }
     } else {
       this.scalar = undefined;
     }

@@ -14,9 +14,18 @@ const UINT64_MAX = 2n ** 64n - 1n;
 /** encode.go stringv: literal for text with "\n", plain when it reads back as the same string. */
 function stringStyle(s: string): ScalarStyle {
   if (s.includes('\n')) return 'literal';
+  // The same keys and values recur across thousands of objects: resolve each short one once.
+  const cached = STYLES.get(s);
+  if (cached !== undefined) return cached;
   const canUsePlain = resolve('', s).tag === STR_TAG && !isBase60Float(s);
-  return canUsePlain ? 'plain' : 'double';
+  const style = canUsePlain ? 'plain' : 'double';
+  if (s.length <= 256) {
+    if (STYLES.size >= 20_000) STYLES.clear();
+    STYLES.set(s, style);
+  }
+  return style;
 }
+const STYLES = new Map<string, ScalarStyle>();
 
 /**
  * The text a float64 ends up as: json.Marshal writes it ('f' form when 1e-6 <= |f| < 1e21, else
@@ -39,9 +48,15 @@ function floatText(f: number): string {
   return formatFloatG(f, 64);
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
 /** JS strings may hold lone surrogates; Go's json.Marshal writes invalid UTF-8 as U+FFFD. */
 const wellFormed = (s: string): string =>
-  s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  !SURROGATE.test(s)
+    ? s
+    : s.replace(
+        /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+        '\uFFFD',
+      );
 
 function events(value: GoValue, out: EmitEvent[]): void {
   if (value === null) {
