@@ -19,6 +19,7 @@ const MODULES = [
   'forge',
   'promote',
   'renovate',
+  'bundle',
   'cli',
 ];
 const onlyThroughIndex = (/** @type {string} */ own) => ({
@@ -26,7 +27,7 @@ const onlyThroughIndex = (/** @type {string} */ own) => ({
   message: 'Import another module only through its index.ts.',
 });
 /** Modules each module may not import at all (the arrows only point down). */
-const CAPABILITIES = ['mirror', 'promote', 'renovate', 'fleet'];
+const CAPABILITIES = ['mirror', 'promote', 'renovate', 'fleet', 'bundle'];
 // Go-compatible YAML and text/template: pure, beside core (the fleet renderer's foundation).
 const GO = ['goyaml', 'gotemplate'];
 const FORBIDDEN = {
@@ -73,11 +74,13 @@ const FORBIDDEN = {
   artifact: ['sign', 'sbom', 'forge', ...CAPABILITIES, 'cli'],
   sign: ['artifact', 'sbom', 'provenance', 'forge', ...CAPABILITIES, 'cli'],
   sbom: ['forge', ...CAPABILITIES, 'cli'],
-  mirror: ['promote', 'renovate', 'fleet', 'cli'],
+  mirror: ['promote', 'renovate', 'fleet', 'bundle', 'cli'],
   // Renovate's configuration is derived from promotion.yaml: renovate reads promote's config only.
-  promote: ['mirror', 'renovate', 'fleet', 'cli'],
-  renovate: ['mirror', 'fleet', 'cli'],
-  fleet: ['mirror', 'promote', 'renovate', 'cli'],
+  promote: ['mirror', 'renovate', 'fleet', 'bundle', 'cli'],
+  renovate: ['mirror', 'fleet', 'bundle', 'cli'],
+  fleet: ['mirror', 'promote', 'renovate', 'bundle', 'cli'],
+  // Air-gap bundles read inventories through mirror; nothing imports bundle but the CLI.
+  bundle: ['promote', 'renovate', 'fleet', 'cli'],
 };
 
 export default tseslint.config(

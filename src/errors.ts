@@ -71,6 +71,12 @@ export type ErrorCode =
   | 'UPSTREAM_SCHEME_REFUSED'
   /** A local source named a path outside the directory the inventory allows. */
   | 'PATH_OUTSIDE_SOURCE'
+  /** A chunk of a packed bundle that has not arrived (yet): re-run when it is there. */
+  | 'CHUNK_MISSING'
+  /** A bundle that does not verify: signature, index, a blob's digest or size, a corrupt chunk. */
+  | 'BUNDLE_INVALID'
+  /** A delta bundle whose base the target registry does not hold. */
+  | 'BASE_MISSING'
   | 'INTERNAL';
 
 export interface ErrorOptions {

@@ -28,6 +28,8 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'POLICY_VIOLATION':
     case 'UPSTREAM_SCHEME_REFUSED':
     case 'PATH_OUTSIDE_SOURCE':
+    case 'BUNDLE_INVALID':
+    case 'BASE_MISSING':
       return ExitCode.refused;
     case 'REGISTRY_AUTH':
     case 'REGISTRY_DENIED':
@@ -53,6 +55,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case 'FORGE_FAILED':
     case 'SIZE_LIMIT_EXCEEDED':
     case 'ABORTED':
+    case 'CHUNK_MISSING':
     case 'INTERNAL':
       return ExitCode.failure;
   }

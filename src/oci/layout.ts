@@ -47,12 +47,26 @@ export class LayoutRepository implements Repository {
   readonly name: string;
   readonly mountName = undefined;
   readonly storeId: string;
+  /**
+   * Several repositories in one layout (an air-gap bundle): this one's tags are the ref.names
+   * `NAMESPACE:TAG` (skopeo reads them as `oci:PATH:NAMESPACE:TAG`); blobs are shared.
+   */
+  readonly namespace: string | undefined;
   #initialised: Promise<void> | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, options: { namespace?: string } = {}) {
     this.path = path;
-    this.name = `oci-layout:${path}`;
+    this.namespace = options.namespace;
+    this.name =
+      options.namespace === undefined
+        ? `oci-layout:${path}`
+        : `oci-layout:${path}:${options.namespace}`;
     this.storeId = `layout:${path}`;
+  }
+
+  /** The ref.name a tag of this repository is listed under. */
+  #refName(tag: string): string {
+    return this.namespace === undefined ? tag : `${this.namespace}:${tag}`;
   }
 
   #blobPath(digest: Digest): string {
@@ -226,7 +240,8 @@ export class LayoutRepository implements Repository {
         size: bytes.byteLength,
       };
     }
-    const listed = index.manifests.findLast((d) => d.annotations?.[REF_NAME] === reference);
+    const name = this.#refName(reference);
+    const listed = index.manifests.findLast((d) => d.annotations?.[REF_NAME] === name);
     return listed ? stripRefName(listed) : undefined;
   }
 
@@ -256,8 +271,9 @@ export class LayoutRepository implements Repository {
     };
   }
 
-  async pushManifest(bytes: Buffer, mediaType: string, tag?: string): Promise<Descriptor> {
+  async pushManifest(bytes: Buffer, mediaType: string, tagged?: string): Promise<Descriptor> {
     await this.#ensure();
+    const tag = tagged === undefined ? undefined : this.#refName(tagged);
     const digest = digestOf(bytes);
     await this.#writeBlobBytes(digest, bytes);
     const descriptor: Descriptor = { mediaType, digest, size: bytes.byteLength };
@@ -356,16 +372,26 @@ export class LayoutRepository implements Repository {
 
   async listTags(): Promise<string[]> {
     const index = await this.readIndex();
+    const prefix = this.namespace === undefined ? undefined : `${this.namespace}:`;
     const tags = index.manifests
       .map((d) => d.annotations?.[REF_NAME])
-      .filter((t): t is string => t !== undefined);
+      .filter((t): t is string => t !== undefined)
+      .flatMap((t) =>
+        prefix === undefined ? [t] : t.startsWith(prefix) ? [t.slice(prefix.length)] : [],
+      );
     return [...new Set(tags)];
   }
 
   async deleteManifest(digest: Digest): Promise<void> {
+    const prefix = this.namespace === undefined ? undefined : `${this.namespace}:`;
+    // A namespace deletes only its own entries: other repositories may list the same digest.
     await this.#updateIndex((index) => ({
       ...index,
-      manifests: index.manifests.filter((d) => d.digest !== digest),
+      manifests: index.manifests.filter(
+        (d) =>
+          d.digest !== digest ||
+          (prefix !== undefined && !(d.annotations?.[REF_NAME] ?? '').startsWith(prefix)),
+      ),
     }));
   }
 

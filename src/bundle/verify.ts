@@ -1,0 +1,281 @@
+// `airlock bundle verify` (issue 11 §4), offline, on the isolated side, before anything touches the
+// private registry: the bundle manifest's signature (the bundle policy), then that the layout is
+// exactly what the manifest lists — index.json entry for entry, every blob file present with its
+// size and sha256, nothing unlisted, every manifest reachable from the index present (or, in a
+// delta, recorded as held by the base) — and then each artifact's own signature (the artifact
+// policy). One report item for the bundle itself, one per artifact.
+import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
+import { AirlockError } from '../errors.ts';
+import {
+  type BatchReport,
+  type Digest,
+  escapeControl,
+  itemError,
+  summarise,
+  throwIfAborted,
+} from '../core/index.ts';
+import { REF_NAME } from '../oci/index.ts';
+import { verifyArtifact, type VerifyPolicy } from '../sign/index.ts';
+import type { BundleItem } from './create.ts';
+import {
+  BUNDLE_NAMESPACE,
+  BUNDLE_TAG,
+  type BundleManifest,
+  SOURCE_ANNOTATION,
+} from './manifest.ts';
+import { BundleStore, isBundleEntry, readBundleManifest, references } from './store.ts';
+
+export interface VerifyBundleOptions {
+  readonly dir: string;
+  /** Who must have signed the bundle manifest. */
+  readonly bundlePolicy: VerifyPolicy;
+  /** Each artifact's own signature must verify with this (optional). */
+  readonly artifactPolicy?: VerifyPolicy;
+  readonly signal?: AbortSignal;
+}
+
+export interface BundleVerification {
+  readonly report: BatchReport<BundleItem>;
+  readonly manifest?: BundleManifest;
+  /** sha256 of the bundle manifest document. */
+  readonly documentDigest?: Digest;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
+    hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/** Every problem of the layout against its manifest (empty when it matches exactly). */
+async function checkLayout(
+  store: BundleStore,
+  manifest: BundleManifest,
+  signal: AbortSignal | undefined,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const index = await store.index();
+  const own = index.filter(isBundleEntry);
+  const listed = new Map(manifest.entries.map((e) => [`${e.name ?? ''}@${e.digest}`, e]));
+  const actual = index.filter((e) => !isBundleEntry(e));
+  for (const entry of actual) {
+    const key = `${entry.annotations?.[REF_NAME] ?? ''}@${entry.digest}`;
+    const expected = listed.get(key);
+    if (expected === undefined)
+      problems.push(`index.json: ${escapeControl(key)} is not in the bundle manifest`);
+    else if (expected.size !== entry.size || expected.mediaType !== entry.mediaType)
+      problems.push(`index.json: ${escapeControl(key)} differs from the bundle manifest`);
+    listed.delete(key);
+  }
+  for (const key of listed.keys()) problems.push(`index.json: ${escapeControl(key)} is missing`);
+  const sources = new Map(
+    manifest.artifacts
+      .filter((a) => a.tag !== undefined)
+      .map((a) => [`${a.repository}:${a.tag ?? ''}`, a]),
+  );
+  for (const entry of actual) {
+    const name = entry.annotations?.[REF_NAME];
+    const artifact = name === undefined ? undefined : sources.get(name);
+    if (
+      artifact !== undefined &&
+      (artifact.digest !== entry.digest ||
+        entry.annotations?.[SOURCE_ANNOTATION] !== artifact.source)
+    )
+      problems.push(
+        `index.json: ${escapeControl(name ?? '')} does not name the artifact the manifest lists`,
+      );
+  }
+  // The bundle's own manifest and signatures are the only other files.
+  const ownBlobs = new Set<string>();
+  for (const entry of own) {
+    ownBlobs.add(entry.digest);
+    const fetched = await store.root.fetchManifest(entry.digest);
+    for (const b of references(fetched.bytes, entry.mediaType, store.dir).blobs)
+      ownBlobs.add(b.digest);
+  }
+  const files = await store.blobFiles();
+  const contents = new Map(manifest.contents.map((c) => [c.digest, c.size]));
+  for (const [digest, size] of files) {
+    if (ownBlobs.has(digest)) continue;
+    const expected = contents.get(digest);
+    if (expected === undefined) problems.push(`blobs: ${digest} is not in the bundle manifest`);
+    else if (expected !== size)
+      problems.push(`blobs: ${digest} is ${size} bytes, the manifest says ${expected}`);
+  }
+  for (const [digest] of contents)
+    if (!files.has(digest)) problems.push(`blobs: ${digest} is missing`);
+  // Every blob hashes to its name (one pass over the bytes, flat memory).
+  for (const [digest] of files) {
+    throwIfAborted(signal);
+    if (!contents.has(digest) && !ownBlobs.has(digest)) continue;
+    const actualDigest = await sha256File(store.blobPath(digest));
+    if (actualDigest !== digest)
+      problems.push(`blobs: ${digest} holds content with digest ${actualDigest}`);
+  }
+  // Everything reachable from the index is here, or held by the base of a delta.
+  const fromBase = new Set(manifest.fromBase.map((b) => b.digest));
+  const seen = new Set<string>();
+  const walk = async (digest: Digest, mediaType: string): Promise<void> => {
+    if (seen.has(digest)) return;
+    seen.add(digest);
+    if (!files.has(digest)) {
+      if (!fromBase.has(digest)) problems.push(`manifest ${digest} is referenced but missing`);
+      return;
+    }
+    let children;
+    try {
+      const fetched = await store.root.fetchManifest(digest);
+      children = references(fetched.bytes, mediaType, `${store.dir}@${digest}`);
+    } catch (error) {
+      problems.push(`manifest ${digest}: ${(error as Error).message}`);
+      return;
+    }
+    for (const child of children.manifests) await walk(child.digest, child.mediaType);
+    for (const blob of children.blobs)
+      if (!files.has(blob.digest) && !fromBase.has(blob.digest))
+        problems.push(`blob ${blob.digest} (of ${digest}) is missing`);
+  };
+  for (const entry of actual) await walk(entry.digest, entry.mediaType);
+  return problems;
+}
+
+/** Verifies a bundle directory; the report's failed count says whether it may be imported. */
+export async function verifyBundle(options: VerifyBundleOptions): Promise<BundleVerification> {
+  const started = Date.now();
+  const dir = resolvePath(options.dir);
+  const store = new BundleStore(dir);
+  const bundleItem = (outcome: BundleItem['outcome'], extra: Partial<BundleItem>): BundleItem => ({
+    reference: 'bundle',
+    source: dir,
+    repository: BUNDLE_NAMESPACE,
+    tag: BUNDLE_TAG,
+    outcome,
+    bytes: 0,
+    durationMs: Date.now() - started,
+    ...extra,
+  });
+  const finish = (
+    items: BundleItem[],
+    manifest?: BundleManifest,
+    documentDigest?: Digest,
+  ): BundleVerification => ({
+    report: { operation: 'bundle verify', items, summary: summarise(items, Date.now() - started) },
+    ...(manifest === undefined ? {} : { manifest }),
+    ...(documentDigest === undefined ? {} : { documentDigest }),
+  });
+  let read;
+  try {
+    read = await readBundleManifest(store);
+    const verification = await verifyArtifact(
+      store.repository(BUNDLE_NAMESPACE),
+      read.digest,
+      options.bundlePolicy,
+      {
+        knownDigest: read.digest,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      },
+    );
+    const problems = await checkLayout(store, read.manifest, options.signal);
+    if (problems.length > 0)
+      throw new AirlockError(
+        'BUNDLE_INVALID',
+        `${escapeControl(dir)}: the bundle does not match its signed manifest`,
+        {
+          details: problems,
+        },
+      );
+    const items: BundleItem[] = [
+      bundleItem('done', {
+        digest: read.digest,
+        verified: {
+          format: verification.format,
+          ...(verification.keyName === undefined ? {} : { keyName: verification.keyName }),
+          ...(verification.subject === undefined ? {} : { subject: verification.subject }),
+          ...(verification.issuer === undefined ? {} : { issuer: verification.issuer }),
+        },
+      }),
+    ];
+    for (const artifact of read.manifest.artifacts) {
+      const t = Date.now();
+      const describe = {
+        reference: `${artifact.repository}:${artifact.tag ?? artifact.digest}`,
+        source: artifact.source,
+        repository: artifact.repository,
+        ...(artifact.tag === undefined ? {} : { tag: artifact.tag }),
+        digest: artifact.digest,
+      };
+      if (options.artifactPolicy === undefined) {
+        items.push({
+          ...describe,
+          outcome: 'done',
+          reason: 'content verified; no artifact policy given',
+          bytes: 0,
+          durationMs: Date.now() - t,
+        });
+        continue;
+      }
+      try {
+        const v = await verifyArtifact(
+          store.repository(artifact.repository),
+          artifact.digest,
+          options.artifactPolicy,
+          {
+            knownDigest: artifact.digest,
+          },
+        );
+        items.push({
+          ...describe,
+          outcome: 'done',
+          bytes: 0,
+          durationMs: Date.now() - t,
+          verified: {
+            format: v.format,
+            ...(v.keyName === undefined ? {} : { keyName: v.keyName }),
+            ...(v.subject === undefined ? {} : { subject: v.subject }),
+            ...(v.issuer === undefined ? {} : { issuer: v.issuer }),
+          },
+        });
+      } catch (error) {
+        items.push({
+          ...describe,
+          outcome: 'failed',
+          error: itemError(error),
+          bytes: 0,
+          durationMs: Date.now() - t,
+        });
+      }
+    }
+    return finish(items, read.manifest, read.documentDigest);
+  } catch (error) {
+    if (error instanceof AirlockError && error.code === 'ABORTED') throw error;
+    // A bundle that cannot be trusted as a whole: nothing in it is checked further.
+    const code =
+      error instanceof AirlockError && error.code === 'VERIFICATION_FAILED'
+        ? 'VERIFICATION_FAILED'
+        : undefined;
+    const items: BundleItem[] = [
+      bundleItem('failed', {
+        error: itemError(error),
+        ...(read === undefined ? {} : { digest: read.digest }),
+      }),
+      ...(read?.manifest.artifacts ?? []).map((a): BundleItem => ({
+        reference: `${a.repository}:${a.tag ?? a.digest}`,
+        source: a.source,
+        repository: a.repository,
+        ...(a.tag === undefined ? {} : { tag: a.tag }),
+        digest: a.digest,
+        outcome: 'skipped',
+        reason:
+          code === undefined
+            ? 'the bundle does not verify'
+            : 'the bundle signature does not verify',
+        bytes: 0,
+        durationMs: 0,
+      })),
+    ];
+    return finish(items, read?.manifest, read?.documentDigest);
+  }
+}
