@@ -60,7 +60,9 @@ export async function fleetSourceOptions(
 ): Promise<FleetSourceOptions | undefined> {
   const { values } = context;
   if (values.offline === true) {
-    for (const flag of ['registry-map', 'key-secret', 'trusted-root', 'helm-bin'])
+    // Only flags without an environment default: AIRLOCK_TRUSTED_ROOT or AIRLOCK_HELM_BIN set for
+    // online runs must not break an offline one.
+    for (const flag of ['registry-map', 'key-secret'])
       if (values[flag] !== undefined && !(Array.isArray(values[flag]) && values[flag].length === 0))
         throw new AirlockError('USAGE', `--${flag} has no meaning with --offline`, {
           details: ['--offline touches no registry and renders no chart'],

@@ -170,9 +170,19 @@ export async function templateRelease(
     await writeFile(join(work, 'chart.tgz'), chart);
     await writeFile(join(work, 'values.yaml'), marshalGoYAML(values));
     /* eslint-disable no-restricted-syntax -- helm's own command-line flags */
+    const name = releaseName(release);
+    // A release name is a DNS-1123 label (Helm's own rule): never a flag helm would read.
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name))
+      throw new AirlockError(
+        'CONFIG_INVALID',
+        `${id}: release name ${JSON.stringify(escapeControl(name))} is not a DNS-1123 label`,
+        {
+          data: { object: id, field: 'spec.releaseName' },
+        },
+      );
     const args = [
       'template',
-      releaseName(release),
+      name,
       join(work, 'chart.tgz'),
       '--namespace',
       namespace,

@@ -19,7 +19,7 @@
 import { lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AirlockError } from '../errors.ts';
-import { escapeControl, readUserFile } from '../core/index.ts';
+import { escapeControl, Limiter, readUserFile } from '../core/index.ts';
 import { type GoMap, type GoValue, isGoMap, marshalGoYAML } from '../goyaml/index.ts';
 import {
   buildKustomization,
@@ -324,6 +324,7 @@ class Renderer {
   /** Where each rendered object came from: its file and the artifact that file is in. */
   readonly #origins = new WeakMap<GoMap, { file?: string; source?: string }>();
   readonly #inflight = new Set<Promise<void>>();
+  readonly #limiter = new Limiter(MAX_INFLIGHT_SOURCES);
   /** Sources being (or done) resolving, by OCIRepository id, and their start order. */
   readonly #resolving = new Map<string, Promise<void>>();
   readonly #order: string[] = [];
@@ -390,11 +391,13 @@ class Renderer {
       );
     if (task.type === 'source') {
       const name = str(field(field(task.spec.verify, 'secretRef'), 'name'));
+      const root = str(field(field(task.spec.verify, 'trustedRootSecretRef'), 'name'));
       return (
-        name !== '' &&
-        !this.#keySecrets.has(`${task.spec.namespace}/${name}`) &&
-        !this.#keySecrets.has(name) &&
-        !this.#has('Secret', task.spec.namespace, name)
+        (name !== '' &&
+          !this.#keySecrets.has(`${task.spec.namespace}/${name}`) &&
+          !this.#keySecrets.has(name) &&
+          !this.#has('Secret', task.spec.namespace, name)) ||
+        (root !== '' && !this.#has('Secret', task.spec.namespace, root))
       );
     }
     if (task.type === 'helmrelease') {
@@ -415,6 +418,18 @@ class Renderer {
   }
 
   async run(): Promise<void> {
+    try {
+      await this.#drain();
+    } catch (error) {
+      // Nothing keeps running once the render stops (no extraction after the trees are removed),
+      // and a source that failed earlier in discovery order is the error reported.
+      await Promise.allSettled(this.#inflight);
+      const first = this.#order.find((id) => this.#errors.has(id));
+      throw first === undefined ? error : this.#errors.get(first);
+    }
+  }
+
+  async #drain(): Promise<void> {
     let deferred = 0;
     for (;;) {
       await this.#throwIfFailed();
@@ -460,10 +475,10 @@ class Renderer {
   #startSource(task: SourceTask): void {
     // Results are listed in discovery order, whichever finishes first.
     this.#online?.sources.reserve(task.spec.object);
-    const pending: Promise<void> = (async () => {
-      while (this.#inflight.size >= MAX_INFLIGHT_SOURCES) await Promise.race(this.#inflight);
-      await this.#resolveSource(task);
-    })()
+    // The objects it may read (its key Secret) as they are now: the same whatever the timing.
+    const available = [...this.#available];
+    const pending: Promise<void> = this.#limiter
+      .run(() => this.#resolveSource(task, available))
       .catch((error: unknown) => {
         this.#errors.set(task.appliedBy, error);
       })
@@ -524,10 +539,10 @@ class Renderer {
     });
   }
 
-  async #resolveSource(task: SourceTask): Promise<void> {
+  async #resolveSource(task: SourceTask, available: readonly GoMap[]): Promise<void> {
     const online = this.#online;
     if (online === undefined) return;
-    const result = await online.sources.resolve(task.spec, this.#available);
+    const result = await online.sources.resolve(task.spec, available);
     this.#failed(result);
     if (result.failure === undefined) online.sources.prefetch(task.spec);
   }
@@ -627,9 +642,8 @@ class Renderer {
             str(chartRef.get('name')),
           )
         : undefined;
-    return field(field(spec, 'chart'), 'spec') === undefined
-      ? undefined
-      : ref('HelmRelease', namespace, objectName(release));
+    // chart.spec charts are resolved inline by the release itself (see #helmRepositoryChart).
+    return undefined;
   }
 
   /** chart.spec → a HelmRepository of type oci: the chart as a source of its own. */
@@ -667,7 +681,9 @@ class Renderer {
     return {
       spec: {
         object: task.appliedBy,
-        namespace,
+        // helm-controller creates the HelmChart in the HelmRepository's namespace: its verify
+        // Secret is read there.
+        namespace: repoNamespace,
         url: `${str(field(repoSpec, 'url')).replace(/\/+$/, '')}/${chartName}`,
         ref: /^v?\d+\.\d+\.\d+([-+].*)?$/.test(version)
           ? { tag: version.replaceAll('+', '_') }
@@ -705,12 +721,17 @@ class Renderer {
         this.unresolved.push(found.unresolved);
         return;
       }
-      const result = await online.sources.resolve(found.spec, this.#available);
-      this.#failed(result);
-      source =
-        this.#usableSource(task.appliedBy, found.spec.object) === undefined
-          ? undefined
-          : found.spec;
+      const resolved = await online.sources.resolve(found.spec, this.#available);
+      this.#failed(resolved);
+      if (resolved.failure !== undefined) {
+        this.unresolved.push({
+          object: task.appliedBy,
+          source: found.spec.url,
+          reason: `its chart is not usable: ${resolved.failure.message}`,
+        });
+        return;
+      }
+      source = found.spec;
     }
     if (source === undefined) return;
     const result = online.sources.result(source.object);

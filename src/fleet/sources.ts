@@ -12,10 +12,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AirlockError } from '../errors.ts';
-import { escapeControl, readAll, tagsInRange, isValidRange, type Digest } from '../core/index.ts';
+import {
+  type Digest,
+  escapeControl,
+  isDigest,
+  isValidRange,
+  readAll,
+  tagsInRange,
+} from '../core/index.ts';
 import {
   type Descriptor,
   fetchImageManifest,
+  isValidTag,
   parseReference,
   type Repository,
 } from '../oci/index.ts';
@@ -142,6 +150,19 @@ export class FleetSources {
         'url',
       );
     const path = url.slice('oci://'.length).replace(/\/+$/, '');
+    // The URL as the fleet writes it must name a registry repository (no layout, no "..")
+    // before any mapping applies: a mapping to a layout must not let it reach another path.
+    try {
+      const written = parseReference(path, { repositoryOnly: true });
+      if (written.kind !== 'registry' || written.repository.split('/').includes('..'))
+        throw new Error('not a registry repository');
+    } catch (error) {
+      throw new SourceFailure(
+        'CONFIG_INVALID',
+        `spec.url ${JSON.stringify(escapeControl(url))} is not a registry URL: ${(error as Error).message}`,
+        'url',
+      );
+    }
     let mapped = path;
     let best = -1;
     for (const { from, to } of this.#options.registryMap ?? [])
@@ -237,10 +258,18 @@ export class FleetSources {
     const identities =
       entries.length === 0
         ? [{ subjectRegExp: '', issuerRegExp: '' }]
-        : entries.map((entry) => ({
-            subjectRegExp: str(field(entry, 'subject')),
-            issuerRegExp: str(field(entry, 'issuer')),
-          }));
+        : entries.map((entry, index) => {
+            const subject = str(field(entry, 'subject'));
+            const issuer = str(field(entry, 'issuer'));
+            // The CRD requires both: an empty pattern would match any identity.
+            if (subject === '' || issuer === '')
+              throw new SourceFailure(
+                'CONFIG_INVALID',
+                `matchOIDCIdentity[${index}] needs both issuer and subject`,
+                `${at}.matchOIDCIdentity[${index}]`,
+              );
+            return { subjectRegExp: subject, issuerRegExp: issuer };
+          });
     const rootSecret = str(field(field(verify, 'trustedRootSecretRef'), 'name'));
     let trustedRoot = this.#options.trustedRoot;
     if (rootSecret !== '') {
@@ -280,8 +309,15 @@ export class FleetSources {
     repository: Repository,
   ): Promise<{ tag?: string; descriptor: Descriptor }> {
     const at = `${source.fieldPrefix}.ref`;
-    const { digest, semver, semverFilter } = source.ref;
+    const { digest, semverFilter } = source.ref;
+    let { semver } = source.ref;
     if (digest !== undefined) {
+      if (!isDigest(digest))
+        throw new SourceFailure(
+          'CONFIG_INVALID',
+          `ref.digest ${JSON.stringify(escapeControl(digest))} is not a digest`,
+          `${at}.digest`,
+        );
       const descriptor = await repository.resolve(digest);
       if (descriptor === undefined)
         throw new SourceFailure(
@@ -293,8 +329,16 @@ export class FleetSources {
     }
     let tag = source.ref.tag ?? 'latest';
     let tagField = `${at}.tag`;
+    if (semver === undefined && !isValidTag(tag))
+      throw new SourceFailure(
+        'CONFIG_INVALID',
+        `ref.tag ${JSON.stringify(escapeControl(tag))} is not a tag`,
+        tagField,
+      );
     if (semver !== undefined) {
       tagField = `${at}.semver`;
+      // Masterminds ranges AND with commas; node-semver with spaces.
+      semver = semver.replace(/\s*,\s*/g, ' ');
       if (!isValidRange(semver))
         throw new SourceFailure(
           'CONFIG_INVALID',

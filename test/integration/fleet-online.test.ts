@@ -475,6 +475,118 @@ describe('fleet render and check online: a D2 fleet with signed artifacts in a r
     ]);
   });
 
+  it('more sources at once than resolve concurrently (24 from one ResourceSet) all resolve', async () => {
+    const copy = join(work.path, 'fleet-many');
+    await cp(fleet, copy, { recursive: true });
+    const inputs = Array.from({ length: 24 }, (_, i) => `    - n: "${i}"`).join('\n');
+    await writeFile(
+      join(copy, 'tenants/many.yaml'),
+      `apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSet
+metadata:
+  name: many
+  namespace: flux-system
+spec:
+  inputs:
+${inputs}
+  resources:
+    - apiVersion: source.toolkit.fluxcd.io/v1
+      kind: OCIRepository
+      metadata:
+        name: copy-<< inputs.n >>
+        namespace: flux-system
+      spec:
+        interval: 10m
+        url: oci://ghcr.io/acme/d2-apps/frontend
+        ref:
+          tag: latest
+        verify:
+          provider: cosign
+          secretRef:
+            name: cosign-pub
+`,
+    );
+    const result = await renderFleet({
+      dir: copy,
+      cluster: 'dev',
+      kustomizeBin: kubectlBinary(),
+      helmBin: helmBinary(),
+      sourceFailures: 'report',
+      sources: {
+        session,
+        registryMap: parseRegistryMappings([published.registryMap]),
+        trustedRoot: JSON.stringify(sigstore.trustedRoot),
+      },
+    });
+    const copies = result.sources.filter((s) =>
+      s.object.startsWith('OCIRepository/flux-system/copy-'),
+    );
+    assert.equal(copies.length, 24);
+    // In discovery order, whatever finished first; each fails the key policy (apps are keyless).
+    assert.deepEqual(
+      copies.map((s) => s.object),
+      Array.from({ length: 24 }, (_, i) => `OCIRepository/flux-system/copy-${i}`),
+    );
+    assert.ok(copies.every((s) => s.failure?.code === 'VERIFICATION_FAILED'));
+  });
+
+  it('a HelmRelease on an OCI HelmRepository: the chart version resolved, verified in the repository namespace, rendered', async () => {
+    const copy = join(work.path, 'fleet-helmrepo');
+    await cp(fleet, copy, { recursive: true });
+    await writeFile(
+      join(copy, 'tenants/charts.yaml'),
+      `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: charts
+  namespace: flux-system
+spec:
+  type: oci
+  interval: 1h
+  url: oci://ghcr.io/acme/charts
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: issuer
+  namespace: flux-system
+spec:
+  interval: 1h
+  serviceAccountName: flux-operator
+  chart:
+    spec:
+      chart: cert-manager
+      version: ">=1.0.0, <2.0.0"
+      sourceRef:
+        kind: HelmRepository
+        name: charts
+      verify:
+        provider: cosign
+        secretRef:
+          name: cosign-pub
+  values:
+    replicaCount: 4
+`,
+    );
+    const result = await renderFleet({
+      dir: copy,
+      cluster: 'dev',
+      kustomizeBin: kubectlBinary(),
+      helmBin: helmBinary(),
+      sources: {
+        session,
+        registryMap: parseRegistryMappings([published.registryMap]),
+        trustedRoot: JSON.stringify(sigstore.trustedRoot),
+      },
+    });
+    const release = group(result, 'HelmRelease/flux-system/issuer');
+    const deployment = release.find((o) => text(o.get('kind')) === 'Deployment');
+    assert.deepEqual(get(deployment, 'spec', 'replicas'), new GoInt(4));
+    const chart = result.sources.find((s) => s.object === 'HelmRelease/flux-system/issuer');
+    assert.equal(chart?.tag, '1.2.0');
+    assert.equal(chart?.verified?.keyName, 'cosign-pub/cosign.pub');
+  });
+
   it('a fleet URL naming a local OCI layout is refused (source-invalid), never opened', async () => {
     const copy = join(work.path, 'fleet-layout');
     await cp(fleet, copy, { recursive: true });
@@ -498,6 +610,31 @@ describe('fleet render and check online: a D2 fleet with signed artifacts in a r
     assert.deepEqual(
       (await readdir(work.path)).filter((e) => e === 'layout'),
       [],
+    );
+    // Nor through a mapping to a layout: ".." in the URL cannot climb out of the mapped path.
+    await writeFile(
+      apps,
+      (await readFile(apps, 'utf8')).replace(
+        `url: "oci://oci-layout:${join(work.path, 'layout')}"`,
+        'url: "oci://ghcr.io/acme/../../elsewhere/<< inputs.tenant >>"',
+      ),
+    );
+    const climbing = await runCommand(fleetCheckCommand, [
+      copy,
+      '--cluster',
+      'dev',
+      ...flags,
+      '--registry-map',
+      `ghcr.io/acme/..=oci-layout:${join(work.path, 'mirror')}`,
+      '--json',
+    ]);
+    assert.equal(climbing.code, 3);
+    assert.deepEqual(
+      errors(JSON.parse(climbing.stdout) as FleetCheck)
+        .filter((f) => f.rule === 'source-invalid')
+        .map((f) => f.object)
+        .sort(),
+      ['OCIRepository/backend/apps', 'OCIRepository/frontend/apps'],
     );
   });
 
@@ -535,8 +672,8 @@ describe('fleet render and check online: a D2 fleet with signed artifacts in a r
       '--cluster',
       'dev',
       '--offline',
-      '--helm-bin',
-      helmBinary(),
+      '--key-secret',
+      `cosign-pub=${rootFile}`,
     ]);
     assert.equal(offline.error?.code, 'USAGE');
     await assertRejectsCode(
