@@ -584,7 +584,7 @@ spec:
     assert.deepEqual(get(deployment, 'spec', 'replicas'), new GoInt(4));
     const chart = result.sources.find((s) => s.object === 'HelmRelease/flux-system/issuer');
     assert.equal(chart?.tag, '1.2.0');
-    assert.equal(chart?.verified?.keyName, 'cosign-pub/cosign.pub');
+    assert.equal(chart.verified?.keyName, 'cosign-pub/cosign.pub');
   });
 
   it('a fleet URL naming a local OCI layout is refused (source-invalid), never opened', async () => {
