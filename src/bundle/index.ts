@@ -6,6 +6,25 @@ export {
   type CreateBundleResult,
 } from './create.ts';
 export {
+  type ChunkEntry,
+  type ChunkEvent,
+  type ChunkList,
+  type ChunkListRead,
+  CHUNKS_MEDIA_TYPE,
+  CHUNKS_TAG,
+  type FileEvent,
+  MIN_CHUNK_SIZE,
+  packBundle,
+  type PackBundleOptions,
+  type PackResult,
+  parseSize,
+  readChunkList,
+  unpackBundle,
+  type UnpackBundleOptions,
+  type UnpackEvent,
+  type UnpackResult,
+} from './chunks.ts';
+export {
   type BundleImport,
   importBundle,
   type ImportBundleOptions,
@@ -23,3 +42,4 @@ export {
 } from './manifest.ts';
 export { BundleStore, readBundleManifest } from './store.ts';
 export { type BundleVerification, verifyBundle, type VerifyBundleOptions } from './verify.ts';
+export { bundleJUnit } from './report.ts';

@@ -114,6 +114,21 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/fleet-init.ts')).fleetInitCommand,
   },
   {
+    name: 'bundle create',
+    summary: 'Pack signed artifacts, their signatures and referrers into a signed air-gap bundle',
+    load: async () => (await import('./commands/bundle.ts')).bundleCreateCommand,
+  },
+  {
+    name: 'bundle verify',
+    summary: 'Verify a bundle offline: its signature, every blob, every artifact signature',
+    load: async () => (await import('./commands/bundle.ts')).bundleVerifyCommand,
+  },
+  {
+    name: 'bundle import',
+    summary: 'Verify a bundle, then push it into the private registry (resumable)',
+    load: async () => (await import('./commands/bundle.ts')).bundleImportCommand,
+  },
+  {
     name: 'chart push',
     summary: 'Push packaged Helm charts as Helm OCI artifacts',
     load: async () => (await import('./commands/chart.ts')).chartPush,

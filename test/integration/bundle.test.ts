@@ -25,6 +25,12 @@ import {
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { missingTools, run, tempDir } from '../harness/tools.ts';
 import { assertRejectsCode } from '../helpers/assert-code.ts';
+import { runCommand } from '../helpers/command.ts';
+import {
+  bundleCreateCommand,
+  bundleImportCommand,
+  bundleVerifyCommand,
+} from '../../src/cli/commands/bundle.ts';
 
 // Air-gap bundles against real registries: artifacts signed with an "artifact" key are bundled
 // (verified first), the bundle is signed with a "bundle" key, verified offline, and imported into
@@ -78,6 +84,8 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
   let bundleSigner: ReturnType<typeof resolveSigner>;
   const refs: string[] = [];
   let baseLayers: Buffer[] = [];
+  let artifactKey: ReturnType<typeof generateKeyPair>;
+  let bundleKey: ReturnType<typeof generateKeyPair>;
   let bundle: string;
 
   before(async () => {
@@ -85,8 +93,8 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
     client = new RegistryClient({ insecureRegistries: [source.host, target.host] });
     session = openSession({ insecureRegistries: [source.host, target.host] });
     work = await tempDir('airlock-bundle-');
-    const artifactKey = generateKeyPair(PASSWORD);
-    const bundleKey = generateKeyPair(PASSWORD);
+    artifactKey = generateKeyPair(PASSWORD);
+    bundleKey = generateKeyPair(PASSWORD);
     const artifactSigner = resolveSigner({
       key: { pem: artifactKey.privateKeyPEM, password: PASSWORD },
     });
@@ -423,6 +431,60 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
       `docker://${target.host}/mirror/images/web:1.0.0`,
     ]);
     assert.equal(sha256(Buffer.from(raw)), moved.digest);
+  });
+
+  it('the commands work as written: bundle create, verify, import (--json)', async () => {
+    const files = join(work.path, 'cli');
+    await mkdir(files);
+    await writeFile(join(files, 'refs.txt'), `# the release\n${refs.slice(1, 3).join('\n')}\n`);
+    await writeFile(join(files, 'a.pub'), artifactKey.publicKeyPEM);
+    await writeFile(join(files, 'b.pub'), bundleKey.publicKeyPEM);
+    await writeFile(join(files, 'b.key'), bundleKey.privateKeyPEM);
+    const env = { ...process.env, COSIGN_PASSWORD: PASSWORD };
+    const registry = ['--insecure-registry', source.host, '--insecure-registry', target.host];
+    const dir = join(files, 'bundle');
+    const created = await runCommand(
+      bundleCreateCommand,
+      [
+        '--from-file',
+        join(files, 'refs.txt'),
+        '-o',
+        dir,
+        '--verify-key',
+        join(files, 'a.pub'),
+        '--key',
+        join(files, 'b.key'),
+        ...registry,
+        '--json',
+      ],
+      { env },
+    );
+    assert.equal(created.code, 0, created.error?.message);
+    assert.equal((JSON.parse(created.stdout) as { summary: { done: number } }).summary.done, 2);
+    const verified = await runCommand(bundleVerifyCommand, [
+      dir,
+      '--key',
+      join(files, 'b.pub'),
+      '--verify-key',
+      join(files, 'a.pub'),
+      '--junit',
+      join(files, 'verify.xml'),
+    ]);
+    assert.equal(verified.code, 0, verified.stdout);
+    assert.match(
+      await readFile(join(files, 'verify.xml'), 'utf8'),
+      /<testsuite name="airlock bundle verify" tests="3" failures="0"/,
+    );
+    const imported = await runCommand(
+      bundleImportCommand,
+      [dir, '--to', `${target.host}/cli`, '--key', join(files, 'b.pub'), ...registry, '--json'],
+      { env },
+    );
+    assert.equal(imported.code, 0, imported.error?.message);
+    assert.equal((JSON.parse(imported.stdout) as { summary: { done: number } }).summary.done, 2);
+    // The artifact key is not the bundle key: verify refuses it, exit 3.
+    const wrong = await runCommand(bundleVerifyCommand, [dir, '--key', join(files, 'a.pub')]);
+    assert.equal(wrong.code, 3);
   });
 
   it('create refuses a directory that is not empty', async () => {
