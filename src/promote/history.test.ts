@@ -162,7 +162,7 @@ describe('pinSince', () => {
     assert.equal(since.get(pins[0]!)?.toISOString(), '2024-02-05T00:00:00.000Z');
   });
 
-  it('answers for 200 components in 3 environments quickly (one log, one cat-file)', async () => {
+  it('answers for 200 components in 3 environments (600 pins) at once', async () => {
     const components: ExampleComponent[] = Array.from({ length: 200 }, (_, i) => ({
       name: `app${String(i).padStart(3, '0')}`,
       kind: i % 3 === 0 ? 'helmrepository' : i % 3 === 1 ? 'ocirepository' : 'resourceset',
@@ -176,14 +176,11 @@ describe('pinSince', () => {
     });
     const pins = await allPins(repo.root);
     assert.equal(pins.length, 600);
-    const started = performance.now();
     const since = await pinSince(repo.root, pins);
-    const ms = performance.now() - started;
     assert.equal([...since.values()].filter((d) => d === undefined).length, 0);
     const changed = pins.find((p) => p.environment === 'dev' && p.component === 'app010');
     assert.equal(since.get(changed!)?.toISOString(), hoursAgo(190).toISOString());
-    // The whole plan has 2 s; its history part gets well under half of it on the 2-core runner.
-    assert.ok(ms < 800, `pinSince took ${ms.toFixed(0)} ms`);
+    // Its time is bench:promote's to measure (docs/performance.md), not a test's.
   });
 });
 
