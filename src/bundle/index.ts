@@ -43,3 +43,4 @@ export {
 export { BundleStore, readBundleManifest } from './store.ts';
 export { type BundleVerification, verifyBundle, type VerifyBundleOptions } from './verify.ts';
 export { bundleJUnit } from './report.ts';
+export { type InventoryContent, inventoryReferences } from './inventory.ts';

@@ -129,6 +129,16 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/bundle.ts')).bundleImportCommand,
   },
   {
+    name: 'bundle pack',
+    summary: 'Cut a bundle into fixed-size chunks with a signed chunk list, for removable media',
+    load: async () => (await import('./commands/bundle.ts')).bundlePackCommand,
+  },
+  {
+    name: 'bundle unpack',
+    summary: 'Reassemble a packed bundle, verifying each chunk (resumable)',
+    load: async () => (await import('./commands/bundle.ts')).bundleUnpackCommand,
+  },
+  {
     name: 'chart push',
     summary: 'Push packaged Helm charts as Helm OCI artifacts',
     load: async () => (await import('./commands/chart.ts')).chartPush,

@@ -29,6 +29,8 @@ import { runCommand } from '../helpers/command.ts';
 import {
   bundleCreateCommand,
   bundleImportCommand,
+  bundlePackCommand,
+  bundleUnpackCommand,
   bundleVerifyCommand,
 } from '../../src/cli/commands/bundle.ts';
 
@@ -482,6 +484,32 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
     );
     assert.equal(imported.code, 0, imported.error?.message);
     assert.equal((JSON.parse(imported.stdout) as { summary: { done: number } }).summary.done, 2);
+    // Across the boundary in chunks: pack, unpack, verify again.
+    const media = join(files, 'media');
+    const packed = await runCommand(
+      bundlePackCommand,
+      [dir, '-o', media, '--chunk-size', '64KiB', '--key', join(files, 'b.key'), '--json'],
+      { env },
+    );
+    assert.equal(packed.code, 0, packed.error?.message);
+    assert.ok((JSON.parse(packed.stdout) as { chunks: unknown[] }).chunks.length > 1);
+    const copy = join(files, 'unpacked');
+    const unpacked = await runCommand(bundleUnpackCommand, [
+      media,
+      '-o',
+      copy,
+      '--key',
+      join(files, 'b.pub'),
+    ]);
+    assert.equal(unpacked.code, 0, unpacked.error?.message);
+    const again = await runCommand(bundleVerifyCommand, [
+      copy,
+      '--key',
+      join(files, 'b.pub'),
+      '--verify-key',
+      join(files, 'a.pub'),
+    ]);
+    assert.equal(again.code, 0, again.stdout);
     // The artifact key is not the bundle key: verify refuses it, exit 3.
     const wrong = await runCommand(bundleVerifyCommand, [dir, '--key', join(files, 'a.pub')]);
     assert.equal(wrong.code, 3);

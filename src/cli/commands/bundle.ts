@@ -6,7 +6,11 @@ import {
   bundleJUnit,
   createBundle,
   importBundle,
+  inventoryReferences,
+  packBundle,
   parseRepositoryMappings,
+  parseSize,
+  unpackBundle,
   verifyBundle,
 } from '../../bundle/index.ts';
 import { resolveVerifyPolicy, type VerifyPolicy } from '../../sign/index.ts';
@@ -81,10 +85,11 @@ const itemLine = (item: BundleItem): string =>
 export const bundleCreateCommand: CommandSpec = {
   name: 'bundle create',
   usage:
-    'airlock bundle create --from-file refs.txt -o DIR (--key KEY | --keyless) [--verify-key PUB | --certificate-identity… ] [--require-signed] [--since BASE]',
+    'airlock bundle create (--from-file refs.txt | --inventory inventory.csv --from REGISTRY/PREFIX) -o DIR (--key KEY | --keyless) [--verify-key PUB | --certificate-identity… ] [--require-signed] [--since BASE]',
   description: [
     'Packs the artifacts refs.txt names (one reference per line: charts, Flux artifacts, images',
-    'and multi-arch indexes, from a registry or oci-layout:PATH:TAG) with their signatures,',
+    'and multi-arch indexes, from a registry or oci-layout:PATH:TAG), and with --inventory every',
+    'chart version the mirror --from holds for each row of inventory.csv, with their signatures,',
     'attestations, SBOMs and referrers into DIR, an OCI image layout that stores every blob once.',
     "Each artifact's own signature is verified first against --verify-key or the identity flags",
     '(as in "airlock verify"); --require-signed refuses unsigned content when no policy is given.',
@@ -100,6 +105,7 @@ export const bundleCreateCommand: CommandSpec = {
   examples: [
     'airlock bundle create --from-file refs.txt -o bundle --verify-key a.pub --key b.key',
     'airlock bundle create --from-file refs.txt -o delta --since bundle --verify-key a.pub --key b.key',
+    'airlock bundle create --inventory inventory.csv --from registry.internal/mirror -o charts --verify-key mirror.pub --key b.key',
     'airlock bundle create --from-file refs.txt -o bundle --keyless --certificate-identity-regexp "^https://gitlab.internal/" --certificate-oidc-issuer https://gitlab.internal --trusted-root trusted_root.json',
   ],
   registry: true,
@@ -108,6 +114,16 @@ export const bundleCreateCommand: CommandSpec = {
       type: 'string',
       value: 'FILE',
       description: 'References to bundle, one per line (# comments).',
+    },
+    inventory: {
+      type: 'string',
+      value: 'FILE',
+      description: 'Bundle every version the mirror (--from) holds for each row of this inventory.',
+    },
+    from: {
+      type: 'string',
+      value: 'REGISTRY/PREFIX',
+      description: 'The mirror the --inventory rows were mirrored into.',
     },
     output: { type: 'string', short: 'o', value: 'DIR', description: 'The bundle directory.' },
     ...SIGNER_OPTIONS,
@@ -126,13 +142,25 @@ export const bundleCreateCommand: CommandSpec = {
     const { values, out } = context;
     const file = stringOption(values, 'from-file');
     const outDir = stringOption(values, 'output');
-    if (file === undefined || outDir === undefined)
-      throw new AirlockError('USAGE', 'bundle create needs --from-file FILE and -o DIR');
-    const text = (await readUserFile(file, { what: 'the reference list' })).toString('utf8');
-    const references = text
-      .split(/\r?\n/)
-      .map((l) => l.replace(/#.*$/, '').trim())
-      .filter((l) => l !== '');
+    const inventory = stringOption(values, 'inventory');
+    const from = stringOption(values, 'from');
+    if ((file === undefined && inventory === undefined) || outDir === undefined)
+      throw new AirlockError(
+        'USAGE',
+        'bundle create needs -o DIR and --from-file FILE or --inventory FILE --from REGISTRY/PREFIX',
+      );
+    if ((inventory === undefined) !== (from === undefined))
+      throw new AirlockError('USAGE', '--inventory and --from go together');
+    const references: string[] = [];
+    if (file !== undefined) {
+      const text = (await readUserFile(file, { what: 'the reference list' })).toString('utf8');
+      references.push(
+        ...text
+          .split(/\r?\n/)
+          .map((l) => l.replace(/#.*$/, '').trim())
+          .filter((l) => l !== ''),
+      );
+    }
     const hasPolicy =
       stringList(values, 'verify-key').length > 0 ||
       stringList(values, 'certificate-identity').length > 0 ||
@@ -141,6 +169,10 @@ export const bundleCreateCommand: CommandSpec = {
     const signer = await signerFrom(context);
     const since = stringOption(values, 'since');
     const session = await context.session();
+    if (inventory !== undefined && from !== undefined) {
+      const text = (await readUserFile(inventory, { what: 'the inventory' })).toString('utf8');
+      references.push(...(await inventoryReferences(session, { text, file: inventory, from })));
+    }
     const concurrency = concurrencyOption(values);
     const created = await createBundle(session, {
       references,
@@ -280,5 +312,106 @@ export const bundleImportCommand: CommandSpec = {
       summary: `${s.done} imported, ${s.present} already present, ${s.failed} failed (${s.bytes} bytes uploaded)`,
       showAll: true,
     });
+  },
+};
+
+export const bundlePackCommand: CommandSpec = {
+  name: 'bundle pack',
+  usage: 'airlock bundle pack DIR -o OUT --chunk-size SIZE (--key KEY | --keyless)',
+  description: [
+    'Writes the bundle DIR as one tar stream cut into fixed-size files OUT/bundle.000000, …, for',
+    'removable media or a data diode, plus a chunk list (sha256 and size of each chunk) signed',
+    'with --key or --keyless (OUT/chunks.oci; OUT/chunks.json for people). Memory stays flat',
+    'whatever the bundle size. OUT must not exist or be empty.',
+    'SIZE: bytes, or with a unit: 512MiB, 4GiB, 100MB (K/M/G/T are binary).',
+  ].join('\n'),
+  examples: [
+    'airlock bundle pack bundle -o media --chunk-size 4GiB --key b.key',
+    'airlock bundle pack delta -o diode --chunk-size 64MiB --key b.key --json',
+  ],
+  registry: false,
+  options: {
+    output: { type: 'string', short: 'o', value: 'OUT', description: 'Where the chunks go.' },
+    'chunk-size': { type: 'string', value: 'SIZE', description: 'Size of each chunk file.' },
+    ...SIGNER_OPTIONS,
+  },
+  async run(context) {
+    const { positionals, values, out } = context;
+    const [dir, ...extra] = positionals;
+    const outDir = stringOption(values, 'output');
+    const size = stringOption(values, 'chunk-size');
+    if (dir === undefined || extra.length > 0 || outDir === undefined || size === undefined)
+      throw new AirlockError('USAGE', 'bundle pack takes one DIR, -o OUT and --chunk-size SIZE');
+    const chunkSize = parseSize(size);
+    const signer = await signerFrom(context);
+    const packed = await packBundle({
+      dir,
+      outDir,
+      chunkSize,
+      signer,
+      signal: context.signal,
+      onEvent: (e) =>
+        out.progress(`chunk ${e.index + 1}${e.total === undefined ? '' : `/${e.total}`}`),
+    });
+    out.result(
+      [
+        ...packed.chunks.map((c) => `${c.name}  ${c.size}  ${c.digest}`),
+        `${escapeControl(packed.outDir)}: ${packed.chunks.length} chunks, ${packed.totalSize} bytes; chunk list ${packed.chunkListDigest} signed`,
+      ],
+      packed,
+    );
+    return 0;
+  },
+};
+
+export const bundleUnpackCommand: CommandSpec = {
+  name: 'bundle unpack',
+  usage: 'airlock bundle unpack OUT -o DIR [--key PUB]',
+  description: [
+    'Reassembles a packed bundle into DIR, verifying the chunk list signature (--key, or the',
+    'identity flags with --trusted-root) and each chunk before any of its bytes are extracted.',
+    'A missing chunk is named (exit 1) and a corrupt one refused (exit 3); re-running after the',
+    'missing chunk has arrived continues from it, as does a re-run after an interruption. Then',
+    'run "airlock bundle verify DIR" before importing.',
+  ].join('\n'),
+  examples: [
+    'airlock bundle unpack media -o bundle --key b.pub',
+    'airlock bundle unpack media -o bundle --key b.pub --json',
+  ],
+  registry: false,
+  options: {
+    output: { type: 'string', short: 'o', value: 'DIR', description: 'The bundle directory.' },
+    ...verifyOptions('key'),
+  },
+  async run(context) {
+    const { positionals, values, out } = context;
+    const [packed, ...extra] = positionals;
+    const outDir = stringOption(values, 'output');
+    if (packed === undefined || extra.length > 0 || outDir === undefined)
+      throw new AirlockError('USAGE', 'bundle unpack takes one OUT and -o DIR');
+    const hasPolicy =
+      stringList(values, 'key').length > 0 ||
+      stringList(values, 'certificate-identity').length > 0 ||
+      stringList(values, 'certificate-identity-regexp').length > 0;
+    const policy = hasPolicy ? await policyFrom(context, 'key', 'bundle unpack') : undefined;
+    if (policy === undefined)
+      out.info(
+        'airlock: no --key: the chunk list signature is not checked (run bundle verify next)',
+      );
+    const unpacked = await unpackBundle({
+      packed,
+      outDir,
+      ...(policy === undefined ? {} : { policy }),
+      signal: context.signal,
+      onEvent: (e) => {
+        if (e.type === 'chunk')
+          out.progress(`chunk ${e.index + 1}${e.total === undefined ? '' : `/${e.total}`}`);
+      },
+    });
+    out.result(
+      `${escapeControl(unpacked.outDir)}: ${unpacked.totalFiles} files, ${unpacked.totalBytes} bytes from ${unpacked.chunks} chunks${unpacked.resumedFrom === undefined ? '' : ` (resumed at chunk ${unpacked.resumedFrom.chunk})`}`,
+      unpacked,
+    );
+    return 0;
   },
 };
