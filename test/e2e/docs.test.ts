@@ -43,7 +43,7 @@ describe('docs examples run as written', { skip }, () => {
   });
 
   // oci.md logs in first and out last; artifacts.md runs while logged in, so it comes between.
-  for (const page of ['oci.md', 'artifacts.md', 'signing.md', 'fleet.md']) {
+  for (const page of ['oci.md', 'artifacts.md', 'signing.md', 'fleet.md', 'bundles.md']) {
     it(`every example in docs/${page} exits 0, in order`, async () => {
       const markdown = await readFile(join(ROOT, 'docs', page), 'utf8');
       const blocks = bashBlocks(markdown);
