@@ -9,6 +9,7 @@ import { RegistryClient, type Repository } from '../../src/oci/index.ts';
 import { openSession, type Session } from '../../src/session/index.ts';
 import {
   generateKeyPair,
+  oidcToken,
   resolveSigner,
   resolveVerifyPolicy,
   signLegacy,
@@ -23,6 +24,7 @@ import {
   verifyBundle,
 } from '../../src/bundle/index.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
+import { startMockSigstore } from '../harness/sigstore.ts';
 import { missingTools, run, tempDir } from '../harness/tools.ts';
 import { assertRejectsCode } from '../helpers/assert-code.ts';
 import { runCommand } from '../helpers/command.ts';
@@ -493,6 +495,32 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
     );
     assert.equal(packed.code, 0, packed.error?.message);
     assert.ok((JSON.parse(packed.stdout) as { chunks: unknown[] }).chunks.length > 1);
+    // The packed form verifies on its own: the signed chunk list and every chunk.
+    const media0 = await runCommand(bundleVerifyCommand, [
+      media,
+      '--key',
+      join(files, 'b.pub'),
+      '--json',
+    ]);
+    assert.equal(media0.code, 0, media0.stdout);
+    const damaged = join(files, 'media-damaged');
+    await cp(media, damaged, { recursive: true });
+    await writeFile(join(damaged, 'bundle.000001'), randomBytes(64 * 1024));
+    const replaced = await runCommand(bundleVerifyCommand, [
+      damaged,
+      '--key',
+      join(files, 'b.pub'),
+      '--json',
+    ]);
+    assert.equal(replaced.code, 3);
+    assert.deepEqual(
+      (
+        JSON.parse(replaced.stdout) as { items: { reference: string; error?: { code: string } }[] }
+      ).items
+        .filter((i) => i.error)
+        .map((i) => [i.reference, i.error?.code]),
+      [['bundle.000001', 'BUNDLE_INVALID']],
+    );
     const copy = join(files, 'unpacked');
     const unpacked = await runCommand(bundleUnpackCommand, [
       media,
@@ -513,6 +541,47 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
     // The artifact key is not the bundle key: verify refuses it, exit 3.
     const wrong = await runCommand(bundleVerifyCommand, [dir, '--key', join(files, 'a.pub')]);
     assert.equal(wrong.code, 3);
+  });
+
+  it('a keyless-signed bundle verifies by identity against the trusted root, and not by another identity', async () => {
+    const sigstore = await startMockSigstore();
+    try {
+      const token = await oidcToken({
+        env: {
+          T: sigstore.token(
+            'https://gitlab.internal/platform/export//.gitlab-ci.yml@refs/heads/main',
+            'https://gitlab.internal',
+          ),
+        },
+        identityTokenEnv: 'T',
+      });
+      const dir = join(work.path, 'keyless');
+      await createBundle(session, {
+        references: refs.slice(1, 2),
+        outDir: dir,
+        signer: resolveSigner({
+          keyless: { token, fulcioURL: sigstore.fulcioURL, rekorURL: sigstore.rekorURL },
+        }),
+      });
+      const policy = (subjectRegExp: string) =>
+        resolveVerifyPolicy({
+          identities: [{ subjectRegExp, issuerRegExp: '^https://gitlab\\.internal$' }],
+          trustedRoot: JSON.stringify(sigstore.trustedRoot),
+        });
+      const ok = await verifyBundle({
+        dir,
+        bundlePolicy: policy('^https://gitlab\\.internal/platform/export/'),
+      });
+      assert.equal(ok.report.summary.failed, 0, JSON.stringify(ok.report.items[0]?.error));
+      assert.match(ok.report.items[0]?.verified?.subject ?? '', /platform\/export/);
+      const other = await verifyBundle({
+        dir,
+        bundlePolicy: policy('^https://gitlab\\.internal/someone-else/'),
+      });
+      assert.equal(other.report.items[0]?.error?.code, 'VERIFICATION_FAILED');
+    } finally {
+      await sigstore.stop();
+    }
   });
 
   it('create refuses a directory that is not empty', async () => {
