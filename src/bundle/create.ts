@@ -41,6 +41,7 @@ import {
   BUNDLE_MANIFEST_MEDIA_TYPE,
   type BundleArtifact,
   type BundleManifest,
+  isRepository,
   SOURCE_ANNOTATION,
 } from './manifest.ts';
 import {
@@ -115,6 +116,15 @@ function plan(inputs: readonly string[]): Planned[] {
     const reference = parseReference(input);
     const tag = reference.tag ?? (reference.digest === undefined ? 'latest' : undefined);
     const repository = repositoryOf(reference);
+    if (!isRepository(repository))
+      throw new AirlockError(
+        'INPUT_INVALID',
+        `${escapeControl(input)}: ${JSON.stringify(escapeControl(repository))} is not a repository name to restore it under`,
+        {
+          details: ['name the layout directory in lowercase letters, digits, ".", "_" and "-"'],
+          data: { option: 'references' },
+        },
+      );
     const key = `${repository}:${tag ?? reference.digest ?? ''}`;
     if (seen.has(key))
       throw new AirlockError(

@@ -8,6 +8,13 @@
 // or an extra blob is caught); and, for a delta, what the bundle references but the base holds.
 import { AirlockError } from '../errors.ts';
 import { type Digest, escapeControl, isDigest } from '../core/index.ts';
+import { isValidTag } from '../oci/index.ts';
+
+// distribution's repository grammar: path components, lowercase, no "..", no empty parts. The
+// manifest is untrusted on the isolated side: a repository it names becomes a registry path.
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+export const isRepository = (name: string): boolean =>
+  name.length <= 255 && name.split('/').every((part) => COMPONENT.test(part));
 
 export const BUNDLE_NAMESPACE = 'dev.airlock.bundle';
 export const BUNDLE_TAG = 'manifest';
@@ -121,9 +128,18 @@ export function parseBundleManifest(bytes: Buffer, where: string): BundleManifes
         : fail(where, 'base is malformed');
   const artifacts = list(where, json.artifacts, 'artifacts').map((a): BundleArtifact => {
     if (!isObject(a)) return fail(where, 'an artifact is malformed');
+    const repository = stringField(where, a.repository, 'an artifact repository');
+    if (!isRepository(repository))
+      fail(
+        where,
+        `artifact repository ${JSON.stringify(escapeControl(repository))} is not a repository name`,
+      );
+    const tag = a.tag === undefined ? undefined : stringField(where, a.tag, 'an artifact tag');
+    if (tag !== undefined && !isValidTag(tag))
+      fail(where, `artifact tag ${JSON.stringify(escapeControl(tag))} is not a tag`);
     return {
-      repository: stringField(where, a.repository, 'an artifact repository'),
-      ...(a.tag === undefined ? {} : { tag: stringField(where, a.tag, 'an artifact tag') }),
+      repository,
+      ...(tag === undefined ? {} : { tag }),
       source: stringField(where, a.source, 'an artifact source'),
       digest: digestField(where, a.digest),
       mediaType: stringField(where, a.mediaType, 'an artifact media type'),
@@ -160,7 +176,13 @@ export function parseBundleManifest(bytes: Buffer, where: string): BundleManifes
     return {
       digest: digestField(where, b.digest),
       size: sizeField(where, b.size),
-      repository: stringField(where, b.repository, 'a base repository'),
+      repository: ((r: string) =>
+        isRepository(r)
+          ? r
+          : fail(
+              where,
+              `base repository ${JSON.stringify(escapeControl(r))} is not a repository name`,
+            ))(stringField(where, b.repository, 'a base repository')),
       kind,
     };
   });
