@@ -60,3 +60,4 @@ export {
 } from './files.ts';
 export { escapeControl, hasControl } from './text.ts';
 export { checkSemverRange, compileTagPattern, parseAnnotations } from './input.ts';
+export { type JUnitNames, junitXML, xmlText } from './junit.ts';
