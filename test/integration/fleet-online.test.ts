@@ -101,15 +101,19 @@ describe('fleet render and check online: a D2 fleet with signed artifacts in a r
     await Promise.all([registry.stop(), sigstore.stop(), work.remove()]);
   });
 
-  const render = (cluster: string, extra: { helm?: boolean; map?: string[] } = {}) =>
+  const render = (
+    cluster: string,
+    extra: { helm?: boolean; dir?: string; report?: boolean } = {},
+  ): Promise<FleetRender> =>
     renderFleet({
-      dir: fleet,
+      dir: extra.dir ?? fleet,
       cluster,
       kustomizeBin: kubectlBinary(),
       ...(extra.helm === false ? { env: { PATH: '' } } : { helmBin: helmBinary() }),
+      ...(extra.report === true ? { sourceFailures: 'report' as const } : {}),
       sources: {
         session,
-        registryMap: parseRegistryMappings(extra.map ?? [published.registryMap]),
+        registryMap: parseRegistryMappings([published.registryMap]),
         trustedRoot: JSON.stringify(sigstore.trustedRoot),
       },
     });
@@ -506,18 +510,7 @@ ${inputs}
             name: cosign-pub
 `,
     );
-    const result = await renderFleet({
-      dir: copy,
-      cluster: 'dev',
-      kustomizeBin: kubectlBinary(),
-      helmBin: helmBinary(),
-      sourceFailures: 'report',
-      sources: {
-        session,
-        registryMap: parseRegistryMappings([published.registryMap]),
-        trustedRoot: JSON.stringify(sigstore.trustedRoot),
-      },
-    });
+    const result = await render('dev', { dir: copy, report: true });
     const copies = result.sources.filter((s) =>
       s.object.startsWith('OCIRepository/flux-system/copy-'),
     );
@@ -568,17 +561,7 @@ spec:
     replicaCount: 4
 `,
     );
-    const result = await renderFleet({
-      dir: copy,
-      cluster: 'dev',
-      kustomizeBin: kubectlBinary(),
-      helmBin: helmBinary(),
-      sources: {
-        session,
-        registryMap: parseRegistryMappings([published.registryMap]),
-        trustedRoot: JSON.stringify(sigstore.trustedRoot),
-      },
-    });
+    const result = await render('dev', { dir: copy });
     const release = group(result, 'HelmRelease/flux-system/issuer');
     const deployment = release.find((o) => text(o.get('kind')) === 'Deployment');
     assert.deepEqual(get(deployment, 'spec', 'replicas'), new GoInt(4));
