@@ -40,6 +40,7 @@ import {
   type BaseContent,
   BUNDLE_MANIFEST_MEDIA_TYPE,
   type BundleArtifact,
+  BUNDLE_NAMESPACE,
   type BundleManifest,
   isRepository,
   SOURCE_ANNOTATION,
@@ -116,7 +117,7 @@ function plan(inputs: readonly string[]): Planned[] {
     const reference = parseReference(input);
     const tag = reference.tag ?? (reference.digest === undefined ? 'latest' : undefined);
     const repository = repositoryOf(reference);
-    if (!isRepository(repository))
+    if (!isRepository(repository) || repository === BUNDLE_NAMESPACE)
       throw new AirlockError(
         'INPUT_INVALID',
         `${escapeControl(input)}: ${JSON.stringify(escapeControl(repository))} is not a repository name to restore it under`,
@@ -205,6 +206,7 @@ export async function createBundle(
     const store = new BundleStore(staging);
     const items: BundleItem[] = [];
     const artifacts: BundleArtifact[] = [];
+    const unchanged: BundleArtifact[] = [];
     const concurrency = options.concurrency ?? session.concurrency;
     // Artifacts one after another, each copy concurrent inside: the layout's index is one file.
     for (const p of planned) {
@@ -224,6 +226,7 @@ export async function createBundle(
           throw new AirlockError('REGISTRY_NOT_FOUND', `${escapeControl(p.input)} does not exist`);
         const known = baseArtifacts.get(`${p.repository}:${p.tag ?? descriptor.digest}`);
         if (known?.digest === descriptor.digest) {
+          unchanged.push(known);
           items.push({
             ...describe,
             digest: descriptor.digest,
@@ -333,7 +336,10 @@ export async function createBundle(
           : { ...e, annotations: { ...e.annotations, [SOURCE_ANNOTATION]: source } };
       }),
     );
-    const manifest = await describeBundle(store, artifacts, baseHeld, base, options.tool);
+    const manifest = {
+      ...(await describeBundle(store, artifacts, baseHeld, base, options.tool)),
+      unchanged,
+    };
     const written = await writeBundleManifest(store, manifest, options.signer);
     // rmdir, not rm -r: if anything appeared in the directory meanwhile, fail rather than delete it.
     await rmdir(target).catch((error: unknown) => {
@@ -446,5 +452,6 @@ async function describeBundle(
       }))
       .sort((a, b) => (a.digest < b.digest ? -1 : 1)),
     fromBase: [...fromBase.values()],
+    unchanged: [],
   };
 }

@@ -105,6 +105,14 @@ export async function importBundle(options: ImportBundleOptions): Promise<Bundle
         : await repository.hasBlob(content.digest);
     if (!present) baseMissing.push(content);
   }
+  // Artifacts the delta left out as unchanged must be in the target as the base had them.
+  for (const a of manifest.unchanged) {
+    const held = await options.to
+      .open(mappedRepository(a.repository, map))
+      .resolve(a.tag ?? a.digest);
+    if (held?.digest !== a.digest)
+      baseMissing.push({ digest: a.digest, size: 0, repository: a.repository, kind: 'manifest' });
+  }
   if (baseMissing.length > 0 && options.force !== true)
     throw new AirlockError(
       'BASE_MISSING',
@@ -118,9 +126,10 @@ export async function importBundle(options: ImportBundleOptions): Promise<Bundle
       },
     );
   const store = new BundleStore(options.dir);
+  // By the digest verify checked, not by the tag: what is imported is what was verified.
   const requests: CopyRequest[] = manifest.artifacts.map((a) => ({
     source: store.repository(a.repository),
-    reference: a.tag ?? a.digest,
+    reference: a.digest,
     destination: options.to.open(mappedRepository(a.repository, map)),
     tags: a.tag === undefined ? [] : [a.tag],
   }));

@@ -73,6 +73,8 @@ export interface BundleManifest {
   readonly contents: readonly BundleBlob[];
   /** A delta's references into its base (empty for a full bundle). */
   readonly fromBase: readonly BaseContent[];
+  /** A delta's artifacts left out because the base holds them unchanged (import checks them). */
+  readonly unchanged: readonly BundleArtifact[];
 }
 
 const fail = (where: string, why: string): never => {
@@ -126,10 +128,10 @@ export function parseBundleManifest(bytes: Buffer, where: string): BundleManifes
       : isObject(json.base)
         ? json.base
         : fail(where, 'base is malformed');
-  const artifacts = list(where, json.artifacts, 'artifacts').map((a): BundleArtifact => {
+  const artifact = (a: unknown): BundleArtifact => {
     if (!isObject(a)) return fail(where, 'an artifact is malformed');
     const repository = stringField(where, a.repository, 'an artifact repository');
-    if (!isRepository(repository))
+    if (!isRepository(repository) || repository === BUNDLE_NAMESPACE)
       fail(
         where,
         `artifact repository ${JSON.stringify(escapeControl(repository))} is not a repository name`,
@@ -144,7 +146,10 @@ export function parseBundleManifest(bytes: Buffer, where: string): BundleManifes
       digest: digestField(where, a.digest),
       mediaType: stringField(where, a.mediaType, 'an artifact media type'),
     };
-  });
+  };
+  const artifacts = list(where, json.artifacts, 'artifacts').map(artifact);
+  const unchanged =
+    json.unchanged === undefined ? [] : list(where, json.unchanged, 'unchanged').map(artifact);
   const entries = list(where, json.entries, 'entries').map((e): BundleEntry => {
     if (!isObject(e)) return fail(where, 'an entry is malformed');
     return {
@@ -206,5 +211,6 @@ export function parseBundleManifest(bytes: Buffer, where: string): BundleManifes
     entries,
     contents,
     fromBase,
+    unchanged,
   };
 }

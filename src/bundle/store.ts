@@ -1,7 +1,7 @@
 // A bundle on disk: one OCI image layout holding every artifact (blobs stored once), each
 // repository a namespace of ref.names (`charts/podinfo:6.5.0`, as skopeo's `oci:DIR:REF` reads
 // them), and the signed bundle manifest as the artifact `dev.airlock.bundle:manifest`.
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AirlockError } from '../errors.ts';
@@ -88,7 +88,14 @@ export class BundleStore {
             `${escapeControl(this.dir)}: blobs/sha256/${escapeControl(name)} is not a blob`,
           );
         }
-        files.set(digest, (await stat(join(root, algorithm, name))).size);
+        // lstat: a symbolic link or a device under blobs/ is never followed or read.
+        const info = await lstat(join(root, algorithm, name));
+        if (!info.isFile())
+          throw new AirlockError(
+            'BUNDLE_INVALID',
+            `${escapeControl(this.dir)}: blobs/sha256/${escapeControl(name)} is not a regular file`,
+          );
+        files.set(digest, info.size);
       }
     }
     return files;

@@ -18,7 +18,7 @@ import {
   throwIfAborted,
 } from '../core/index.ts';
 import { REF_NAME } from '../oci/index.ts';
-import { verifyArtifact, type VerifyPolicy } from '../sign/index.ts';
+import { signatureTag, verifyArtifact, type VerifyPolicy } from '../sign/index.ts';
 import type { BundleItem } from './create.ts';
 import {
   BUNDLE_NAMESPACE,
@@ -26,7 +26,13 @@ import {
   type BundleManifest,
   SOURCE_ANNOTATION,
 } from './manifest.ts';
-import { BundleStore, isBundleEntry, readBundleManifest, references } from './store.ts';
+import {
+  BundleStore,
+  type IndexEntry,
+  isBundleEntry,
+  readBundleManifest,
+  references,
+} from './store.ts';
 import { readChunkList } from './chunks.ts';
 
 export interface VerifyBundleOptions {
@@ -53,14 +59,30 @@ async function sha256File(path: string): Promise<string> {
 }
 
 /** Every problem of the layout against its manifest (empty when it matches exactly). */
+/** The bundle's own entries may be its manifest and that manifest's signature, nothing else. */
+function ownEntryProblems(own: readonly IndexEntry[], manifestDigest: Digest): string[] {
+  const allowed = new Set([
+    `${BUNDLE_NAMESPACE}:${BUNDLE_TAG}@${manifestDigest}`,
+    `${BUNDLE_NAMESPACE}:${signatureTag(manifestDigest)}`,
+  ]);
+  return own.flatMap((e) => {
+    const name = e.annotations?.[REF_NAME] ?? '';
+    return allowed.has(`${name}@${e.digest}`) || allowed.has(name)
+      ? []
+      : [`index.json: ${escapeControl(name)} is not the bundle's manifest or its signature`];
+  });
+}
+
 async function checkLayout(
   store: BundleStore,
   manifest: BundleManifest,
+  manifestDigest: Digest,
   signal: AbortSignal | undefined,
 ): Promise<string[]> {
   const problems: string[] = [];
   const index = await store.index();
   const own = index.filter(isBundleEntry);
+  problems.push(...ownEntryProblems(own, manifestDigest));
   const listed = new Map(manifest.entries.map((e) => [`${e.name ?? ''}@${e.digest}`, e]));
   const actual = index.filter((e) => !isBundleEntry(e));
   for (const entry of actual) {
@@ -113,6 +135,8 @@ async function checkLayout(
   for (const [digest] of files) {
     throwIfAborted(signal);
     if (!contents.has(digest) && !ownBlobs.has(digest)) continue;
+    const expectedSize = contents.get(digest);
+    if (expectedSize !== undefined && expectedSize !== files.get(digest)) continue;
     const actualDigest = await sha256File(store.blobPath(digest));
     if (actualDigest !== digest)
       problems.push(`blobs: ${digest} holds content with digest ${actualDigest}`);
@@ -193,7 +217,7 @@ async function verifyPacked(
           ...describe,
           outcome: 'failed',
           error: itemError(
-            new AirlockError('CHUNK_MISSING', `${escapeControl(chunk.name)} has not arrived`),
+            new AirlockError('BUNDLE_INVALID', `${escapeControl(chunk.name)} has not arrived`),
           ),
           bytes: 0,
           durationMs: Date.now() - t,
@@ -240,8 +264,10 @@ async function verifyPacked(
 export async function verifyBundle(options: VerifyBundleOptions): Promise<BundleVerification> {
   const started = Date.now();
   const dir = resolvePath(options.dir);
-  if ((await stat(join(dir, 'chunks.oci')).catch(() => undefined))?.isDirectory() === true)
-    return verifyPacked(options, dir);
+  const packed =
+    (await stat(join(dir, 'chunks.oci')).catch(() => undefined))?.isDirectory() === true;
+  const layout = (await stat(join(dir, 'index.json')).catch(() => undefined)) !== undefined;
+  if (packed && !layout) return verifyPacked(options, dir);
   const store = new BundleStore(dir);
   const bundleItem = (outcome: BundleItem['outcome'], extra: Partial<BundleItem>): BundleItem => ({
     reference: 'bundle',
@@ -274,7 +300,7 @@ export async function verifyBundle(options: VerifyBundleOptions): Promise<Bundle
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       },
     );
-    const problems = await checkLayout(store, read.manifest, options.signal);
+    const problems = await checkLayout(store, read.manifest, read.digest, options.signal);
     if (problems.length > 0)
       throw new AirlockError(
         'BUNDLE_INVALID',
@@ -347,6 +373,17 @@ export async function verifyBundle(options: VerifyBundleOptions): Promise<Bundle
     return finish(items, read.manifest, read.documentDigest);
   } catch (error) {
     if (error instanceof AirlockError && error.code === 'ABORTED') throw error;
+    // Whatever stops the check (a corrupt own blob, a broken layout) is a bundle that does not
+    // verify: exit 3, as every other failure of verify.
+    const refused =
+      error instanceof AirlockError &&
+      (error.code === 'VERIFICATION_FAILED' || error.code === 'BUNDLE_INVALID')
+        ? error
+        : new AirlockError(
+            'BUNDLE_INVALID',
+            `${escapeControl(dir)}: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          );
     // A bundle that cannot be trusted as a whole: nothing in it is checked further.
     const code =
       error instanceof AirlockError && error.code === 'VERIFICATION_FAILED'
@@ -354,7 +391,7 @@ export async function verifyBundle(options: VerifyBundleOptions): Promise<Bundle
         : undefined;
     const items: BundleItem[] = [
       bundleItem('failed', {
-        error: itemError(error),
+        error: itemError(refused),
         ...(read === undefined ? {} : { digest: read.digest }),
       }),
       ...(read?.manifest.artifacts ?? []).map((a): BundleItem => ({

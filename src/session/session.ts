@@ -119,6 +119,16 @@ export class Session implements RepositoryOpener {
 
   /** A prefix to write repositories below: `registry/prefix` or `oci-layout:PATH`. */
   target(prefix: Reference | string): Target {
+    // A bare registry host (`registry.internal`, `localhost:5000`): repositories at its root.
+    if (typeof prefix === 'string' && /^[^/@]+$/.test(prefix) && /[.:]|^localhost$/.test(prefix)) {
+      const host = prefix.replace(/^oci:\/\//, '');
+      const reference = parseReference(`${host}/root`, { repositoryOnly: true });
+      return {
+        name: host,
+        reference,
+        open: (repository) => this.client.repository(host, repository),
+      };
+    }
     const reference =
       typeof prefix === 'string' ? parseReference(prefix, { repositoryOnly: true }) : prefix;
     if (reference.kind === 'layout') {

@@ -302,6 +302,30 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
       },
       'BUNDLE_INVALID',
     ],
+    [
+      'an entry slipped into the bundle namespace',
+      async (dir: string) => {
+        const path = join(dir, 'index.json');
+        const index = JSON.parse(await readFile(path, 'utf8')) as {
+          manifests: {
+            digest: string;
+            mediaType: string;
+            size: number;
+            annotations?: Record<string, string>;
+          }[];
+        };
+        const web = index.manifests.find(
+          (m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'images/web:1.0.0',
+        );
+        assert.ok(web);
+        index.manifests.push({
+          ...web,
+          annotations: { 'org.opencontainers.image.ref.name': 'dev.airlock.bundle:extra' },
+        });
+        await writeFile(path, JSON.stringify(index));
+      },
+      'BUNDLE_INVALID',
+    ],
   ] as const)
     it(`${name}: verify fails (${code}) and import imports nothing`, async () => {
       const dir = await tampered(name.replaceAll(' ', '-'), change);
