@@ -20,6 +20,7 @@ const MODULES = [
   'promote',
   'renovate',
   'bundle',
+  'images',
   'cli',
 ];
 const onlyThroughIndex = (/** @type {string} */ own) => ({
@@ -27,7 +28,7 @@ const onlyThroughIndex = (/** @type {string} */ own) => ({
   message: 'Import another module only through its index.ts.',
 });
 /** Modules each module may not import at all (the arrows only point down). */
-const CAPABILITIES = ['mirror', 'promote', 'renovate', 'fleet', 'bundle'];
+const CAPABILITIES = ['mirror', 'promote', 'renovate', 'fleet', 'bundle', 'images'];
 // Go-compatible YAML and text/template: pure, beside core (the fleet renderer's foundation).
 const GO = ['goyaml', 'gotemplate'];
 const FORBIDDEN = {
@@ -74,13 +75,15 @@ const FORBIDDEN = {
   artifact: ['sign', 'sbom', 'forge', ...CAPABILITIES, 'cli'],
   sign: ['artifact', 'sbom', 'provenance', 'forge', ...CAPABILITIES, 'cli'],
   sbom: ['forge', ...CAPABILITIES, 'cli'],
-  mirror: ['promote', 'renovate', 'fleet', 'bundle', 'cli'],
+  mirror: ['promote', 'renovate', 'fleet', 'bundle', 'images', 'cli'],
   // Renovate's configuration is derived from promotion.yaml: renovate reads promote's config only.
-  promote: ['mirror', 'renovate', 'fleet', 'bundle', 'cli'],
-  renovate: ['mirror', 'fleet', 'bundle', 'cli'],
-  fleet: ['mirror', 'promote', 'renovate', 'bundle', 'cli'],
+  promote: ['mirror', 'renovate', 'fleet', 'bundle', 'images', 'cli'],
+  renovate: ['mirror', 'fleet', 'bundle', 'images', 'cli'],
+  fleet: ['mirror', 'promote', 'renovate', 'bundle', 'images', 'cli'],
   // Air-gap bundles read inventories through mirror; nothing imports bundle but the CLI.
-  bundle: ['promote', 'renovate', 'fleet', 'cli'],
+  bundle: ['promote', 'renovate', 'fleet', 'images', 'cli'],
+  // Image discovery, mirroring, cache rules and policies (issue 12): may read fleets and mirrors.
+  images: ['promote', 'renovate', 'bundle', 'cli'],
 };
 
 export default tseslint.config(
