@@ -1,0 +1,31 @@
+// Container images a cluster pulls (issue 12): references normalised as the runtime reads them,
+// and the pull-through cache rules that map public registries to private paths.
+export {
+  DEFAULT_TAG,
+  DOCKER_HUB,
+  DOCKER_HUB_ALIASES,
+  formatImage,
+  type ImageReference,
+  ImageReferenceError,
+  type ImageReferenceProblem,
+  isRegistryHost,
+  MAX_PATH_LENGTH,
+  namesRegistry,
+  normalizeImage,
+  registryKey,
+  repositoryPathProblem,
+} from './reference.ts';
+export {
+  type CacheConfig,
+  type CacheRule,
+  isUnder,
+  parseCacheConfig,
+  readCacheConfig,
+} from './cache.ts';
+export {
+  type RewriteImagesOptions,
+  rewriteImage,
+  rewriteImages,
+  type RewriteOutcome,
+  type RewriteResult,
+} from './rewrite.ts';
