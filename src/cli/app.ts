@@ -139,6 +139,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/bundle.ts')).bundleUnpackCommand,
   },
   {
+    name: 'images rewrite',
+    summary: 'Print where images are pulled from under the pull-through cache rules (cache.yaml)',
+    load: async () => (await import('./commands/images.ts')).imagesRewriteCommand,
+  },
+  {
     name: 'chart push',
     summary: 'Push packaged Helm charts as Helm OCI artifacts',
     load: async () => (await import('./commands/chart.ts')).chartPush,
