@@ -363,10 +363,11 @@ export function parsePromotionConfig(source: string, file = 'promotion.yaml'): P
     prettyErrors: false,
   });
   const problems = new Problems(file, lines);
-  for (const error of document.errors)
-    problems.list.push(
-      `${file}:${error.linePos?.[0].line ?? 1}:${error.linePos?.[0].col ?? 1}: ${error.message.split('\n')[0] ?? ''}`,
-    );
+  for (const error of document.errors) {
+    // With prettyErrors off the yaml library leaves linePos unset: the offset is what it gives.
+    const { line, col } = lines.linePos(error.pos[0]);
+    problems.list.push(`${file}:${line}:${col}: ${error.message.split('\n')[0] ?? ''}`);
+  }
   if (problems.list.length > 0) throw invalid(file, problems.list);
   const root = document.contents;
   if (!root || !isMap(root)) throw invalid(file, [`${file}:1:1: the document must be a mapping`]);
