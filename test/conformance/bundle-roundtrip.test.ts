@@ -3,11 +3,10 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe } from 'node:test';
-import { canonicalJSON, type Digest, mapLimit, MediaType, sha256 } from '../../src/core/index.ts';
-import { RegistryClient, type Repository } from '../../src/oci/index.ts';
+import { mapLimit, sha256 } from '../../src/core/index.ts';
+import { RegistryClient } from '../../src/oci/index.ts';
 import { openSession, type Session } from '../../src/session/index.ts';
 import {
   generateKeyPair,
@@ -20,6 +19,7 @@ import {
 import { publishArtifact } from '../../src/sbom/index.ts';
 import { createBundle, importBundle } from '../../src/bundle/index.ts';
 import { fixtureCharts, seedFixtureCharts } from '../harness/fixture-charts.ts';
+import { pushTestImage } from '../harness/images.ts';
 import { type FaultProxy, startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { fixturesSkipReason, gated, missingTools, run, tempDir } from '../harness/tools.ts';
@@ -34,34 +34,6 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 const reason = missingTools(['docker-registry', 'skopeo']) ?? fixturesSkipReason('upstream-helm');
 const { it, before, after } = gated(reason);
 const PASSWORD = 'round-trip';
-
-async function pushImage(
-  repository: Repository,
-  layers: readonly Buffer[],
-  tag: string,
-): Promise<Digest> {
-  const push = async (bytes: Buffer, mediaType: string) => {
-    const descriptor = { mediaType, digest: sha256(bytes), size: bytes.byteLength };
-    await repository.pushBlob(descriptor, () => Promise.resolve(Readable.from([bytes])));
-    return descriptor;
-  };
-  const config = await push(
-    Buffer.from(canonicalJSON({ architecture: 'amd64', os: 'linux', tag })),
-    MediaType.ociConfig,
-  );
-  const descriptors = [];
-  for (const layer of layers)
-    descriptors.push(await push(layer, 'application/vnd.oci.image.layer.v1.tar+gzip'));
-  const manifest = Buffer.from(
-    canonicalJSON({
-      schemaVersion: 2,
-      mediaType: MediaType.ociManifest,
-      config,
-      layers: descriptors,
-    }),
-  );
-  return (await repository.pushManifest(manifest, MediaType.ociManifest, tag)).digest;
-}
 
 /** Completed blob uploads per repository and digest, from the proxy's log. */
 function completedUploads(proxy: FaultProxy, prefix: string): Map<string, number> {
@@ -147,7 +119,12 @@ describe('bundle round trip: 263 fixture charts, Flux artifacts with SBOMs, imag
     const base = [randomBytes(512 * 1024), randomBytes(256 * 1024)];
     for (let i = 0; i < 6; i++) {
       const repository = client.repository(source.host, `images/app-${i}`);
-      const digest = await pushImage(repository, [...base, randomBytes(64 * 1024)], '1.0.0');
+      const { digest } = await pushTestImage(
+        repository,
+        [...base, randomBytes(64 * 1024)],
+        '1.0.0',
+        { tag: `app-${i}` },
+      );
       await signLegacy(repository, digest, signer);
       refs.push(`${source.host}/images/app-${i}:1.0.0`);
     }

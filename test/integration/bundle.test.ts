@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { canonicalJSON, type Digest, MediaType, sha256 } from '../../src/core/index.ts';
-import { RegistryClient, type Repository } from '../../src/oci/index.ts';
+import { canonicalJSON, MediaType, sha256 } from '../../src/core/index.ts';
+import { RegistryClient } from '../../src/oci/index.ts';
 import { openSession, type Session } from '../../src/session/index.ts';
 import {
   generateKeyPair,
@@ -23,6 +22,7 @@ import {
   BundleStore,
   verifyBundle,
 } from '../../src/bundle/index.ts';
+import { pushTestImage } from '../harness/images.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { startMockSigstore } from '../harness/sigstore.ts';
 import { missingTools, run, tempDir } from '../harness/tools.ts';
@@ -42,40 +42,6 @@ import {
 
 const skip = missingTools(['docker-registry', 'skopeo']);
 const PASSWORD = 'bundle-test';
-
-async function pushBlob(repository: Repository, bytes: Buffer, mediaType: string) {
-  const descriptor = { mediaType, digest: sha256(bytes), size: bytes.byteLength };
-  await repository.pushBlob(descriptor, () => Promise.resolve(Readable.from([bytes])));
-  return descriptor;
-}
-
-/** An image of the given layers (shared ones are passed in), tagged; returns its digest. */
-async function pushImage(
-  repository: Repository,
-  layers: readonly Buffer[],
-  tag: string | undefined,
-  architecture = 'amd64',
-): Promise<{ digest: Digest; size: number }> {
-  const config = Buffer.from(
-    canonicalJSON({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
-  );
-  const configDescriptor = await pushBlob(repository, config, MediaType.ociConfig);
-  const layerDescriptors = [];
-  for (const layer of layers)
-    layerDescriptors.push(
-      await pushBlob(repository, layer, 'application/vnd.oci.image.layer.v1.tar+gzip'),
-    );
-  const manifest = Buffer.from(
-    canonicalJSON({
-      schemaVersion: 2,
-      mediaType: MediaType.ociManifest,
-      config: configDescriptor,
-      layers: layerDescriptors,
-    }),
-  );
-  const pushed = await repository.pushManifest(manifest, MediaType.ociManifest, tag);
-  return { digest: pushed.digest, size: pushed.size };
-}
 
 describe('air-gap bundles: create, verify, import', { skip }, () => {
   let source: RegistryServer;
@@ -115,19 +81,20 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
     baseLayers = [randomBytes(64 * 1024), randomBytes(32 * 1024)];
     for (const name of ['web', 'api', 'worker']) {
       const repository = client.repository(source.host, `images/${name}`);
-      const image = await pushImage(repository, [...baseLayers, randomBytes(8 * 1024)], '1.0.0');
+      const image = await pushTestImage(
+        repository,
+        [...baseLayers, randomBytes(8 * 1024)],
+        '1.0.0',
+      );
       await signLegacy(repository, image.digest, artifactSigner);
       refs.push(`${source.host}/images/${name}:1.0.0`);
     }
     const multi = client.repository(source.host, 'images/multi');
     const children = [];
     for (const architecture of ['amd64', 'arm64']) {
-      const child = await pushImage(
-        multi,
-        [...baseLayers, randomBytes(4096)],
-        undefined,
+      const child = await pushTestImage(multi, [...baseLayers, randomBytes(4096)], undefined, {
         architecture,
-      );
+      });
       children.push({
         mediaType: MediaType.ociManifest,
         ...child,
@@ -364,7 +331,7 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
 
   it('refuses unverified content at create: nothing is written', async () => {
     const unsigned = client.repository(source.host, 'images/unsigned');
-    await pushImage(unsigned, [randomBytes(1024)], '1.0.0');
+    await pushTestImage(unsigned, [randomBytes(1024)], '1.0.0');
     const dir = join(work.path, 'unsigned');
     await assertRejectsCode(
       () =>
@@ -385,14 +352,14 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
   it('delta: only the new blobs and moved tags; refused where the base is missing, imported where it is', async () => {
     const repository = client.repository(source.host, 'images/web');
     // The moved tag reuses the base layers: the delta leaves them to the base.
-    const moved = await pushImage(repository, [...baseLayers, randomBytes(16 * 1024)], '1.0.0');
+    const moved = await pushTestImage(repository, [...baseLayers, randomBytes(16 * 1024)], '1.0.0');
     await signLegacy(
       repository,
       moved.digest,
       resolveSigner({ key: { pem: generateKeyPair(PASSWORD).privateKeyPEM, password: PASSWORD } }),
     );
     const extra = client.repository(source.host, 'images/new');
-    await pushImage(extra, [randomBytes(2048)], '0.1.0');
+    await pushTestImage(extra, [randomBytes(2048)], '0.1.0');
     const delta = join(work.path, 'delta');
     const created = await createBundle(session, {
       references: [...refs, `${source.host}/images/new:0.1.0`],
