@@ -75,15 +75,18 @@ const FORBIDDEN = {
   artifact: ['sign', 'sbom', 'forge', ...CAPABILITIES, 'cli'],
   sign: ['artifact', 'sbom', 'provenance', 'forge', ...CAPABILITIES, 'cli'],
   sbom: ['forge', ...CAPABILITIES, 'cli'],
-  mirror: ['promote', 'renovate', 'fleet', 'bundle', 'images', 'cli'],
+  // Inventory rows of type=image mirror through images (issue 12).
+  mirror: ['promote', 'renovate', 'fleet', 'bundle', 'cli'],
   // Renovate's configuration is derived from promotion.yaml: renovate reads promote's config only.
   promote: ['mirror', 'renovate', 'fleet', 'bundle', 'images', 'cli'],
   renovate: ['mirror', 'fleet', 'bundle', 'images', 'cli'],
-  fleet: ['mirror', 'promote', 'renovate', 'bundle', 'images', 'cli'],
+  // The fleet's image list, egress policies and isolation checks are built on images (issue 12).
+  fleet: ['mirror', 'promote', 'renovate', 'bundle', 'cli'],
   // Air-gap bundles read inventories through mirror; nothing imports bundle but the CLI.
   bundle: ['promote', 'renovate', 'fleet', 'images', 'cli'],
-  // Image discovery, mirroring, cache rules and policies (issue 12): may read fleets and mirrors.
-  images: ['promote', 'renovate', 'bundle', 'cli'],
+  // Image references, cache rules, chart image discovery, image copies and the Kyverno policy
+  // (issue 12): below mirror and fleet, which build on it; it knows neither.
+  images: ['mirror', 'promote', 'renovate', 'fleet', 'bundle', 'cli'],
 };
 
 export default tseslint.config(
