@@ -29,3 +29,21 @@ export {
   type RewriteOutcome,
   type RewriteResult,
 } from './rewrite.ts';
+export {
+  formatPlatform,
+  mirrorPath,
+  parsePlatform,
+  type Platform,
+  platformMatches,
+} from './mirror-path.ts';
+export {
+  IMAGE_REASON,
+  type ImageMirrorItem,
+  type ImageToMirror,
+  mirrorImages,
+  type MirrorImagesEvent,
+  type MirrorImagesOptions,
+  type MirrorImagesReport,
+  parseImageList,
+  type PlatformFilter,
+} from './mirror.ts';
