@@ -47,3 +47,24 @@ export {
   parseImageList,
   type PlatformFilter,
 } from './mirror.ts';
+export {
+  describeSource,
+  type DiscoveredImage,
+  ImageCollector,
+  type ImageSource,
+  type ImageSourceKind,
+  type InvalidImage,
+  invalidImagesError,
+  objectID,
+  type WorkloadImage,
+  workloadImages,
+} from './discover.ts';
+export {
+  ARTIFACTHUB_IMAGES,
+  type ChartImages,
+  type ListChartImagesOptions,
+  type ListedChart,
+  type ListedSubchart,
+  listChartImages,
+  type MissingDependency,
+} from './discover-chart.ts';
