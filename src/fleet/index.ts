@@ -67,3 +67,4 @@ export type { FleetSourceOptions, ResolvedSource } from './sources.ts';
 export { parseRegistryMappings, type RegistryMapping } from './registry-map.ts';
 export { secretValues } from './objects.ts';
 export { findHelm, type HelmTool, releaseName, releaseValues } from './helm.ts';
+export { type FleetImages, listFleetImages, type ListFleetImagesOptions } from './images.ts';
