@@ -144,6 +144,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/images.ts')).imagesRewriteCommand,
   },
   {
+    name: 'images list',
+    summary: 'List the images a chart or a cluster of a fleet will pull, with where each was found',
+    load: async () => (await import('./commands/images-list.ts')).imagesListCommand,
+  },
+  {
     name: 'chart push',
     summary: 'Push packaged Helm charts as Helm OCI artifacts',
     load: async () => (await import('./commands/chart.ts')).chartPush,

@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join, posix } from 'node:path';
+import { delimiter, join, posix, resolve } from 'node:path';
 import semver from 'semver';
 import { parse as parseYAML } from 'yaml';
 import { AirlockError } from '../errors.ts';
@@ -509,7 +509,8 @@ async function findHelm(
       throw new AirlockError('INPUT_INVALID', `${escapeControl(bin)} is not an executable helm`, {
         data: { option: 'helmBin' },
       });
-    return bin;
+    // helm runs in a private working directory: a relative path must not change meaning there.
+    return resolve(bin);
   }
   for (const dir of (env.PATH ?? '').split(delimiter).filter((d) => d !== '')) {
     const path = join(dir, 'helm');
@@ -562,14 +563,14 @@ async function helmTemplate(run: HelmRun): Promise<string> {
       HELM_DATA_HOME: join(home, 'data'),
       KUBECONFIG: join(home, 'no-kubeconfig'),
     };
-    return await new Promise<string>((resolve, reject) => {
+    return await new Promise<string>((done, reject) => {
       execFile(
         run.helm,
         args,
         { encoding: 'utf8', maxBuffer: MAX_HELM_OUTPUT, timeout: HELM_TIMEOUT_MS, env, cwd: work },
         (error, stdout, stderr) => {
           if (!error) {
-            resolve(stdout);
+            done(stdout);
             return;
           }
           const failure = error as NodeJS.ErrnoException;
