@@ -22,6 +22,7 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AirlockError } from '../errors.ts';
 import { escapeControl } from '../core/index.ts';
+import { readCacheConfig } from '../images/index.ts';
 import { type GoMap, type GoValue, isGoMap } from '../goyaml/index.ts';
 import type { FleetFinding } from './findings.ts';
 import {
@@ -36,6 +37,7 @@ import type { FleetSourceOptions } from './sources.ts';
 import { checkAdmissionPolicies } from './admission.ts';
 import { checkSchemas } from './schema.ts';
 import { celLib } from './cel.ts';
+import { checkIsolation, type IsolationOptions, registryImageHolder } from './isolation.ts';
 
 export interface CheckFleetOptions {
   /** The fleet repository. */
@@ -54,6 +56,15 @@ export interface CheckFleetOptions {
   readonly helmBin?: string;
   /** The environment for finding and running kustomize (default process.env). */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The isolation checks (./isolation.ts): images against the cache rules (and, online, the
+   * private registry), egress policies per namespace, Cilium and Kyverno in the first phase.
+   */
+  readonly isolation?: {
+    /** cache.yaml: the upstream registries and the private paths they are cached under. */
+    readonly cacheFile: string;
+    readonly privateRegistries?: IsolationOptions['privateRegistries'];
+  };
 }
 
 export interface FleetClusterCheck {
@@ -764,6 +775,15 @@ export async function checkFleet(options: CheckFleetOptions): Promise<FleetCheck
       { data: { option: all ? 'all' : 'cluster' } },
     );
   const names = all ? await clusterNames(options.dir) : [options.cluster ?? ''];
+  const isolationOptions: IsolationOptions | undefined =
+    options.isolation === undefined
+      ? undefined
+      : {
+          cache: await readCacheConfig(options.isolation.cacheFile),
+          ...(options.isolation.privateRegistries === undefined
+            ? {}
+            : { privateRegistries: options.isolation.privateRegistries }),
+        };
   const clusters: FleetClusterCheck[] = [];
   for (const cluster of names) {
     const render = await renderFleet({
@@ -777,9 +797,22 @@ export async function checkFleet(options: CheckFleetOptions): Promise<FleetCheck
       ...(options.kustomizeBin === undefined ? {} : { kustomizeBin: options.kustomizeBin }),
       ...(options.env === undefined ? {} : { env: options.env }),
     });
+    const isolation =
+      isolationOptions === undefined
+        ? []
+        : withFiles(
+            await checkIsolation(
+              render.groups,
+              isolationOptions,
+              offline || options.sources === undefined
+                ? undefined
+                : registryImageHolder(options.sources),
+            ),
+            render,
+          );
     clusters.push({
       cluster,
-      findings: checkRender(render),
+      findings: [...checkRender(render), ...isolation],
       objects: render.objects,
       sources: render.sources.length,
       toolMs: render.toolMs,

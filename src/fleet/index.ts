@@ -62,6 +62,12 @@ export {
   type FleetClusterCheck,
 } from './check.ts';
 export { checkAdmissionPolicies } from './admission.ts';
+export {
+  checkIsolation,
+  type ImageHolder,
+  type IsolationOptions,
+  registryImageHolder,
+} from './isolation.ts';
 // sources.ts (registry, signatures) is loaded by renderFleet only when it renders online.
 export type { FleetSourceOptions, ResolvedSource } from './sources.ts';
 export { parseRegistryMappings, type RegistryMapping } from './registry-map.ts';

@@ -53,6 +53,18 @@ export const fleetCheckCommand: CommandSpec = {
     '  artifact-unverified                  it does not verify with exactly its spec.verify',
     '  source-unresolved                    (warning) sources the render does not follow',
     '',
+    'With --cache cache.yaml the cluster is checked as an isolated one (docs/images.md):',
+    '  image-public                         a workload image that still names a public registry',
+    '                                       once the cache rules (what Kyverno rewrites) apply',
+    '  image-not-mirrored                   (online) an image under the private registry, outside',
+    '                                       every cache path, that the registry does not hold',
+    '  image-invalid                        a workload image that is not a valid reference',
+    '  egress-policy-missing                a namespace with workloads and no CiliumNetworkPolicy',
+    '                                       closing its egress',
+    '  isolation-phase                      Cilium and Kyverno missing or not in the first phase,',
+    '                                       or a Flux object that does not wait for them',
+    "The private registry is every cache rule's host plus --private-registry HOST.",
+    '',
     'Online (the default) every OCIRepository and OCI chart is resolved in the registry and',
     'verified with the policy it declares: its key Secret (from the fleet, or --key-secret) or',
     'its matchOIDCIdentity against --trusted-root. No flag adds a key or an identity. --offline',
@@ -65,6 +77,7 @@ export const fleetCheckCommand: CommandSpec = {
     'airlock fleet check ./fleet --all --offline',
     'airlock fleet check ./fleet --all --registry-map ghcr.io/acme=registry.internal/acme --trusted-root trusted_root.json',
     'airlock fleet check ./fleet --cluster prod --key-secret flux-system/cosign-pub=cosign.pub --json',
+    'airlock fleet check ./fleet --cluster prod --cache cache.yaml --private-registry registry.internal:5000 --trusted-root trusted_root.json',
   ],
   registry: true,
   options: {
@@ -74,6 +87,19 @@ export const fleetCheckCommand: CommandSpec = {
       description: 'The cluster to check (its directory is clusters/NAME).',
     },
     all: { type: 'boolean', description: 'Check every cluster under clusters/.' },
+    cache: {
+      type: 'string',
+      value: 'FILE',
+      description:
+        'cache.yaml (the pull-through cache rules): check images, egress policies and phases as for an isolated cluster.',
+    },
+    'private-registry': {
+      type: 'string',
+      multiple: true,
+      value: 'HOST',
+      description:
+        "A registry inside the boundary besides the cache rules' hosts (repeatable; with --cache).",
+    },
     'kustomize-bin': KUSTOMIZE_BIN_OPTION,
     ...FLEET_SOURCE_OPTIONS,
   },
@@ -94,8 +120,22 @@ export const fleetCheckCommand: CommandSpec = {
           details: ['Name one cluster (a directory under clusters/) or check them all with --all.'],
         },
       );
+    const cacheFile = stringOption(values, 'cache');
+    const privateRegistries = (values['private-registry'] as string[] | undefined) ?? [];
+    if (privateRegistries.length > 0 && (cacheFile === undefined || cacheFile === ''))
+      throw new AirlockError('USAGE', '--private-registry needs --cache', {
+        details: ['The isolation checks run with the cache rules: add --cache cache.yaml.'],
+      });
     const check = await checkFleet({
       dir,
+      ...(cacheFile === undefined || cacheFile === ''
+        ? {}
+        : {
+            isolation: {
+              cacheFile,
+              ...(privateRegistries.length === 0 ? {} : { privateRegistries }),
+            },
+          }),
       ...(all ? { all: true } : { cluster: cluster ?? '' }),
       ...(await fleetRenderOptions(context)),
     });
