@@ -366,9 +366,13 @@ function writer(
   return best;
 }
 
-function imagesOfValues(instance: Instance, discovery: Discovery): void {
+function imagesOfValues(
+  instance: Instance,
+  subchartKeys: ReadonlySet<string>,
+  discovery: Discovery,
+): void {
   const { metadata } = instance.chart;
-  for (const found of valuesImages(instance.values, metadata.appVersion)) {
+  for (const found of valuesImages(instance.values, metadata.appVersion, subchartKeys)) {
     const written = writer(instance, found.leaves);
     const position = written === undefined ? undefined : positionIn(written.layer, written.leaf);
     record(discovery, 'values', found.raw, {
@@ -394,7 +398,6 @@ function discover(instance: Instance, tags: ValueMap | undefined, discovery: Dis
   const { chart } = instance;
   discovery.byChain.set(instance.chain.join('/'), chart.metadata);
   annotationImages(instance, discovery);
-  imagesOfValues(instance, discovery);
   const installs: {
     chart: LoadedChart;
     key: string;
@@ -430,6 +433,9 @@ function discover(instance: Instance, tags: ValueMap | undefined, discovery: Dis
       ...(dependency.tags === undefined ? {} : { tags: dependency.tags }),
     });
   }
+  // The values under a subchart's key are the subchart's: read with it, or not at all when it is
+  // disabled. Those of a dependency missing from the archive are read as the parent's.
+  imagesOfValues(instance, new Set(installs.map((i) => i.key)), discovery);
   // Each subchart's values first: conditions are read from the values with them coalesced in.
   const parentGlobal = instance.values.get('global');
   const prepared = installs.map((install) => {

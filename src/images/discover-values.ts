@@ -242,9 +242,14 @@ function imageOfMap(
 /**
  * The image-shaped values of one chart's merged values (the shapes in the file comment), in
  * document order. `appVersion` stands in for an empty tag; `global.imageRegistry`, when set,
- * replaces the registry of maps that have a `registry` key.
+ * replaces the registry of maps that have a `registry` key. Top-level keys in `skip` (the values
+ * of the chart's subcharts, read with each subchart) are not walked.
  */
-export function valuesImages(values: ValueMap, appVersion: string | undefined): ValuesImage[] {
+export function valuesImages(
+  values: ValueMap,
+  appVersion: string | undefined,
+  skip: ReadonlySet<string> = new Set(),
+): ValuesImage[] {
   const found: ValuesImage[] = [];
   const global = values.get('global');
   const globalRegistry = isValueMap(global) ? scalarText(global.get('imageRegistry')) : '';
@@ -284,6 +289,6 @@ export function valuesImages(values: ValueMap, appVersion: string | undefined): 
       }
     }
   };
-  walk(values, []);
+  for (const [key, child] of values) if (!skip.has(key)) walk(new Map([[key, child]]), []);
   return found;
 }

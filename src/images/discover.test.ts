@@ -395,6 +395,9 @@ orders-db:
   image: {tag: "15.10"}
 audit-db:
   enabled: false
+  image: {repository: audit, tag: "1"}
+cache:
+  image: redis:7.2
 tags: {caching: true}
 `,
         'shop/charts/db-2.1.0.tgz': sub,
@@ -408,7 +411,9 @@ tags: {caching: true}
     );
     assert.deepEqual(summary(result), {
       'docker.io/library/postgres:15.10': ['values orders-db.image'],
-      'docker.io/library/redis:7.4': ['values cache.image'],
+      // The parent's values under a subchart's key are the subchart's (listed once, with it); a
+      // disabled subchart's are not listed at all.
+      'docker.io/library/redis:7.2': ['values cache.image'],
       'docker.io/library/shop:3': ['values image'],
       'ghcr.io/acme/unlisted:0.0.1': ['values unlisted.image'],
     });
@@ -417,6 +422,8 @@ tags: {caching: true}
       [db.chart, db.version, db.file, db.line],
       ['db', '2.1.0', 'shop/values.yaml', 4],
     );
+    const cache = source(result, 'docker.io/library/redis:7.2');
+    assert.deepEqual([cache.chart, cache.file, cache.line], ['cache', 'shop/values.yaml', 9]);
     const [chart] = result.charts;
     assert.deepEqual(chart?.subcharts, [
       { key: 'unlisted', name: 'unlisted', version: '0.0.1', enabled: true },
