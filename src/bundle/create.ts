@@ -53,6 +53,7 @@ import {
   references,
   writeBundleManifest,
 } from './store.ts';
+import type { IndexView } from './view.ts';
 
 export interface CreateBundleOptions extends Omit<BatchOptions<BundleItem>, 'concurrency'> {
   /** What to bundle: `registry/repository:tag`, `…@digest`, or `oci-layout:PATH:TAG`. */
@@ -172,6 +173,144 @@ async function emptyOrMissing(dir: string): Promise<boolean> {
   return true;
 }
 
+/** What bundling one artifact gave: its report item and, when copied, its entries. */
+interface Bundled {
+  readonly item: BundleItem;
+  /** Copied: the manifest entry, and the view holding its index entries. */
+  readonly artifact?: BundleArtifact;
+  readonly view?: IndexView;
+  /** Left out: the base holds it under the same tag and digest. */
+  readonly unchanged?: BundleArtifact;
+}
+
+interface BundleContext {
+  readonly session: Session;
+  readonly store: BundleStore;
+  readonly options: CreateBundleOptions;
+  readonly concurrency: number;
+  readonly baseArtifacts: ReadonlyMap<string, BundleArtifact>;
+  /** What the base holds that this repository may reference (undefined: no base). */
+  readonly held: (repository: string) => ReadonlySet<string> | undefined;
+}
+
+/**
+ * Resolves one artifact, verifies its signature against the policy, and copies it (with its
+ * signatures and referrers) into a staged view of the bundle. Never throws: a failure is the
+ * item's.
+ */
+async function bundleOne(p: Planned, context: BundleContext): Promise<Bundled> {
+  const { options } = context;
+  const t = Date.now();
+  const describe = {
+    reference: `${p.repository}:${p.tag ?? p.reference.digest ?? ''}`,
+    source: formatReference(p.reference),
+    repository: p.repository,
+    ...(p.tag === undefined ? {} : { tag: p.tag }),
+  };
+  try {
+    const source = context.session.open(p.reference);
+    const wanted = p.reference.digest ?? p.tag ?? 'latest';
+    const descriptor = await source.resolve(wanted);
+    if (descriptor === undefined)
+      throw new AirlockError('REGISTRY_NOT_FOUND', `${escapeControl(p.input)} does not exist`);
+    const known = context.baseArtifacts.get(`${p.repository}:${p.tag ?? descriptor.digest}`);
+    if (known?.digest === descriptor.digest)
+      return {
+        unchanged: known,
+        item: {
+          ...describe,
+          digest: descriptor.digest,
+          outcome: 'present',
+          reason: 'unchanged since the base bundle',
+          bytes: 0,
+          durationMs: Date.now() - t,
+        },
+      };
+    let verified: BundleItem['verified'];
+    if (options.policy !== undefined) {
+      const v = await verifyArtifact(source, descriptor.digest, options.policy, {
+        knownDigest: descriptor.digest,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      verified = {
+        format: v.format,
+        ...(v.keyName === undefined ? {} : { keyName: v.keyName }),
+        ...(v.subject === undefined ? {} : { subject: v.subject }),
+        ...(v.issuer === undefined ? {} : { issuer: v.issuer }),
+      };
+    } else if (options.requireSigned === true && !(await isSigned(source, descriptor.digest)))
+      throw new AirlockError('POLICY_VIOLATION', `${escapeControl(p.input)} is not signed`, {
+        details: ['unsigned content is refused (require signed); sign it, or leave it out'],
+        data: { option: 'requireSigned' },
+      });
+    const view = context.store.staged(p.repository);
+    const held = context.held(p.repository);
+    const result = await copy(
+      {
+        source,
+        reference: descriptor.digest,
+        destination: held === undefined ? view : withBase(view, held),
+        tags: p.tag === undefined ? [] : [p.tag],
+      },
+      {
+        signatures: true,
+        referrers: true,
+        concurrency: context.concurrency,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      },
+    );
+    return {
+      artifact: {
+        repository: p.repository,
+        ...(p.tag === undefined ? {} : { tag: p.tag }),
+        source: formatReference(p.reference),
+        digest: descriptor.digest,
+        mediaType: result.mediaType,
+      },
+      view,
+      item: {
+        ...describe,
+        digest: descriptor.digest,
+        outcome: 'done',
+        bytes: result.bytesUploaded,
+        durationMs: Date.now() - t,
+        ...(verified === undefined ? {} : { verified }),
+      },
+    };
+  } catch (error) {
+    return {
+      item: {
+        ...describe,
+        outcome: 'failed',
+        error: itemError(error),
+        bytes: 0,
+        durationMs: Date.now() - t,
+      },
+    };
+  }
+}
+
+/**
+ * Runs `task` over `items`, at most `limit` at once, starting no new one once `stop()` holds, and
+ * returns when every started task has finished (nothing is left writing into the staging
+ * directory when it is removed).
+ */
+async function eachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  stop: () => boolean,
+  task: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !stop()) {
+      const index = next++;
+      await task(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 /** Builds a bundle; a failed artifact fails the whole bundle (nothing is written then). */
 export async function createBundle(
   session: Session,
@@ -204,104 +343,45 @@ export async function createBundle(
   const staging = await mkdtemp(join(dirname(target), `.${basename(target)}.airlock-bundle-`));
   try {
     const store = new BundleStore(staging);
-    const items: BundleItem[] = [];
-    const artifacts: BundleArtifact[] = [];
-    const unchanged: BundleArtifact[] = [];
     const concurrency = options.concurrency ?? session.concurrency;
-    // Artifacts one after another, each copy concurrent inside: the layout's index is one file.
-    for (const p of planned) {
-      throwIfAborted(options.signal);
-      const t = Date.now();
-      const describe = {
-        reference: `${p.repository}:${p.tag ?? p.reference.digest ?? ''}`,
-        source: formatReference(p.reference),
-        repository: p.repository,
-        ...(p.tag === undefined ? {} : { tag: p.tag }),
-      };
-      try {
-        const source = session.open(p.reference);
-        const wanted = p.reference.digest ?? p.tag ?? 'latest';
-        const descriptor = await source.resolve(wanted);
-        if (descriptor === undefined)
-          throw new AirlockError('REGISTRY_NOT_FOUND', `${escapeControl(p.input)} does not exist`);
-        const known = baseArtifacts.get(`${p.repository}:${p.tag ?? descriptor.digest}`);
-        if (known?.digest === descriptor.digest) {
-          unchanged.push(known);
-          items.push({
-            ...describe,
-            digest: descriptor.digest,
-            outcome: 'present',
-            reason: 'unchanged since the base bundle',
-            bytes: 0,
-            durationMs: Date.now() - t,
-          });
-          continue;
-        }
-        let verified: BundleItem['verified'];
-        if (options.policy !== undefined) {
-          const v = await verifyArtifact(source, descriptor.digest, options.policy, {
-            knownDigest: descriptor.digest,
-            ...(options.signal === undefined ? {} : { signal: options.signal }),
-          });
-          verified = {
-            format: v.format,
-            ...(v.keyName === undefined ? {} : { keyName: v.keyName }),
-            ...(v.subject === undefined ? {} : { subject: v.subject }),
-            ...(v.issuer === undefined ? {} : { issuer: v.issuer }),
-          };
-        } else if (options.requireSigned === true && !(await isSigned(source, descriptor.digest)))
-          throw new AirlockError('POLICY_VIOLATION', `${escapeControl(p.input)} is not signed`, {
-            details: ['unsigned content is refused (require signed); sign it, or leave it out'],
-            data: { option: 'requireSigned' },
-          });
-        const destination = store.repository(p.repository);
-        const result = await copy(
-          {
-            source,
-            reference: descriptor.digest,
-            destination:
-              base === undefined
-                ? destination
-                : withBase(destination, baseHeld.get(p.repository) ?? new Set()),
-            tags: p.tag === undefined ? [] : [p.tag],
-          },
-          {
-            signatures: true,
-            referrers: true,
-            concurrency,
-            ...(options.signal === undefined ? {} : { signal: options.signal }),
-          },
-        );
-        artifacts.push({
-          repository: p.repository,
-          ...(p.tag === undefined ? {} : { tag: p.tag }),
-          source: formatReference(p.reference),
-          digest: descriptor.digest,
-          mediaType: result.mediaType,
+    // Artifacts concurrently (charts are small: per-artifact round trips and signature checks
+    // dominate), each writing its index entries into a view of its own; the views are merged
+    // into index.json once, in the order the artifacts were named, so the bundle is the same
+    // whatever order they finished in.
+    const results: (Bundled | undefined)[] = new Array<Bundled | undefined>(planned.length);
+    let finished = 0;
+    let anyFailed = false;
+    await eachLimit(
+      planned,
+      concurrency,
+      () => options.signal?.aborted === true || (anyFailed && options.failFast === true),
+      async (p, index) => {
+        const result = await bundleOne(p, {
+          session,
+          store,
+          options,
+          concurrency,
+          baseArtifacts,
+          held: (repository) =>
+            base === undefined ? undefined : (baseHeld.get(repository) ?? new Set()),
         });
-        const item: BundleItem = {
-          ...describe,
-          digest: descriptor.digest,
-          outcome: 'done',
-          bytes: result.bytesUploaded,
-          durationMs: Date.now() - t,
-          ...(verified === undefined ? {} : { verified }),
-        };
-        items.push(item);
-        options.onEvent?.({ type: 'item', item, done: items.length, total: planned.length });
-      } catch (error) {
-        const item: BundleItem = {
-          ...describe,
-          outcome: 'failed',
-          error: itemError(error),
-          bytes: 0,
-          durationMs: Date.now() - t,
-        };
-        items.push(item);
-        options.onEvent?.({ type: 'item', item, done: items.length, total: planned.length });
-        if (options.failFast === true) break;
-      }
-    }
+        results[index] = result;
+        finished++;
+        if (result.item.outcome === 'failed') anyFailed = true;
+        if (result.unchanged === undefined)
+          options.onEvent?.({
+            type: 'item',
+            item: result.item,
+            done: finished,
+            total: planned.length,
+          });
+      },
+    );
+    throwIfAborted(options.signal);
+    const bundled = results.filter((r): r is Bundled => r !== undefined);
+    const items = bundled.map((r) => r.item);
+    const artifacts = bundled.flatMap((r) => (r.artifact === undefined ? [] : [r.artifact]));
+    const unchanged = bundled.flatMap((r) => (r.unchanged === undefined ? [] : [r.unchanged]));
     const report: BatchReport<BundleItem> = {
       operation: 'bundle create',
       items,
@@ -327,17 +407,18 @@ export async function createBundle(
         .filter((a) => a.tag !== undefined)
         .map((a) => [`${a.repository}:${a.tag ?? ''}`, a.source]),
     );
-    await store.annotate((entries) =>
-      entries.map((e) => {
+    const entries = await store.commit(
+      bundled.flatMap((r) => (r.view === undefined ? [] : [r.view])),
+      (e) => {
         const name = e.annotations?.[REF_NAME];
         const source = name === undefined ? undefined : sources.get(name);
         return source === undefined
           ? e
           : { ...e, annotations: { ...e.annotations, [SOURCE_ANNOTATION]: source } };
-      }),
+      },
     );
     const manifest = {
-      ...(await describeBundle(store, artifacts, baseHeld, base, options.tool)),
+      ...(await describeBundle(store, entries, artifacts, baseHeld, base, options.tool)),
       unchanged,
     };
     const written = await writeBundleManifest(store, manifest, options.signer);
@@ -362,12 +443,13 @@ export async function createBundle(
 /** The bundle manifest of a filled layout: its entries, its blobs, and what the base holds. */
 async function describeBundle(
   store: BundleStore,
+  written: readonly IndexEntry[],
   artifacts: readonly BundleArtifact[],
   baseHeld: ReadonlyMap<string, ReadonlySet<string>>,
   base: { manifest: BundleManifest; digest: Digest } | undefined,
   tool: { readonly name: string; readonly version: string } | undefined,
 ): Promise<BundleManifest> {
-  const index = (await store.index()).filter((e) => !isBundleEntry(e));
+  const index = written.filter((e) => !isBundleEntry(e));
   const files = await store.blobFiles();
   const fromBase = new Map<string, BaseContent>();
   const usedBy = new Map<string, Set<string>>();
@@ -398,8 +480,8 @@ async function describeBundle(
       });
       return;
     }
-    const bytes = await store.root.fetchManifest(entry.digest);
-    const children = references(bytes.bytes, entry.mediaType, `${store.dir}@${entry.digest}`);
+    const bytes = await store.readManifest(entry.digest);
+    const children = references(bytes, entry.mediaType, `${store.dir}@${entry.digest}`);
     for (const child of children.manifests) await walk(child, repository);
     for (const blob of children.blobs) {
       use(blob.digest, repository);

@@ -1,7 +1,7 @@
 // A bundle on disk: one OCI image layout holding every artifact (blobs stored once), each
 // repository a namespace of ref.names (`charts/podinfo:6.5.0`, as skopeo's `oci:DIR:REF` reads
 // them), and the signed bundle manifest as the artifact `dev.airlock.bundle:manifest`.
-import { lstat, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AirlockError } from '../errors.ts';
@@ -13,6 +13,7 @@ import {
   MediaType,
   readAll,
   sha256,
+  verifyBytes,
 } from '../core/index.ts';
 import {
   type Descriptor,
@@ -22,6 +23,7 @@ import {
   type Repository,
 } from '../oci/index.ts';
 import { type Signer, signLegacy } from '../sign/index.ts';
+import { type IndexEntry, IndexView, mergeEntries, type ViewStore } from './view.ts';
 import {
   BUNDLE_ARTIFACT_TYPE,
   BUNDLE_MANIFEST_MEDIA_TYPE,
@@ -31,19 +33,100 @@ import {
   parseBundleManifest,
 } from './manifest.ts';
 
-export interface IndexEntry extends Descriptor {
-  readonly annotations?: Record<string, string>;
-}
+export type { IndexEntry };
 
 /** The bundle layout's repositories, one LayoutRepository per namespace, sharing the blobs. */
-export class BundleStore {
+export class BundleStore implements ViewStore {
   readonly dir: string;
   readonly root: LayoutRepository;
+  readonly writing = new Map<string, Promise<unknown>>();
   readonly #views = new Map<string, LayoutRepository>();
+  #ensured: Promise<void> | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
     this.root = new LayoutRepository(dir);
+  }
+
+  /** Creates the layout as LayoutRepository does on its first write (idempotent). */
+  ensure(): Promise<void> {
+    this.#ensured ??= (async () => {
+      await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+      for (const [name, text] of [
+        ['oci-layout', '{"imageLayoutVersion":"1.0.0"}'],
+        [
+          'index.json',
+          JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }),
+        ],
+      ] as const)
+        await writeFile(join(this.dir, name), text, { flag: 'wx' }).catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        });
+    })();
+    return this.#ensured;
+  }
+
+  /**
+   * A namespace whose index entries stay in memory (one per artifact being written): `commit`
+   * merges them into index.json, so the layout's index is written once, not once per manifest.
+   */
+  staged(name: string): IndexView {
+    return new IndexView(this, name, []);
+  }
+
+  /**
+   * Merges staged views into index.json in the order given (as if written one after another),
+   * with `annotate` applied to every entry, in one atomic write. Returns the entries written.
+   */
+  async commit(
+    views: readonly IndexView[],
+    annotate: (entry: IndexEntry) => IndexEntry = (e) => e,
+  ): Promise<IndexEntry[]> {
+    await this.ensure();
+    const index = await this.root.readIndex();
+    const manifests = mergeEntries(index.manifests, views).map(annotate);
+    const tmp = join(this.dir, `.index.json.${process.pid}.tmp`);
+    await writeFile(tmp, JSON.stringify({ ...index, manifests }));
+    await rename(tmp, join(this.dir, 'index.json'));
+    return manifests;
+  }
+
+  /**
+   * The layout read once, for reading only (verify, import): its entries, and a repository per
+   * namespace that resolves through them without reading index.json again.
+   */
+  async snapshot(): Promise<{
+    readonly entries: readonly IndexEntry[];
+    repository: (name: string) => IndexView;
+  }> {
+    const entries = await this.index();
+    const views = new Map<string, IndexView>();
+    return {
+      entries,
+      repository: (name) => {
+        let view = views.get(name);
+        if (view === undefined)
+          views.set(name, (view = new IndexView(this, name, entries, { readOnly: true })));
+        return view;
+      },
+    };
+  }
+
+  /** A manifest's bytes, read from its blob file and checked against its digest. */
+  async readManifest(digest: Digest): Promise<Buffer> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.blobPath(digest));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new AirlockError(
+          'LAYOUT_INVALID',
+          `${escapeControl(this.dir)}: manifest blob ${digest} is missing`,
+        );
+      throw error;
+    }
+    verifyBytes(bytes, { digest }, `${escapeControl(this.dir)}@${digest}`);
+    return bytes;
   }
 
   repository(name: string): LayoutRepository {
@@ -57,15 +140,6 @@ export class BundleStore {
 
   async index(): Promise<IndexEntry[]> {
     return (await this.root.readIndex()).manifests;
-  }
-
-  /** Rewrites index.json with `update` applied (atomically; the bundle is not shared yet). */
-  async annotate(update: (entries: IndexEntry[]) => IndexEntry[]): Promise<void> {
-    const index = await this.root.readIndex();
-    const next = { ...index, manifests: update(index.manifests) };
-    const tmp = join(this.dir, `.index.json.${process.pid}.tmp`);
-    await writeFile(tmp, JSON.stringify(next));
-    await rename(tmp, join(this.dir, 'index.json'));
   }
 
   /** Every blob file in the layout with its size (sha256 only; others are refused). */

@@ -152,6 +152,34 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
     );
   });
 
+  it('create writes the same index whatever order the artifacts finish in', async () => {
+    // Artifacts are bundled concurrently; the index lists them in the order they were named.
+    const again = join(work.path, 'bundle-again');
+    const created = await createBundle(session, {
+      references: refs,
+      outDir: again,
+      signer: bundleSigner,
+      concurrency: 3,
+    });
+    const entries = async (dir: string): Promise<unknown[]> =>
+      (
+        JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as {
+          manifests: { annotations?: Record<string, string> }[];
+        }
+      ).manifests.filter(
+        (m) =>
+          !(m.annotations?.['org.opencontainers.image.ref.name'] ?? '').startsWith(
+            'dev.airlock.bundle:',
+          ),
+      );
+    assert.deepEqual(await entries(again), await entries(bundle));
+    assert.deepEqual(
+      created.manifest.entries,
+      (await readBundleManifest(new BundleStore(bundle))).manifest.entries,
+    );
+    await rm(again, { recursive: true, force: true });
+  });
+
   it('verify: the bundle signature, the content, and each artifact signature', async () => {
     const result = await verifyBundle({ dir: bundle, bundlePolicy, artifactPolicy });
     assert.equal(
