@@ -68,3 +68,10 @@ export {
   listChartImages,
   type MissingDependency,
 } from './discover-chart.ts';
+export {
+  AUTOGEN_ANNOTATION,
+  DEFAULT_KYVERNO_POLICY_NAME,
+  kyvernoPolicy,
+  type KyvernoPolicy,
+  type KyvernoPolicyOptions,
+} from './kyverno.ts';
