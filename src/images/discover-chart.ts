@@ -725,9 +725,10 @@ async function chartBytes(
  * enabled (sub)chart, the image-shaped values of each (discover-values.ts) with the values files
  * merged in, and, when a helm binary is found (and `helm` is not false), the pod specs of
  * `helm template` with the same values (test hooks skipped). Images are deduplicated by normalised
- * reference with every source kept; a values image whose tag only came from appVersion yields to
- * the images helm rendered for the same repository (its source is kept with them), since the
- * template may spell the tag differently (`v` + appVersion).
+ * reference with every source kept; a values image whose tag only came from appVersion, or whose
+ * digest helm rendered without the tag beside it, yields to the images helm rendered for the same
+ * repository (its source is kept with them), since the template may spell the tag differently
+ * (`v` + appVersion) or pull by digest alone.
  *
  * Errors: a values file or chart values.yaml that is not YAML (CONFIG_INVALID, file:line:col); a
  * chart that is not a valid archive (CONFIG_INVALID); helm template failing (CONFIG_INVALID, with
@@ -803,12 +804,20 @@ export async function listChartImages(options: ListChartImagesOptions): Promise<
     const renderedNames = new ImageCollector();
     for (const r of rendered) renderedNames.add(r.image, r.source);
     for (const found of [...discovery.annotation, ...discovery.values]) {
-      const standIns =
-        found.source.tagFrom === 'appVersion' && !renderedNames.has(found.image.normalized)
-          ? renderedNames.withName(found.image.registry, found.image.repository)
-          : [];
-      if (standIns.length === 0) collector.add(found.image, found.source);
-      else for (const reference of standIns) collector.add(normalizeImage(reference), found.source);
+      const { image, source } = found;
+      // What helm rendered for the same repository stands in for a reference the values only
+      // approximate: a tag taken from appVersion, or a tag beside the digest that is pulled.
+      const standIns = renderedNames.has(image.normalized)
+        ? []
+        : renderedNames
+            .withName(image.registry, image.repository)
+            .filter(
+              (r) =>
+                source.tagFrom === 'appVersion' ||
+                (image.digest !== undefined && r.digest === image.digest),
+            );
+      if (standIns.length === 0) collector.add(image, source);
+      else for (const standIn of standIns) collector.add(standIn, source);
     }
     for (const r of rendered) collector.add(r.image, r.source);
     charts.push({

@@ -198,11 +198,11 @@ export class ImageCollector {
     return this.#images.has(reference);
   }
 
-  /** Every reference collected so far with this registry and repository. */
-  withName(registry: string, repository: string): string[] {
+  /** Every image collected so far with this registry and repository. */
+  withName(registry: string, repository: string): ImageReference[] {
     return [...this.#images.values()]
       .filter((i) => i.image.registry === registry && i.image.repository === repository)
-      .map((i) => i.image.normalized);
+      .map((i) => i.image);
   }
 
   list(): DiscoveredImage[] {
