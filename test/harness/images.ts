@@ -42,3 +42,36 @@ export async function pushTestImage(
   const pushed = await repository.pushManifest(manifest, MediaType.ociManifest, tag);
   return { digest: pushed.digest, size: pushed.size };
 }
+
+export interface TestPlatformImage {
+  /** `os/arch[/variant]`. */
+  readonly platform: string;
+  /** The image's layers: pass the same buffers to share base layers between platforms. */
+  readonly layers: readonly Buffer[];
+}
+
+/**
+ * Pushes one image per platform (each with its own config, so children differ even when their
+ * layers are shared) and an OCI image index of them, tagged or not. Returns the index digest and
+ * each child's digest by platform.
+ */
+export async function pushTestIndex(
+  repository: Repository,
+  images: readonly TestPlatformImage[],
+  tag: string | undefined,
+  options: { mediaType?: string } = {},
+): Promise<{ digest: Digest; size: number; children: Map<string, Digest> }> {
+  const children = new Map<string, Digest>();
+  const manifests = [];
+  for (const image of images) {
+    const [os = 'linux', architecture = 'amd64', variant] = image.platform.split('/');
+    const platform = { os, architecture, ...(variant === undefined ? {} : { variant }) };
+    const child = await pushTestImage(repository, image.layers, undefined, platform);
+    children.set(image.platform, child.digest);
+    manifests.push({ mediaType: MediaType.ociManifest, ...child, platform });
+  }
+  const mediaType = options.mediaType ?? MediaType.ociIndex;
+  const index = Buffer.from(canonicalJSON({ schemaVersion: 2, mediaType, manifests }));
+  const pushed = await repository.pushManifest(index, mediaType, tag);
+  return { digest: pushed.digest, size: pushed.size, children };
+}

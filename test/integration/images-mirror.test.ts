@@ -1,0 +1,335 @@
+import assert from 'node:assert/strict';
+import { createCipheriv } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Digest, MediaType, sha256 } from '../../src/core/index.ts';
+import { mirrorImages, type MirrorImagesReport } from '../../src/images/index.ts';
+import { RegistryClient } from '../../src/oci/index.ts';
+import { openSession, type Session } from '../../src/session/index.ts';
+import {
+  generateKeyPair,
+  resolveSigner,
+  resolveVerifyPolicy,
+  signLegacy,
+  verifyArtifact,
+} from '../../src/sign/index.ts';
+import { pushTestImage, pushTestIndex } from '../harness/images.ts';
+import { type FaultProxy, startProxy } from '../harness/proxy.ts';
+import { type RegistryServer, startRegistry } from '../harness/registry.ts';
+import { missingTools, run, tempDir } from '../harness/tools.ts';
+import { assertBatchReport } from '../helpers/report-schema.ts';
+
+// Issue 12 §2 acceptance: a multi-arch index whose children share base layers, mirrored into a
+// test registry behind the recording proxy: digests equal by skopeo, no blob uploaded twice
+// across every target repository (the others are mounts), the platform filter honoured.
+
+const skip = missingTools(['docker-registry', 'skopeo']);
+const PASSWORD = 'images-mirror';
+
+/** Incompressible, reproducible bytes (AES-256-CTR over zeros, one key per seed). */
+function blob(seed: number, size = 64 * 1024): Buffer {
+  const key = Buffer.alloc(32);
+  key.writeUInt32BE(seed);
+  return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(size));
+}
+
+/** Completed blob uploads (PUT …?digest= answered 201) per digest, across `prefix`'s repositories. */
+function completedUploads(proxy: FaultProxy, prefix: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of proxy.log) {
+    if (r.method !== 'PUT' || r.status !== 201 || !r.path.startsWith(`/v2/${prefix}/`)) continue;
+    const match = /\/blobs\/uploads\/[^?]*\?(?:.*&)?digest=([^&]+)/.exec(r.path);
+    if (!match) continue;
+    const digest = decodeURIComponent(match[1] ?? '');
+    counts.set(digest, (counts.get(digest) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Cross-repository mounts the registry granted (POST ?mount=&from= answered 201). */
+function mounts(proxy: FaultProxy, prefix: string): string[] {
+  return proxy.log
+    .filter(
+      (r) =>
+        r.method === 'POST' &&
+        r.status === 201 &&
+        r.path.startsWith(`/v2/${prefix}/`) &&
+        r.path.includes('mount=') &&
+        r.path.includes('from='),
+    )
+    .map((r) => r.path);
+}
+
+// skopeo reads the target registry itself, not through the proxy: the proxy runs in this process,
+// which execFileSync blocks.
+function rawDigest(reference: string): Digest {
+  return sha256(
+    Buffer.from(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reference}`])),
+  );
+}
+
+function rawManifest(reference: string): { manifests?: { digest: string; platform?: unknown }[] } {
+  return JSON.parse(
+    run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reference}`]),
+  ) as { manifests?: { digest: string; platform?: unknown }[] };
+}
+
+function item(report: MirrorImagesReport, source: string) {
+  const found = report.items.find((i) => i.source === source);
+  assert.ok(found, `no item for ${source}: ${report.items.map((i) => i.source).join(', ')}`);
+  return found;
+}
+
+describe('images mirror', { skip }, () => {
+  let upstream: RegistryServer;
+  let target: RegistryServer;
+  let proxy: FaultProxy;
+  let client: RegistryClient;
+  let session: Session;
+  let work: { path: string; remove: () => Promise<void> };
+  /** The upstream as the mirror names it: 127.0.0.1_PORT. */
+  let hostPath: string;
+  const app: { digest?: Digest; children?: Map<string, Digest> } = {};
+  let toolDigest: Digest;
+  let singleDigest: Digest;
+  const keyA = generateKeyPair(PASSWORD);
+  const keyB = generateKeyPair(PASSWORD);
+  const files = { aPub: '', bPub: '', aKey: '' };
+
+  before(async () => {
+    upstream = await startRegistry();
+    target = await startRegistry();
+    proxy = await startProxy({ upstream: target.url });
+    client = new RegistryClient({ insecureRegistries: [upstream.host, proxy.host] });
+    session = openSession({ insecureRegistries: [upstream.host, proxy.host] });
+    work = await tempDir('airlock-images-mirror-');
+    hostPath = upstream.host.replace(':', '_');
+    files.aPub = join(work.path, 'a.pub');
+    files.bPub = join(work.path, 'b.pub');
+    files.aKey = join(work.path, 'a.key');
+    await writeFile(files.aPub, keyA.publicKeyPEM);
+    await writeFile(files.bPub, keyB.publicKeyPEM);
+    await writeFile(files.aKey, keyA.privateKeyPEM, { mode: 0o600 });
+
+    // Three platforms over two shared base layers; a second image in another repository on the
+    // same base; a single-platform image.
+    const base = [blob(1), blob(2, 256 * 1024)];
+    const pushed = await pushTestIndex(
+      client.repository(upstream.host, 'library/app'),
+      [
+        { platform: 'linux/amd64', layers: [...base, blob(10)] },
+        { platform: 'linux/arm64', layers: [...base, blob(11)] },
+        { platform: 'linux/arm/v7', layers: [...base, blob(12)] },
+      ],
+      '1.0.0',
+    );
+    app.digest = pushed.digest;
+    app.children = pushed.children;
+    toolDigest = (
+      await pushTestIndex(
+        client.repository(upstream.host, 'team/tool'),
+        [
+          { platform: 'linux/amd64', layers: [...base, blob(20)] },
+          { platform: 'linux/arm64', layers: [...base, blob(21)] },
+        ],
+        '2.0',
+        { mediaType: MediaType.dockerManifestList },
+      )
+    ).digest;
+    singleDigest = (
+      await pushTestImage(client.repository(upstream.host, 'team/single'), [...base, blob(30)], '1')
+    ).digest;
+    // Key A signs the app index upstream.
+    const sA = resolveSigner({ key: { pem: keyA.privateKeyPEM, password: PASSWORD } });
+    await signLegacy(client.repository(upstream.host, 'library/app'), '1.0.0', sA);
+  });
+
+  after(async () => {
+    session.close();
+    client.close();
+    await proxy.stop();
+    await upstream.stop();
+    await target.stop();
+    await work.remove();
+  });
+
+  it('mirrors a multi-arch index and images sharing its layers: digests equal, each blob uploaded once', async () => {
+    proxy.log.length = 0;
+    const report = await mirrorImages({
+      session,
+      images: [
+        `${upstream.host}/library/app:1.0.0`,
+        `${upstream.host}/team/tool:2.0`,
+        `${upstream.host}/team/single:1`,
+      ],
+      to: `${proxy.host}/all`,
+    });
+    assertBatchReport(report);
+    assert.deepEqual(
+      report.items.map((i) => i.outcome),
+      ['done', 'done', 'done'],
+      JSON.stringify(report.items),
+    );
+    const mirrored = (path: string) => `${target.host}/all/${hostPath}/${path}`;
+    assert.equal(rawDigest(mirrored('library/app:1.0.0')), app.digest);
+    assert.equal(rawDigest(mirrored('team/tool:2.0')), toolDigest);
+    assert.equal(rawDigest(mirrored('team/single:1')), singleDigest);
+    for (const child of app.children?.values() ?? [])
+      assert.equal(rawDigest(mirrored(`library/app@${child}`)), child);
+    const appItem = item(report, `${upstream.host}/library/app:1.0.0`);
+    assert.equal(appItem.digest, app.digest);
+    assert.equal(appItem.reference, `${proxy.host}/all/${hostPath}/library/app:1.0.0`);
+
+    const uploads = completedUploads(proxy, 'all');
+    const twice = [...uploads].filter(([, n]) => n > 1);
+    assert.deepEqual(twice, [], 'a blob was uploaded twice');
+    // The two base layers are uploaded once into one repository and mounted into the two others.
+    const base = [sha256(blob(1)), sha256(blob(2, 256 * 1024))];
+    for (const digest of base) assert.equal(uploads.get(digest), 1, `${digest} uploaded once`);
+    const granted = mounts(proxy, 'all');
+    for (const digest of base)
+      assert.equal(
+        granted.filter((p) => p.includes(`mount=${digest}`)).length,
+        2,
+        `${digest} mounted into the two other repositories`,
+      );
+    const reported = report.items.reduce((n, i) => n + (i.blobs?.mounted ?? 0), 0);
+    assert.equal(reported, granted.length, 'the report counts the mounts');
+    const unique = [...uploads.keys()].length;
+    assert.equal(
+      report.items.reduce((n, i) => n + (i.blobs?.uploaded ?? 0), 0),
+      unique,
+      'uploads reported = distinct blobs uploaded',
+    );
+  });
+
+  it('a second run finds everything mirrored and writes nothing', async () => {
+    proxy.log.length = 0;
+    const report = await mirrorImages({
+      session,
+      images: [`${upstream.host}/library/app:1.0.0`, `${upstream.host}/team/tool:2.0`],
+      to: `${proxy.host}/all`,
+    });
+    assert.deepEqual(
+      report.items.map((i) => [i.outcome, i.reason]),
+      [
+        ['present', 'already mirrored'],
+        ['present', 'already mirrored'],
+      ],
+    );
+    assert.deepEqual(
+      proxy.log.filter((r) => r.method !== 'HEAD' && r.method !== 'GET'),
+      [],
+    );
+  });
+
+  it('a platform filter keeps only the chosen children, each with its upstream digest', async () => {
+    const report = await mirrorImages({
+      session,
+      images: [`${upstream.host}/library/app:1.0.0`, `${upstream.host}/team/single:1`],
+      to: `${proxy.host}/arm`,
+      platforms: ['linux/arm64', 'linux/arm/v7'],
+    });
+    assertBatchReport(report);
+    const appItem = item(report, `${upstream.host}/library/app:1.0.0`);
+    assert.equal(appItem.outcome, 'done');
+    assert.equal(appItem.platformFilter, 'filtered');
+    assert.equal(appItem.sourceDigest, app.digest);
+    assert.notEqual(appItem.digest, app.digest, 'the filtered index is another manifest');
+    assert.deepEqual(appItem.platforms, ['linux/arm64', 'linux/arm/v7']);
+    const reference = `${target.host}/arm/${hostPath}/library/app:1.0.0`;
+    assert.equal(rawDigest(reference), appItem.digest);
+    const listed = rawManifest(reference).manifests?.map((m) => m.digest);
+    assert.deepEqual(listed, [app.children?.get('linux/arm64'), app.children?.get('linux/arm/v7')]);
+    const repository = client.repository(proxy.host, `arm/${hostPath}/library/app`);
+    for (const [platform, digest] of app.children ?? [])
+      assert.equal(await repository.hasManifest(digest), platform !== 'linux/amd64', platform);
+    // The amd64 child's own layer was never uploaded.
+    assert.equal(await repository.hasBlob(sha256(blob(10))), false);
+    // A single-platform image is not an index: copied as it is.
+    assert.equal(item(report, `${upstream.host}/team/single:1`).platformFilter, 'not-an-index');
+
+    // Deterministic: the re-run finds the filtered index under its tag.
+    const again = await mirrorImages({
+      session,
+      images: [`${upstream.host}/library/app:1.0.0`],
+      to: `${proxy.host}/arm`,
+      platforms: ['linux/arm64', 'linux/arm/v7'],
+    });
+    assert.equal(again.items[0]?.outcome, 'present');
+    assert.equal(again.items[0].digest, appItem.digest);
+  });
+
+  it('an image pinned by digest is copied whole under a filter; a platform the index lacks fails', async () => {
+    const report = await mirrorImages({
+      session,
+      images: [
+        `${upstream.host}/library/app@${app.digest ?? ''}`,
+        `${upstream.host}/team/tool:2.0`,
+      ],
+      to: `${proxy.host}/pinned`,
+      platforms: ['linux/s390x'],
+    });
+    const pinned = item(report, `${upstream.host}/library/app@${app.digest ?? ''}`);
+    assert.equal(pinned.outcome, 'done');
+    assert.equal(pinned.platformFilter, 'pinned');
+    assert.equal(pinned.digest, app.digest);
+    assert.equal(
+      rawDigest(`${target.host}/pinned/${hostPath}/library/app@${app.digest ?? ''}`),
+      app.digest,
+    );
+    const missing = item(report, `${upstream.host}/team/tool:2.0`);
+    assert.equal(missing.outcome, 'failed');
+    assert.equal(missing.error?.code, 'UPSTREAM_NOT_FOUND');
+  });
+
+  it('verifies the upstream signature before writing and signs the mirrored digest', async () => {
+    const accept = resolveVerifyPolicy({
+      keys: [{ name: 'a.pub', pem: keyA.publicKeyPEM }],
+      ignoreTlog: true,
+    });
+    const other = resolveVerifyPolicy({
+      keys: [{ name: 'b.pub', pem: keyB.publicKeyPEM }],
+      ignoreTlog: true,
+    });
+    const refused = await mirrorImages({
+      session,
+      images: [`${upstream.host}/library/app:1.0.0`],
+      to: `${proxy.host}/verified`,
+      verify: other,
+    });
+    assert.equal(refused.items[0]?.outcome, 'failed');
+    assert.equal(refused.items[0].error?.code, 'VERIFICATION_FAILED');
+    const repository = client.repository(proxy.host, `verified/${hostPath}/library/app`);
+    assert.equal(await repository.resolve('1.0.0'), undefined, 'nothing tagged');
+    assert.equal(await repository.hasManifest(app.children?.get('linux/amd64') as Digest), false);
+
+    const signer = resolveSigner({ key: { pem: keyB.privateKeyPEM, password: PASSWORD } });
+    const report = await mirrorImages({
+      session,
+      images: [`${upstream.host}/library/app:1.0.0`],
+      to: `${proxy.host}/verified`,
+      verify: accept,
+      sign: signer,
+    });
+    const done = report.items[0];
+    assert.equal(done?.outcome, 'done', JSON.stringify(done));
+    assert.equal(done.verification?.keyName, 'a.pub');
+    assert.equal(done.signed, true);
+    const checked = await verifyArtifact(repository, '1.0.0', other);
+    assert.equal(checked.digest, app.digest);
+    // Re-run: mirrored and signed before, so nothing to do.
+    const again = await mirrorImages({
+      session,
+      images: [`${upstream.host}/library/app:1.0.0`],
+      to: `${proxy.host}/verified`,
+      verify: accept,
+      sign: signer,
+    });
+    assert.deepEqual(
+      again.items.map((i) => [i.outcome, i.reason, i.signed]),
+      [['present', 'already mirrored and signed', true]],
+    );
+  });
+});
