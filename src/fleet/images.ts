@@ -48,10 +48,10 @@ export async function listFleetImages(options: ListFleetImagesOptions): Promise<
         const source = {
           from: 'object' as const,
           raw: found.raw,
-          object: found.object,
-          field: found.field,
-          appliedBy: group.appliedBy,
           ...(file === undefined ? {} : { file }),
+          field: found.field,
+          object: found.object,
+          appliedBy: group.appliedBy,
         };
         if (found.image === undefined) invalid.push({ source, error: found.error });
         else collector.add(found.image, source);

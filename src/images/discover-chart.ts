@@ -644,13 +644,16 @@ function templateImages(
     if (!isGoMap(object)) continue;
     const chart =
       file === undefined ? discovery.byChain.get('') : chartOfSource(file, discovery.byChain);
-    const base = {
-      from: 'template' as const,
-      ...(chart === undefined ? {} : { chart: chart.name, version: chart.version }),
-      ...(file === undefined ? {} : { file }),
-    };
     for (const w of workloadImages([object])) {
-      const source: ImageSource = { ...base, raw: w.raw, object: w.object, field: w.field };
+      // Fields in ImageSource's order, so every source prints alike.
+      const source: ImageSource = {
+        from: 'template',
+        raw: w.raw,
+        ...(chart === undefined ? {} : { chart: chart.name, version: chart.version }),
+        ...(file === undefined ? {} : { file }),
+        field: w.field,
+        object: w.object,
+      };
       if (w.image !== undefined) {
         found.push({ image: w.image, source });
         continue;

@@ -14,6 +14,8 @@ import { type GoValue, parseGoYAMLDocuments } from '../goyaml/index.ts';
 import { pushChartArchive } from '../artifact/index.ts';
 import { parseReference } from '../oci/index.ts';
 import { openSession } from '../session/index.ts';
+import { helmBinary, kubeToolsSkipReason } from '../../test/harness/kube-tools.ts';
+import { gated } from '../../test/harness/tools.ts';
 import {
   type ChartImages,
   ImageReferenceError,
@@ -601,4 +603,85 @@ describe('listChartImages: bad input', () => {
     assert.equal(result.helm, undefined);
     assert.equal(result.charts[0]?.rendered, false);
   });
+});
+
+describe('listChartImages with helm template', () => {
+  const withHelm = gated(kubeToolsSkipReason());
+  const deployment = (name: string, image: string): string => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: {{ .Release.Namespace }}}
+spec:
+  template:
+    spec:
+      containers: [{name: c, image: ${JSON.stringify(image)}}]
+`;
+
+  withHelm.it(
+    'rendered pod specs, each named by its subchart, object and template file',
+    async () => {
+      const result = await listChartImages({
+        chart: tgz({
+          'top/Chart.yaml': chartYAML('top', '1.0.0', 'appVersion: "1.0.0"\n'),
+          'top/values.yaml': 'image: {repository: ghcr.io/acme/top, tag: ""}\n',
+          'top/templates/deploy.yaml': deployment(
+            'top',
+            'ghcr.io/acme/top:v{{ .Chart.AppVersion }}',
+          ),
+          'top/templates/tests/test.yaml': `apiVersion: v1
+kind: Pod
+metadata: {name: t, annotations: {helm.sh/hook: test}}
+spec: {containers: [{name: t, image: "busybox:1"}]}
+`,
+          'top/charts/side/Chart.yaml': chartYAML('side', '0.2.0'),
+          'top/charts/side/templates/deploy.yaml': deployment(
+            'side',
+            'quay.io/acme/side:{{ .Values.tag }}',
+          ),
+          'top/charts/side/values.yaml': 'tag: "0.2"\n',
+        }),
+        helmBin: helmBinary(),
+        namespace: 'apps',
+      });
+      assert.deepEqual(summary(result), {
+        // The values' appVersion tag yields to the "v"-prefixed one the template renders.
+        'ghcr.io/acme/top:v1.0.0': [
+          'values image',
+          'template spec.template.spec.containers[0].image',
+        ],
+        'quay.io/acme/side:0.2': ['template spec.template.spec.containers[0].image'],
+      });
+      assert.deepEqual(source(result, 'quay.io/acme/side:0.2'), {
+        from: 'template',
+        raw: 'quay.io/acme/side:0.2',
+        chart: 'side',
+        version: '0.2.0',
+        file: 'top/charts/side/templates/deploy.yaml',
+        field: 'spec.template.spec.containers[0].image',
+        object: 'Deployment/apps/side',
+      });
+      assert.equal(result.charts[0]?.rendered, true);
+    },
+  );
+
+  withHelm.it(
+    'an unparsable image in the rendered output is REF_INVALID naming template, object and field',
+    async () => {
+      const error = await listChartImages({
+        chart: tgz({
+          'c/Chart.yaml': chartYAML('c', '1.0.0'),
+          'c/templates/deploy.yaml': deployment('web', 'Registry.Example/UPPER:1'),
+        }),
+        helmBin: helmBinary(),
+      }).then(
+        () => assert.fail('expected REF_INVALID'),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof ImageReferenceError);
+      assert.equal(error.code, 'REF_INVALID');
+      assert.equal(
+        error.where,
+        '<bytes>:c/templates/deploy.yaml Deployment/default/web spec.template.spec.containers[0].image',
+      );
+    },
+  );
 });
