@@ -74,3 +74,26 @@ export { parseRegistryMappings, type RegistryMapping } from './registry-map.ts';
 export { secretValues } from './objects.ts';
 export { findHelm, type HelmTool, releaseName, releaseValues } from './helm.ts';
 export { type FleetImages, listFleetImages, type ListFleetImagesOptions } from './images.ts';
+export {
+  DEFAULT_EGRESS_POLICY_NAME,
+  EGRESS_FILE,
+  type EgressDecision,
+  type EgressPlanOptions,
+  type EgressPolicies,
+  egressPolicies,
+  type EgressPoliciesOptions,
+  egressPoliciesYAML,
+  type EgressPolicy,
+  planEgress,
+  policyYAML,
+} from './egress.ts';
+export {
+  cidrProblem,
+  type EgressConfig,
+  type EgressDestination,
+  type EgressPort,
+  type EgressProtocol,
+  type NamespaceEgress,
+  parseEgressConfig,
+  readEgressConfig,
+} from './egress-config.ts';

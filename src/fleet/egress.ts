@@ -1,0 +1,533 @@
+// `policy cilium` (issue 12 §4): one CiliumNetworkPolicy per namespace that runs workloads in a
+// rendered cluster, closing egress to what that namespace needs (the isolated seed, "Network
+// Isolation with Cilium": every component namespace has policies that restrict egress to the
+// required destinations, installed before any workload).
+//
+// Each policy selects every endpoint of its namespace (endpointSelector: {}) and has egress rules,
+// which puts those endpoints into default deny for egress: Cilium drops what no rule allows
+// (enableDefaultDeny.egress defaults to true). The rules allow:
+//
+// 1. DNS to kube-dns in kube-system, UDP and TCP port 53, with the DNS visibility rule
+//    (`rules.dns: [{matchPattern: "*"}]`): Cilium's DNS proxy then learns which addresses the
+//    names resolve to, which toFQDNs rules need;
+// 2. the Kubernetes API (toEntities: kube-apiserver) where a workload needs it. Heuristic: a pod
+//    of the namespace runs with a ServiceAccount token (automountServiceAccountToken not false on
+//    the pod or the ServiceAccount) and that ServiceAccount is a subject of a RoleBinding or
+//    ClusterRoleBinding in the rendered fleet (by name, or through the system:serviceaccounts
+//    groups): it was given permissions, so it calls the API. A pod without a bound account gets
+//    no API access; egress.yaml's `kubeAPI` overrides either way. The namespace of a FluxInstance
+//    always gets it (the operator and the Flux controllers run there);
+// 3. the private registry, only where a workload itself talks to it. Images are pulled by the
+//    kubelet on the node, not from the pod's network, so a namespace does not need the registry to
+//    start its pods. The Flux controllers do (they pull OCI artifacts and charts): the namespace
+//    of a FluxInstance gets the registry hosts — the cache rules' `to` hosts, and every host an
+//    OCIRepository, OCI HelmRepository or the FluxInstance's distribution names in the rendered
+//    fleet — and any namespace with `registry: true` in egress.yaml (Kyverno, when it verifies
+//    images, reads signatures from the registry);
+// 4. what egress.yaml declares for the namespace (FQDNs, name patterns, CIDRs, ports).
+//
+// Workloads come from what `fleet render` renders: offline, objects behind unresolved sources
+// (tenant OCI artifacts, charts without helm) are not seen, so their namespaces need either an
+// online render or a declaration in egress.yaml; the result lists what was unresolved.
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { AirlockError } from '../errors.ts';
+import { escapeControl } from '../core/index.ts';
+import { type GoMap, type GoValue, isGoMap, marshalGoYAML, parseGoYAML } from '../goyaml/index.ts';
+import type { CacheConfig } from '../images/index.ts';
+import {
+  type EgressConfig,
+  type EgressDestination,
+  type EgressPort,
+  readEgressConfig,
+} from './egress-config.ts';
+import { groupVersionKind, nestedString, objectName, objectNamespace } from './objects.ts';
+import {
+  type FleetRenderGroup,
+  renderFleet,
+  type RenderFleetOptions,
+  type UnresolvedSource,
+} from './render.ts';
+
+export const DEFAULT_EGRESS_POLICY_NAME = 'airlock-egress';
+/** The side file `policy cilium` reads from the fleet directory when none is named. */
+export const EGRESS_FILE = 'egress.yaml';
+
+/** Cilium's labels for the cluster DNS pods (the k8s: prefix is the Kubernetes label source). */
+const KUBE_DNS = {
+  'k8s:io.kubernetes.pod.namespace': 'kube-system',
+  'k8s:k8s-app': 'kube-dns',
+};
+
+export interface EgressPlanOptions {
+  /** The cache rules: their `to` hosts are the registry hosts. */
+  readonly cache?: CacheConfig;
+  /** What egress.yaml declares. */
+  readonly egress?: EgressConfig;
+  /** metadata.name of every policy (default `airlock-egress`). */
+  readonly policyName?: string;
+}
+
+export interface EgressPoliciesOptions
+  extends RenderFleetOptions, Omit<EgressPlanOptions, 'egress'> {
+  /**
+   * egress.yaml to read (default: egress.yaml in the fleet directory when there is one). A file
+   * named here must exist.
+   */
+  readonly egressFile?: string;
+}
+
+export interface EgressDecision {
+  readonly allowed: boolean;
+  /** Why, in a sentence: the binding that grants a workload's ServiceAccount, egress.yaml, … */
+  readonly reason: string;
+}
+
+export interface EgressPolicy {
+  readonly namespace: string;
+  /** The CiliumNetworkPolicy (cilium.io/v2) as a JSON object. */
+  readonly policy: Record<string, unknown>;
+  /** The pod-bearing objects found in the namespace (Kind/namespace/name), sorted. */
+  readonly workloads: readonly string[];
+  /** Why the namespace has a policy besides its workloads: a FluxInstance, egress.yaml. */
+  readonly because: readonly string[];
+  readonly kubeAPI: EgressDecision;
+  readonly registry: EgressDecision & { readonly hosts: readonly string[] };
+  /** Destinations egress.yaml declares for it. */
+  readonly declared: readonly EgressDestination[];
+}
+
+export interface EgressPolicies {
+  readonly cluster: string;
+  /** One per namespace, sorted by namespace. */
+  readonly policies: readonly EgressPolicy[];
+  /** What the render could not follow: workloads behind these are not seen. */
+  readonly unresolved: readonly UnresolvedSource[];
+  /** The egress.yaml read, if any. */
+  readonly egressFile?: string;
+}
+
+type Json = Record<string, unknown>;
+
+const field = (value: GoValue | undefined, key: string): GoValue | undefined =>
+  isGoMap(value) ? value.get(key) : undefined;
+const str = (value: GoValue | undefined): string => (typeof value === 'string' ? value : '');
+const id = (kind: string, namespace: string, name: string): string =>
+  escapeControl(namespace === '' ? `${kind}/${name}` : `${kind}/${namespace}/${name}`);
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Where each pod-bearing kind keeps its pod spec (core, apps, batch and legacy extensions). */
+const POD_SPECS: Readonly<Record<string, readonly string[]>> = {
+  Pod: ['spec'],
+  ReplicationController: ['spec', 'template', 'spec'],
+  Deployment: ['spec', 'template', 'spec'],
+  StatefulSet: ['spec', 'template', 'spec'],
+  DaemonSet: ['spec', 'template', 'spec'],
+  ReplicaSet: ['spec', 'template', 'spec'],
+  Job: ['spec', 'template', 'spec'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+};
+const WORKLOAD_GROUPS = new Set(['', 'apps', 'batch', 'extensions']);
+const RBAC = 'rbac.authorization.k8s.io';
+
+function podSpec(o: GoMap): GoMap | undefined {
+  const { group, kind } = groupVersionKind(o);
+  const path = POD_SPECS[kind];
+  if (path === undefined || !WORKLOAD_GROUPS.has(group)) return undefined;
+  let at: GoValue | undefined = o;
+  for (const key of path) at = field(at, key);
+  return isGoMap(at) ? at : undefined;
+}
+
+interface Located {
+  readonly object: GoMap;
+  /** The namespace it lands in: its own, else its applier's target (a HelmRelease's). */
+  readonly namespace: string;
+}
+
+/** Every rendered object with the namespace its applier puts it in. */
+function locate(groups: readonly FleetRenderGroup[]): Located[] {
+  const releases = new Map<string, GoMap>();
+  for (const group of groups)
+    for (const o of group.objects)
+      if (
+        nestedString(o, 'kind') === 'HelmRelease' &&
+        groupVersionKind(o).group === 'helm.toolkit.fluxcd.io'
+      )
+        releases.set(id('HelmRelease', objectNamespace(o) || 'default', objectName(o)), o);
+  const located: Located[] = [];
+  for (const group of groups) {
+    const release = releases.get(group.appliedBy);
+    // helm-controller installs a release's objects into its targetNamespace, else its namespace.
+    const fallback =
+      release === undefined
+        ? 'default'
+        : nestedString(release, 'spec', 'targetNamespace') || objectNamespace(release) || 'default';
+    for (const object of group.objects)
+      located.push({ object, namespace: objectNamespace(object) || fallback });
+  }
+  return located;
+}
+
+interface Binding {
+  readonly by: string;
+  /** ns/name of ServiceAccounts, or `ns/*` (system:serviceaccounts:ns), or `*` (all). */
+  readonly subjects: readonly string[];
+}
+
+function bindings(located: readonly Located[]): Binding[] {
+  const found: Binding[] = [];
+  for (const { object } of located) {
+    const { group, kind } = groupVersionKind(object);
+    if (group !== RBAC || (kind !== 'RoleBinding' && kind !== 'ClusterRoleBinding')) continue;
+    const own = objectNamespace(object);
+    const list = object.get('subjects');
+    const subjects: string[] = [];
+    for (const s of Array.isArray(list) ? list : []) {
+      const subjectKind = str(field(s, 'kind'));
+      const name = str(field(s, 'name'));
+      if (subjectKind === 'ServiceAccount') {
+        const namespace = str(field(s, 'namespace')) || (kind === 'RoleBinding' ? own : '');
+        if (namespace !== '' && name !== '') subjects.push(`${namespace}/${name}`);
+      } else if (subjectKind === 'Group' && name === 'system:serviceaccounts') subjects.push('*');
+      else if (subjectKind === 'Group' && name.startsWith('system:serviceaccounts:'))
+        subjects.push(`${name.slice('system:serviceaccounts:'.length)}/*`);
+    }
+    if (subjects.length > 0) found.push({ by: id(kind, own, objectName(object)), subjects });
+  }
+  return found;
+}
+
+interface NamespaceFacts {
+  workloads: string[];
+  /** ServiceAccounts whose token a workload mounts, with the first workload that does. */
+  tokens: Map<string, string>;
+  because: string[];
+  flux: string | undefined;
+}
+
+function facts(located: readonly Located[]): Map<string, NamespaceFacts> {
+  const accounts = new Map<string, GoMap>();
+  for (const { object, namespace } of located)
+    if (groupVersionKind(object).group === '' && nestedString(object, 'kind') === 'ServiceAccount')
+      accounts.set(`${namespace}/${objectName(object)}`, object);
+  const out = new Map<string, NamespaceFacts>();
+  const get = (namespace: string): NamespaceFacts => {
+    let f = out.get(namespace);
+    if (f === undefined) {
+      f = { workloads: [], tokens: new Map(), because: [], flux: undefined };
+      out.set(namespace, f);
+    }
+    return f;
+  };
+  for (const { object, namespace } of located) {
+    const { group, kind } = groupVersionKind(object);
+    if (group === 'fluxcd.controlplane.io' && kind === 'FluxInstance') {
+      const f = get(namespace);
+      f.flux ??= id(kind, namespace, objectName(object));
+      f.because.push(`${id(kind, namespace, objectName(object))}: the Flux controllers run here`);
+      continue;
+    }
+    const spec = podSpec(object);
+    if (spec === undefined) continue;
+    const f = get(namespace);
+    const workload = id(kind, namespace, objectName(object));
+    f.workloads.push(workload);
+    const account =
+      str(spec.get('serviceAccountName')) || str(spec.get('serviceAccount')) || 'default';
+    const key = `${namespace}/${account}`;
+    const podMount = spec.get('automountServiceAccountToken');
+    const accountMount = accounts.get(key)?.get('automountServiceAccountToken');
+    const mounts = podMount === true || (podMount !== false && accountMount !== false);
+    if (mounts && !f.tokens.has(key)) f.tokens.set(key, workload);
+  }
+  return out;
+}
+
+/** `host[:port]` → the host and port (443 when none), IPv6 brackets removed. */
+function hostPort(hostAndPort: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::([0-9]+))?$/.exec(hostAndPort);
+  const host = (m?.[1] ?? hostAndPort).replace(/^\[|\]$/g, '');
+  return { host, port: m?.[2] === undefined ? 443 : Number(m[2]) };
+}
+
+/** The registry hosts the Flux controllers reach: OCI sources and the FluxInstance distribution. */
+function sourceHosts(located: readonly Located[]): string[] {
+  const hosts: string[] = [];
+  const fromURL = (url: string): void => {
+    const m = /^oci:\/\/([^/]+)/.exec(url);
+    if (m?.[1] !== undefined) hosts.push(m[1].toLowerCase());
+  };
+  for (const { object } of located) {
+    const { group, kind } = groupVersionKind(object);
+    const spec = object.get('spec');
+    if (group === 'source.toolkit.fluxcd.io' && kind === 'OCIRepository')
+      fromURL(str(field(spec, 'url')));
+    else if (
+      group === 'source.toolkit.fluxcd.io' &&
+      kind === 'HelmRepository' &&
+      str(field(spec, 'type')) === 'oci'
+    )
+      fromURL(str(field(spec, 'url')));
+    else if (group === 'fluxcd.controlplane.io' && kind === 'FluxInstance') {
+      const distribution = field(spec, 'distribution');
+      const registry = str(field(distribution, 'registry'));
+      if (registry !== '') hosts.push((registry.split('/')[0] ?? '').toLowerCase());
+      fromURL(str(field(distribution, 'artifact')));
+    }
+  }
+  return hosts.filter((h) => h !== '' && !h.includes('<<') && !h.includes('${'));
+}
+
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || /^127\./.test(host);
+
+function portList(ports: readonly EgressPort[]): Json[] {
+  return ports.map((p) => ({
+    port: String(p.port),
+    protocol: p.protocol,
+    ...(p.endPort === undefined ? {} : { endPort: p.endPort }),
+  }));
+}
+
+/** toCIDR for an address, toFQDNs for a name; one rule per port. */
+function registryRules(hosts: readonly string[]): Json[] {
+  const byPort = new Map<number, { names: Set<string>; cidrs: Set<string> }>();
+  for (const entry of hosts) {
+    const { host, port } = hostPort(entry);
+    if (isLoopback(host)) continue;
+    let slot = byPort.get(port);
+    if (slot === undefined) {
+      slot = { names: new Set(), cidrs: new Set() };
+      byPort.set(port, slot);
+    }
+    const family = isIP(host);
+    if (family === 0) slot.names.add(host);
+    else slot.cidrs.add(`${host}/${family === 4 ? 32 : 128}`);
+  }
+  const rules: Json[] = [];
+  for (const [port, { names, cidrs }] of [...byPort].sort(([a], [b]) => a - b)) {
+    const toPorts = [{ ports: [{ port: String(port), protocol: 'TCP' }] }];
+    if (names.size > 0)
+      rules.push({
+        toFQDNs: [...names].sort(byString).map((matchName) => ({ matchName })),
+        toPorts,
+      });
+    if (cidrs.size > 0) rules.push({ toCIDR: [...cidrs].sort(byString), toPorts });
+  }
+  return rules;
+}
+
+function declaredRule(destination: EgressDestination): Json {
+  const to =
+    'fqdn' in destination
+      ? { toFQDNs: [{ matchName: destination.fqdn }] }
+      : 'fqdnPattern' in destination
+        ? { toFQDNs: [{ matchPattern: destination.fqdnPattern }] }
+        : { toCIDR: [destination.cidr] };
+  return destination.ports.length === 0
+    ? to
+    : { ...to, toPorts: [{ ports: portList(destination.ports) }] };
+}
+
+const DNS_RULE: Json = {
+  toEndpoints: [{ matchLabels: KUBE_DNS }],
+  toPorts: [
+    {
+      ports: [
+        { port: '53', protocol: 'UDP' },
+        { port: '53', protocol: 'TCP' },
+      ],
+      rules: { dns: [{ matchPattern: '*' }] },
+    },
+  ],
+};
+
+/**
+ * The policies for a rendered cluster (pure): one per namespace that runs workloads, holds a
+ * FluxInstance or is declared in egress.yaml, sorted by namespace.
+ */
+export function planEgress(
+  groups: readonly FleetRenderGroup[],
+  options: EgressPlanOptions = {},
+): EgressPolicy[] {
+  const name = options.policyName ?? DEFAULT_EGRESS_POLICY_NAME;
+  if (
+    name.length > 253 ||
+    !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name)
+  )
+    throw new AirlockError(
+      'INPUT_INVALID',
+      `policy name ${JSON.stringify(escapeControl(name))} is not a DNS subdomain`,
+      {
+        data: { option: 'policyName' },
+      },
+    );
+  const located = locate(groups);
+  const granted = bindings(located);
+  const perNamespace = facts(located);
+  for (const [namespace, declared] of options.egress?.namespaces ?? []) {
+    let f = perNamespace.get(namespace);
+    if (f === undefined) {
+      f = { workloads: [], tokens: new Map(), because: [], flux: undefined };
+      perNamespace.set(namespace, f);
+    }
+    f.because.push(
+      `declared in ${escapeControl(options.egress?.file ?? EGRESS_FILE)} (${declared.where})`,
+    );
+  }
+  const registryHosts = [
+    ...new Set([
+      ...(options.cache?.rules ?? []).map((r) => r.to.split('/')[0] ?? r.to),
+      ...sourceHosts(located),
+    ]),
+  ].sort(byString);
+
+  const policies: EgressPolicy[] = [];
+  for (const [namespace, f] of [...perNamespace].sort(([a], [b]) => byString(a, b))) {
+    const declared = options.egress?.namespaces.get(namespace);
+    const file = escapeControl(options.egress?.file ?? EGRESS_FILE);
+
+    let kubeAPI: EgressDecision;
+    if (declared?.kubeAPI !== undefined)
+      kubeAPI = {
+        allowed: declared.kubeAPI,
+        reason: `kubeAPI: ${declared.kubeAPI} in ${file} (${declared.where})`,
+      };
+    else if (f.flux !== undefined)
+      kubeAPI = {
+        allowed: true,
+        reason: `${f.flux}: the Flux controllers reconcile through the API`,
+      };
+    else {
+      let found: EgressDecision | undefined;
+      for (const [account, workload] of [...f.tokens].sort(([a], [b]) => byString(a, b))) {
+        const [accountNamespace = ''] = account.split('/');
+        const binding = granted.find((b) =>
+          b.subjects.some((s) => s === account || s === '*' || s === `${accountNamespace}/*`),
+        );
+        if (binding !== undefined) {
+          found = {
+            allowed: true,
+            reason: `ServiceAccount ${escapeControl(account)} (${workload}) is bound by ${binding.by}`,
+          };
+          break;
+        }
+      }
+      kubeAPI = found ?? {
+        allowed: false,
+        reason:
+          f.tokens.size === 0
+            ? 'no workload mounts a ServiceAccount token'
+            : 'no RoleBinding or ClusterRoleBinding in the fleet binds the ServiceAccounts its workloads run as',
+      };
+    }
+
+    let registry: EgressDecision;
+    if (declared?.registry !== undefined)
+      registry = {
+        allowed: declared.registry,
+        reason: `registry: ${declared.registry} in ${file} (${declared.where})`,
+      };
+    else if (f.flux !== undefined)
+      registry = {
+        allowed: true,
+        reason: `${f.flux}: the Flux controllers pull sources from the registry`,
+      };
+    else
+      registry = {
+        allowed: false,
+        reason:
+          'images are pulled by the kubelet, not by pods: no workload here is known to call the registry',
+      };
+    const hosts = registry.allowed ? registryHosts : [];
+
+    const egress: Json[] = [DNS_RULE];
+    if (kubeAPI.allowed) egress.push({ toEntities: ['kube-apiserver'] });
+    egress.push(...registryRules(hosts));
+    for (const destination of declared?.to ?? []) egress.push(declaredRule(destination));
+
+    const allowed = [
+      'DNS (kube-dns)',
+      ...(kubeAPI.allowed ? ['the Kubernetes API'] : []),
+      ...(hosts.length > 0 ? [`the registry (${hosts.join(', ')})`] : []),
+      ...((declared?.to.length ?? 0) > 0
+        ? [`${declared?.to.length ?? 0} destination(s) from ${file}`]
+        : []),
+    ];
+    const policy: Json = {
+      apiVersion: 'cilium.io/v2',
+      kind: 'CiliumNetworkPolicy',
+      metadata: {
+        name,
+        namespace,
+        labels: { 'app.kubernetes.io/managed-by': 'airlock' },
+      },
+      spec: {
+        description: `Generated by airlock policy cilium: egress from ${namespace} is denied except to ${allowed.join(', ')}.`,
+        endpointSelector: {},
+        egress,
+      },
+    };
+    policies.push({
+      namespace,
+      policy,
+      workloads: [...f.workloads].sort(byString),
+      because: f.because,
+      kubeAPI,
+      registry: { ...registry, hosts },
+      declared: declared?.to ?? [],
+    });
+  }
+  return policies;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Renders the cluster (renderFleet, offline or online as the options say), reads egress.yaml
+ * (the named file, else egress.yaml in the fleet directory when present) and plans one
+ * CiliumNetworkPolicy per namespace (planEgress).
+ */
+export async function egressPolicies(options: EgressPoliciesOptions): Promise<EgressPolicies> {
+  const { cache, egressFile, policyName, ...renderOptions } = options;
+  const file =
+    egressFile ??
+    ((await exists(join(options.dir, EGRESS_FILE))) ? join(options.dir, EGRESS_FILE) : undefined);
+  // The side file is read first: a bad declaration fails before the render's tools run.
+  const egress = file === undefined ? undefined : await readEgressConfig(file);
+  const render = await renderFleet(renderOptions);
+  const policies = planEgress(render.groups, {
+    ...(cache === undefined ? {} : { cache }),
+    ...(egress === undefined ? {} : { egress }),
+    ...(policyName === undefined ? {} : { policyName }),
+  });
+  return {
+    cluster: render.cluster,
+    policies,
+    unresolved: render.unresolved,
+    ...(file === undefined ? {} : { egressFile: file }),
+  };
+}
+
+/** The policies as one YAML stream (sigs.k8s.io/yaml per document, `---` between). */
+export function egressPoliciesYAML(result: EgressPolicies): string {
+  return result.policies.map((p) => policyYAML(p)).join('');
+}
+
+/** One policy as a YAML document, with a comment saying why its destinations are there. */
+export function policyYAML(p: EgressPolicy): string {
+  const comments = [
+    `# ${p.namespace}: ${p.workloads.length} workload(s)${p.because.length > 0 ? `; ${p.because.join('; ')}` : ''}`,
+    `# Kubernetes API: ${p.kubeAPI.allowed ? 'allowed' : 'denied'}: ${p.kubeAPI.reason}`,
+    `# registry: ${p.registry.allowed ? 'allowed' : 'denied'}: ${p.registry.reason}`,
+  ];
+  return `---\n${comments.map((c) => escapeControl(c)).join('\n')}\n${marshalGoYAML(parseGoYAML(JSON.stringify(p.policy)))}`;
+}
