@@ -144,6 +144,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/images.ts')).imagesRewriteCommand,
   },
   {
+    name: 'images mirror',
+    summary:
+      'Mirror container images below REGISTRY/PREFIX/<registry>/<repository>, shared layers once',
+    load: async () => (await import('./commands/images.ts')).imagesMirrorCommand,
+  },
+  {
     name: 'images list',
     summary: 'List the images a chart or a cluster of a fleet will pull, with where each was found',
     load: async () => (await import('./commands/images-list.ts')).imagesListCommand,

@@ -46,6 +46,8 @@ export const FLAG_FOR_OPTION: Readonly<Record<string, string>> = {
   sbom: '--sbom',
   registry: '--registry',
   plainHTTP: '--insecure-registry',
+  platforms: '--platform (the platforms column in an inventory)',
+  to: '--to',
   forgeURL: '--forge-url',
   apiURL: '--forge-url',
   forgeToken: 'the GITLAB_TOKEN or GITHUB_TOKEN environment variable',

@@ -1,7 +1,19 @@
 import { AirlockError } from '../../errors.ts';
-import { type RewriteResult, rewriteImages } from '../../images/index.ts';
-import { type CommandSpec, stringOption } from '../command.ts';
+import { readUserFile } from '../../core/index.ts';
+import {
+  type ImageMirrorItem,
+  type ImageToMirror,
+  mirrorImages,
+  parseImageList,
+  type RewriteResult,
+  rewriteImages,
+} from '../../images/index.ts';
+import { type CommandSpec, stringList, stringOption } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
+import { SIGNER_OPTIONS, signerFrom } from '../keys.ts';
+import { formatBytes } from '../output.ts';
+import { renderBatch } from '../render.ts';
+import { policyFrom, verifyOptions } from '../verify-options.ts';
 
 function line(reference: string, result: RewriteResult): string {
   switch (result.outcome) {
@@ -75,5 +87,122 @@ export const imagesRewriteCommand: CommandSpec = {
       })),
     );
     return ExitCode.ok;
+  },
+};
+
+function mirrorLine(item: ImageMirrorItem): string {
+  const filtered =
+    item.platformFilter === 'filtered' ? ` (${(item.platforms ?? []).join(', ')})` : '';
+  const digest = item.digest === undefined || item.tags.length === 0 ? '' : `@${item.digest}`;
+  return `${item.where === undefined ? '' : `${item.where} `}${item.source} → ${item.reference}${digest}${filtered}`;
+}
+
+export const imagesMirrorCommand: CommandSpec = {
+  name: 'images mirror',
+  usage:
+    'airlock images mirror (--from-file images.txt | REF…) --to REGISTRY/PREFIX [--platform OS/ARCH]… [--verify-key PUB | --certificate-identity…] [--key KEY | --keyless] [--json]',
+  description: [
+    'Copies each image (one reference per line in images.txt, as images list prints them) to',
+    '<PREFIX>/<registry host>/<repository> with its tag and digest: docker.io/library/nginx:1.27',
+    'goes to registry.internal/mirror/docker.io/library/nginx:1.27, where the cache.yaml rule',
+    '{upstream: docker.io, to: registry.internal/mirror/docker.io} sends pods (a port\'s ":"',
+    'is written "_"). Indexes are copied with their children; a blob shared by several images is',
+    'uploaded once and mounted into the other repositories. --platform keeps only those children',
+    'of an index (a new index, listing them with their upstream digests); an image pinned by',
+    'digest is copied whole. Upstream signatures are checked before anything is written',
+    '(--verify-key or the identity flags); --key or --keyless signs each mirrored digest.',
+    'Exit 2 for an invalid reference (file:line), 3 when a signature is refused, 1 on failures.',
+  ].join('\n'),
+  examples: [
+    'airlock images list --fleet fleet --cluster prod > images.txt',
+    'airlock images mirror --from-file images.txt --to registry.internal/mirror --key cosign.key',
+    'airlock images mirror --from-file images.txt --to registry.internal/mirror --platform linux/amd64 --platform linux/arm64 --json',
+    'airlock images mirror ghcr.io/fluxcd/source-controller:v1.4.1 --to registry.internal/mirror --verify-key flux.pub --keyless',
+  ],
+  registry: true,
+  options: {
+    'from-file': {
+      type: 'string',
+      value: 'FILE',
+      description: 'The images to mirror, one reference per line (# comments).',
+    },
+    to: {
+      type: 'string',
+      value: 'REGISTRY/PREFIX',
+      env: true,
+      description: 'Where the images go: <PREFIX>/<registry host>/<repository>.',
+    },
+    platform: {
+      type: 'string',
+      value: 'OS/ARCH[/VARIANT]',
+      multiple: true,
+      env: true,
+      description: 'Keep only these platforms of an index (default every platform).',
+    },
+    ...verifyOptions('verify-key'),
+    ...SIGNER_OPTIONS,
+    'dry-run': { type: 'boolean', description: 'List what would be copied; write nothing.' },
+    'fail-fast': { type: 'boolean', description: 'Stop at the first failure.' },
+  },
+  async run(context) {
+    const { values, positionals, out } = context;
+    const file = stringOption(values, 'from-file');
+    if ((file === undefined) === (positionals.length === 0))
+      throw new AirlockError('USAGE', 'images mirror takes --from-file FILE or REF arguments', {
+        details: ['Run "airlock images mirror --help" for usage.'],
+      });
+    const to = stringOption(values, 'to');
+    if (to === undefined || to === '')
+      throw new AirlockError('USAGE', '--to is required', {
+        details: ['Name the registry prefix the images go below: --to registry.internal/mirror.'],
+      });
+    const images: (string | ImageToMirror)[] =
+      file === undefined
+        ? [...positionals]
+        : parseImageList(
+            (await readUserFile(file, { what: 'the image list (--from-file)' })).toString('utf8'),
+            file,
+          );
+    const verifying =
+      stringList(values, 'verify-key').length > 0 ||
+      stringList(values, 'certificate-identity').length > 0 ||
+      stringList(values, 'certificate-identity-regexp').length > 0;
+    const verify = verifying ? await policyFrom(context, 'verify-key', 'images mirror') : undefined;
+    const dryRun = values['dry-run'] === true;
+    const signing = stringOption(values, 'key') !== undefined || values.keyless === true;
+    const sign = signing && !dryRun ? await signerFrom(context) : undefined;
+    if (!signing && !dryRun)
+      out.info('airlock: warning: no --key or --keyless given: nothing will be signed');
+    const session = await context.session();
+    const platforms = stringList(values, 'platform');
+    const report = await mirrorImages({
+      session,
+      images,
+      to,
+      ...(platforms.length > 0 ? { platforms } : {}),
+      ...(verify === undefined ? {} : { verify }),
+      ...(sign === undefined ? {} : { sign }),
+      dryRun,
+      failFast: values['fail-fast'] === true,
+      signal: context.signal,
+      onEvent: (event) => {
+        if (event.type === 'copied') out.progress(`mirroring ${event.done}/${event.total}`);
+        else if (event.type === 'item')
+          out.debug(`${event.item.outcome} ${event.item.source} -> ${event.item.reference}`);
+      },
+    });
+    const s = report.summary;
+    const mounted = report.items.reduce((n, i) => n + (i.blobs?.mounted ?? 0), 0);
+    const counts = [
+      dryRun ? `${s.skipped} to mirror` : `${s.done} mirrored${sign ? ' and signed' : ''}`,
+      `${s.present} already present`,
+      `${s.failed} failed`,
+      ...(!dryRun && s.skipped > 0 ? [`${s.skipped} not started`] : []),
+    ];
+    return renderBatch(out, report, {
+      line: mirrorLine,
+      summary: `${counts.join(', ')}; ${formatBytes(s.bytes)} ${dryRun ? 'to upload' : 'uploaded'}, ${mounted} blobs mounted, in ${(s.durationMs / 1000).toFixed(1)} s`,
+      showAll: dryRun,
+    });
   },
 };
