@@ -398,12 +398,9 @@ function discover(instance: Instance, tags: ValueMap | undefined, discovery: Dis
   const { chart } = instance;
   discovery.byChain.set(instance.chain.join('/'), chart.metadata);
   annotationImages(instance, discovery);
-  const installs: {
-    chart: LoadedChart;
-    key: string;
-    condition?: string;
-    tags?: readonly string[];
-  }[] = [];
+  const keyOf = (d: ChartDependency): string =>
+    d.alias !== undefined && d.alias !== '' ? d.alias : (d.name ?? '');
+  const installs: { chart: LoadedChart; key: string }[] = [];
   const listed = (sub: LoadedChart): boolean =>
     chart.dependencies.some(
       (d) => d.name === sub.metadata.name && compatible(d.version, sub.metadata.version),
@@ -415,23 +412,15 @@ function discover(instance: Instance, tags: ValueMap | undefined, discovery: Dis
       (s) =>
         s.metadata.name === dependency.name && compatible(dependency.version, s.metadata.version),
     );
-    if (sub === undefined) {
+    if (sub !== undefined) installs.push({ chart: sub, key: keyOf(dependency) });
+    // helm's CheckDependencies matches by name only (a version mismatch installs the vendored
+    // chart as one Chart.yaml does not list).
+    else if (!chart.subcharts.some((s) => s.metadata.name === dependency.name))
       discovery.missing.push({
         in: instance.chain.join('.'),
         name: dependency.name ?? '',
         ...(dependency.version === undefined ? {} : { version: dependency.version }),
       });
-      continue;
-    }
-    installs.push({
-      chart: sub,
-      key:
-        dependency.alias !== undefined && dependency.alias !== ''
-          ? dependency.alias
-          : sub.metadata.name,
-      ...(dependency.condition === undefined ? {} : { condition: dependency.condition }),
-      ...(dependency.tags === undefined ? {} : { tags: dependency.tags }),
-    });
   }
   // The values under a subchart's key are the subchart's: read with it, or not at all when it is
   // disabled. Those of a dependency missing from the archive are read as the parent's.
@@ -453,14 +442,16 @@ function discover(instance: Instance, tags: ValueMap | undefined, discovery: Dis
   });
   const view: ValueMap = new Map(instance.values);
   for (const p of prepared) view.set(p.key, p.values);
-  for (const p of prepared) {
+  // processDependencyTags, then processDependencyConditions (the first bool wins), for every
+  // dependency Chart.yaml lists; a disabled one removes every installed chart of its name or alias.
+  const disabled = new Set<string>();
+  for (const dependency of chart.dependencies) {
     let enabled = true;
-    // processDependencyTags, then processDependencyConditions (the first bool wins).
-    if (p.tags !== undefined && p.tags.length > 0 && tags !== undefined) {
-      const states = p.tags.map((t) => tags.get(t)).filter((v) => typeof v === 'boolean');
+    if (dependency.tags !== undefined && dependency.tags.length > 0 && tags !== undefined) {
+      const states = dependency.tags.map((t) => tags.get(t)).filter((v) => typeof v === 'boolean');
       enabled = states.includes(true) || !states.includes(false);
     }
-    for (const condition of (p.condition ?? '').trim().split(',')) {
+    for (const condition of (dependency.condition ?? '').trim().split(',')) {
       if (condition === '') continue;
       const value = pathValue(view, condition);
       if (typeof value === 'boolean') {
@@ -468,6 +459,10 @@ function discover(instance: Instance, tags: ValueMap | undefined, discovery: Dis
         break;
       }
     }
+    if (!enabled) disabled.add(keyOf(dependency));
+  }
+  for (const p of prepared) {
+    const enabled = !disabled.has(p.key);
     const chain = [...instance.chain, p.key];
     discovery.subcharts.push({
       key: chain.join('.'),

@@ -467,6 +467,31 @@ tags: {caching: true}
     });
   });
 
+  it('a vendored chart outside its dependency range is installed as one Chart.yaml does not list', async () => {
+    const chart = tgz({
+      'p/Chart.yaml': chartYAML(
+        'p',
+        '1.0.0',
+        'dependencies:\n  - {name: db, version: "3.x", condition: db.enabled}\n',
+      ),
+      'p/values.yaml': 'db: {enabled: false}\n',
+      'p/charts/db/Chart.yaml': chartYAML('db', '2.1.0'),
+      'p/charts/db/values.yaml': 'image: postgres:16\n',
+    });
+    const result = await listChartImages({ chart, helm: false });
+    // As helm: no alias applies to it, helm's dependency check (by name) passes, and the
+    // dependency's condition still removes the chart of its name.
+    assert.deepEqual(summary(result), {});
+    assert.deepEqual(result.charts[0]?.subcharts, [
+      { key: 'db', name: 'db', version: '2.1.0', enabled: false },
+    ]);
+    assert.deepEqual(result.charts[0].missingDependencies, []);
+    const enabled = join(dir, 'db-on.yaml');
+    await writeFile(enabled, 'db: {enabled: true}\n');
+    const on = await listChartImages({ chart, values: [enabled], helm: false });
+    assert.deepEqual(Object.keys(summary(on)), ['docker.io/library/postgres:16']);
+  });
+
   it('a chart in a registry (an OCI layout here), pulled through the session', async () => {
     const chart = tgz({
       'remote/Chart.yaml': chartYAML('remote', '0.3.0'),
