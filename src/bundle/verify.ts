@@ -14,6 +14,7 @@ import {
   type Digest,
   escapeControl,
   itemError,
+  mapLimit,
   summarise,
   throwIfAborted,
 } from '../core/index.ts';
@@ -51,6 +52,10 @@ export interface BundleVerification {
   readonly documentDigest?: Digest;
 }
 
+/** Blob files hashed at once (reads overlap hashing), and artifact signatures checked at once. */
+const HASH_CONCURRENCY = 4;
+const VERIFY_CONCURRENCY = 8;
+
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
@@ -75,12 +80,12 @@ function ownEntryProblems(own: readonly IndexEntry[], manifestDigest: Digest): s
 
 async function checkLayout(
   store: BundleStore,
+  index: readonly IndexEntry[],
   manifest: BundleManifest,
   manifestDigest: Digest,
   signal: AbortSignal | undefined,
 ): Promise<string[]> {
   const problems: string[] = [];
-  const index = await store.index();
   const own = index.filter(isBundleEntry);
   problems.push(...ownEntryProblems(own, manifestDigest));
   const listed = new Map(manifest.entries.map((e) => [`${e.name ?? ''}@${e.digest}`, e]));
@@ -116,9 +121,8 @@ async function checkLayout(
   const ownBlobs = new Set<string>();
   for (const entry of own) {
     ownBlobs.add(entry.digest);
-    const fetched = await store.root.fetchManifest(entry.digest);
-    for (const b of references(fetched.bytes, entry.mediaType, store.dir).blobs)
-      ownBlobs.add(b.digest);
+    const bytes = await store.readManifest(entry.digest);
+    for (const b of references(bytes, entry.mediaType, store.dir).blobs) ownBlobs.add(b.digest);
   }
   const files = await store.blobFiles();
   const contents = new Map(manifest.contents.map((c) => [c.digest, c.size]));
@@ -131,16 +135,19 @@ async function checkLayout(
   }
   for (const [digest] of contents)
     if (!files.has(digest)) problems.push(`blobs: ${digest} is missing`);
-  // Every blob hashes to its name (one pass over the bytes, flat memory).
-  for (const [digest] of files) {
+  // Every blob hashes to its name (one pass over the bytes, flat memory; a few files at once, so
+  // reading one overlaps hashing another).
+  const hashed = await mapLimit([...files.keys()], HASH_CONCURRENCY, async (digest) => {
     throwIfAborted(signal);
-    if (!contents.has(digest) && !ownBlobs.has(digest)) continue;
+    if (!contents.has(digest) && !ownBlobs.has(digest)) return undefined;
     const expectedSize = contents.get(digest);
-    if (expectedSize !== undefined && expectedSize !== files.get(digest)) continue;
+    if (expectedSize !== undefined && expectedSize !== files.get(digest)) return undefined;
     const actualDigest = await sha256File(store.blobPath(digest));
-    if (actualDigest !== digest)
-      problems.push(`blobs: ${digest} holds content with digest ${actualDigest}`);
-  }
+    return actualDigest === digest
+      ? undefined
+      : `blobs: ${digest} holds content with digest ${actualDigest}`;
+  });
+  problems.push(...hashed.filter((p): p is string => p !== undefined));
   // Everything reachable from the index is here, or held by the base of a delta.
   const fromBase = new Set(manifest.fromBase.map((b) => b.digest));
   const seen = new Set<string>();
@@ -153,8 +160,8 @@ async function checkLayout(
     }
     let children;
     try {
-      const fetched = await store.root.fetchManifest(digest);
-      children = references(fetched.bytes, mediaType, `${store.dir}@${digest}`);
+      const bytes = await store.readManifest(digest);
+      children = references(bytes, mediaType, `${store.dir}@${digest}`);
     } catch (error) {
       problems.push(`manifest ${digest}: ${(error as Error).message}`);
       return;
@@ -300,7 +307,15 @@ export async function verifyBundle(options: VerifyBundleOptions): Promise<Bundle
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       },
     );
-    const problems = await checkLayout(store, read.manifest, read.digest, options.signal);
+    // index.json is read once: the layout is checked, and the artifacts verified, through it.
+    const snapshot = await store.snapshot();
+    const problems = await checkLayout(
+      store,
+      snapshot.entries,
+      read.manifest,
+      read.digest,
+      options.signal,
+    );
     if (problems.length > 0)
       throw new AirlockError(
         'BUNDLE_INVALID',
@@ -320,56 +335,59 @@ export async function verifyBundle(options: VerifyBundleOptions): Promise<Bundle
         },
       }),
     ];
-    for (const artifact of read.manifest.artifacts) {
-      const t = Date.now();
-      const describe = {
-        reference: `${artifact.repository}:${artifact.tag ?? artifact.digest}`,
-        source: artifact.source,
-        repository: artifact.repository,
-        ...(artifact.tag === undefined ? {} : { tag: artifact.tag }),
-        digest: artifact.digest,
-      };
-      if (options.artifactPolicy === undefined) {
-        items.push({
-          ...describe,
-          outcome: 'done',
-          reason: 'content verified; no artifact policy given',
-          bytes: 0,
-          durationMs: Date.now() - t,
-        });
-        continue;
-      }
-      try {
-        const v = await verifyArtifact(
-          store.repository(artifact.repository),
-          artifact.digest,
-          options.artifactPolicy,
-          {
-            knownDigest: artifact.digest,
-          },
-        );
-        items.push({
-          ...describe,
-          outcome: 'done',
-          bytes: 0,
-          durationMs: Date.now() - t,
-          verified: {
-            format: v.format,
-            ...(v.keyName === undefined ? {} : { keyName: v.keyName }),
-            ...(v.subject === undefined ? {} : { subject: v.subject }),
-            ...(v.issuer === undefined ? {} : { issuer: v.issuer }),
-          },
-        });
-      } catch (error) {
-        items.push({
-          ...describe,
-          outcome: 'failed',
-          error: itemError(error),
-          bytes: 0,
-          durationMs: Date.now() - t,
-        });
-      }
-    }
+    const verified = await mapLimit(
+      read.manifest.artifacts,
+      VERIFY_CONCURRENCY,
+      async (artifact): Promise<BundleItem> => {
+        const t = Date.now();
+        const describe = {
+          reference: `${artifact.repository}:${artifact.tag ?? artifact.digest}`,
+          source: artifact.source,
+          repository: artifact.repository,
+          ...(artifact.tag === undefined ? {} : { tag: artifact.tag }),
+          digest: artifact.digest,
+        };
+        if (options.artifactPolicy === undefined)
+          return {
+            ...describe,
+            outcome: 'done',
+            reason: 'content verified; no artifact policy given',
+            bytes: 0,
+            durationMs: Date.now() - t,
+          };
+        try {
+          const v = await verifyArtifact(
+            snapshot.repository(artifact.repository),
+            artifact.digest,
+            options.artifactPolicy,
+            {
+              knownDigest: artifact.digest,
+            },
+          );
+          return {
+            ...describe,
+            outcome: 'done',
+            bytes: 0,
+            durationMs: Date.now() - t,
+            verified: {
+              format: v.format,
+              ...(v.keyName === undefined ? {} : { keyName: v.keyName }),
+              ...(v.subject === undefined ? {} : { subject: v.subject }),
+              ...(v.issuer === undefined ? {} : { issuer: v.issuer }),
+            },
+          };
+        } catch (error) {
+          return {
+            ...describe,
+            outcome: 'failed',
+            error: itemError(error),
+            bytes: 0,
+            durationMs: Date.now() - t,
+          };
+        }
+      },
+    );
+    items.push(...verified);
     return finish(items, read.manifest, read.documentDigest);
   } catch (error) {
     if (error instanceof AirlockError && error.code === 'ABORTED') throw error;
