@@ -4,8 +4,15 @@
 // manifests, tags last, signatures and referrers after their subjects. The copy engine asks the
 // target what it holds first, so a re-run after an interruption uploads only what is missing.
 import { AirlockError } from '../errors.ts';
-import { type BatchReport, escapeControl, summarise } from '../core/index.ts';
-import { copyAll, type CopyEvent, type CopyItem, type CopyRequest } from '../oci/index.ts';
+import { type BatchReport, escapeControl, mapLimit, summarise } from '../core/index.ts';
+import {
+  copyAll,
+  type CopyEvent,
+  type CopyItem,
+  type CopyRequest,
+  DEFAULT_CONCURRENCY,
+  type Repository,
+} from '../oci/index.ts';
 import type { Target } from '../session/index.ts';
 import type { VerifyPolicy } from '../sign/index.ts';
 import type { BundleItem } from './create.ts';
@@ -72,6 +79,56 @@ export function mappedRepository(repository: string, map: readonly RepositoryMap
   return [best.to, rest].filter((p) => p !== '').join('/');
 }
 
+/**
+ * Blobs several repositories need, uploaded once: a registry links blobs per repository, and the
+ * bundle (a layout) cannot be mounted from, so the copy engine would upload a shared layer again
+ * for every repository. The first repository to push a blob uploads it (or finds it present);
+ * the others mount it from there (`POST ?mount=&from=`, distribution spec), waiting for that
+ * upload when it is under way. A registry that refuses the mount opens an upload instead.
+ */
+class Mounts {
+  /** Per digest: the repository (mount name) that holds it in the target, once it does. */
+  readonly #holders = new Map<string, Promise<string | undefined>>();
+
+  through(repository: Repository): Repository {
+    const self = repository.mountName;
+    // A layout shares its blobs between repositories already: nothing to mount.
+    if (self === undefined) return repository;
+    const holders = this.#holders;
+    const pushBlob: Repository['pushBlob'] = async (descriptor, source, options) => {
+      const upload = (): Promise<'mounted' | 'uploaded'> => {
+        const pushed = repository.pushBlob(descriptor, source, options);
+        holders.set(
+          descriptor.digest,
+          pushed.then(
+            () => self,
+            () => undefined,
+          ),
+        );
+        return pushed;
+      };
+      // Checked and claimed in one step (no await in between): one upload per blob.
+      const pending = holders.get(descriptor.digest);
+      if (pending === undefined) return upload();
+      const holder = await pending;
+      if (holder !== undefined && holder !== self)
+        return repository.pushBlob(descriptor, source, { mountFrom: holder });
+      // The holder's upload failed: this repository tries (and holds it if that works).
+      if (holder === undefined && holders.get(descriptor.digest) === pending) return upload();
+      return repository.pushBlob(descriptor, source, options);
+    };
+    return new Proxy(repository, {
+      get(target, property, receiver) {
+        if (property === 'pushBlob') return pushBlob;
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function'
+          ? (value as (...a: unknown[]) => unknown).bind(target)
+          : value;
+      },
+    });
+  }
+}
+
 export async function importBundle(options: ImportBundleOptions): Promise<BundleImport> {
   const started = Date.now();
   const verification = await verifyBundle({
@@ -95,24 +152,28 @@ export async function importBundle(options: ImportBundleOptions): Promise<Bundle
       },
     );
   const map = options.map ?? [];
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   // A delta needs its base in the target: each recorded base digest, where it was referenced.
-  const baseMissing: BaseContent[] = [];
-  for (const content of manifest.fromBase) {
+  const missingBase = await mapLimit(manifest.fromBase, concurrency, async (content) => {
     const repository = options.to.open(mappedRepository(content.repository, map));
     const present =
       content.kind === 'manifest'
         ? await repository.hasManifest(content.digest)
         : await repository.hasBlob(content.digest);
-    if (!present) baseMissing.push(content);
-  }
+    return present ? undefined : content;
+  });
   // Artifacts the delta left out as unchanged must be in the target as the base had them.
-  for (const a of manifest.unchanged) {
+  const missingUnchanged = await mapLimit(manifest.unchanged, concurrency, async (a) => {
     const held = await options.to
       .open(mappedRepository(a.repository, map))
       .resolve(a.tag ?? a.digest);
-    if (held?.digest !== a.digest)
-      baseMissing.push({ digest: a.digest, size: 0, repository: a.repository, kind: 'manifest' });
-  }
+    return held?.digest === a.digest
+      ? undefined
+      : { digest: a.digest, size: 0, repository: a.repository, kind: 'manifest' as const };
+  });
+  const baseMissing: BaseContent[] = [...missingBase, ...missingUnchanged].filter(
+    (b): b is BaseContent => b !== undefined,
+  );
   if (baseMissing.length > 0 && options.force !== true)
     throw new AirlockError(
       'BASE_MISSING',
@@ -125,18 +186,20 @@ export async function importBundle(options: ImportBundleOptions): Promise<Bundle
         data: { option: 'force', base: manifest.base?.digest },
       },
     );
-  const store = new BundleStore(options.dir);
+  const mounts = new Mounts();
+  // index.json read once (a layout repository reads it at every resolve).
+  const bundle = await new BundleStore(options.dir).snapshot();
   // By the digest verify checked, not by the tag: what is imported is what was verified.
   const requests: CopyRequest[] = manifest.artifacts.map((a) => ({
-    source: store.repository(a.repository),
+    source: bundle.repository(a.repository),
     reference: a.digest,
-    destination: options.to.open(mappedRepository(a.repository, map)),
+    destination: mounts.through(options.to.open(mappedRepository(a.repository, map))),
     tags: a.tag === undefined ? [] : [a.tag],
   }));
   const report = await copyAll(requests, {
     signatures: true,
     referrers: true,
-    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    concurrency,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.onEvent === undefined ? {} : { onEvent: options.onEvent }),
   });

@@ -220,6 +220,12 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
         1,
       ),
     );
+    // The base layers four repositories share are uploaded once; the others mount them.
+    const { manifest } = await readBundleManifest(new BundleStore(bundle));
+    assert.ok(
+      imported.report.summary.bytes <= manifest.contents.reduce((n, c) => n + c.size, 0),
+      `${imported.report.summary.bytes} bytes uploaded: more than the bundle holds`,
+    );
     for (const [repository, tag] of [
       ['images/web', '1.0.0'],
       ['images/multi', '2.0.0'],
