@@ -155,6 +155,17 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/images-list.ts')).imagesListCommand,
   },
   {
+    name: 'policy kyverno',
+    summary: 'Write the Kyverno ClusterPolicy that rewrites pod images to the pull-through cache',
+    load: async () => (await import('./commands/policy.ts')).policyKyvernoCommand,
+  },
+  {
+    name: 'policy cilium',
+    summary:
+      'Write one CiliumNetworkPolicy per namespace of a cluster: egress closed but for its needs',
+    load: async () => (await import('./commands/policy.ts')).policyCiliumCommand,
+  },
+  {
     name: 'chart push',
     summary: 'Push packaged Helm charts as Helm OCI artifacts',
     load: async () => (await import('./commands/chart.ts')).chartPush,

@@ -84,8 +84,10 @@ export {
   type EgressPoliciesOptions,
   egressPoliciesYAML,
   type EgressPolicy,
+  EGRESS_HEADER,
   planEgress,
   policyYAML,
+  writeEgressPolicies,
 } from './egress.ts';
 export {
   cidrProblem,

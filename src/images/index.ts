@@ -73,5 +73,7 @@ export {
   DEFAULT_KYVERNO_POLICY_NAME,
   kyvernoPolicy,
   type KyvernoPolicy,
+  type KyvernoPolicyFileOptions,
+  kyvernoPolicyFromFile,
   type KyvernoPolicyOptions,
 } from './kyverno.ts';

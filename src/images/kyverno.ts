@@ -54,7 +54,7 @@
 import { AirlockError } from '../errors.ts';
 import { escapeControl } from '../core/index.ts';
 import { marshalGoYAML, parseGoYAML } from '../goyaml/index.ts';
-import type { CacheConfig } from './cache.ts';
+import { type CacheConfig, readCacheConfig } from './cache.ts';
 import { MAX_PATH_LENGTH } from './reference.ts';
 
 export interface KyvernoPolicyOptions {
@@ -323,4 +323,18 @@ export function kyvernoPolicy(
   ].join('\n');
   // Through JSON and the Go YAML reader: the value marshalled is exactly what kubectl would decode.
   return { policy, yaml: `${header}\n${marshalGoYAML(parseGoYAML(JSON.stringify(policy)))}` };
+}
+
+export interface KyvernoPolicyFileOptions extends KyvernoPolicyOptions {
+  /** cache.yaml to read the rules from. */
+  readonly cacheFile: string;
+}
+
+/** Reads cache.yaml and builds the policy (`policy kyverno`). */
+export async function kyvernoPolicyFromFile(
+  options: KyvernoPolicyFileOptions,
+): Promise<KyvernoPolicy & { readonly cache: CacheConfig }> {
+  const cache = await readCacheConfig(options.cacheFile);
+  const { cacheFile: _file, ...rest } = options;
+  return { cache, ...kyvernoPolicy(cache, rest) };
 }
