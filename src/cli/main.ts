@@ -21,6 +21,14 @@ const stop = (): void => {
   if (controller.signal.aborted) process.exit(130);
   controller.abort(new Error('interrupted'));
 };
+// A reader that stops early (`airlock images list … | head`) closes the pipe: stop quietly, as
+// Unix tools do, instead of crashing on an unhandled EPIPE.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE')
+      process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    throw error;
+  });
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 
