@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { AirlockError } from '../errors.ts';
 import { escapeControl } from '../core/index.ts';
 import { type GoMap, type GoValue, isGoMap, marshalGoYAML, parseGoYAML } from '../goyaml/index.ts';
@@ -35,7 +35,8 @@ export async function findHelm(
       throw new AirlockError('INPUT_INVALID', `${escapeControl(bin)} is not an executable helm`, {
         data: { option: 'helmBin' },
       });
-    return { path: bin };
+    // helm runs in a private working directory: a relative path must still name this helm.
+    return { path: resolve(bin) };
   }
   for (const dir of (env.PATH ?? '').split(delimiter).filter((d) => d !== '')) {
     const path = join(dir, 'helm');
