@@ -1,6 +1,7 @@
 export { type CSVProblem, type CSVRecord, parseCSV } from './csv.ts';
 export { INVENTORY_COLUMNS, type InventoryRow, parseInventory, sourceKind } from './inventory.ts';
 export { INDEX_ENTRY_FIELDS, parseHelmIndex } from './helm-index.ts';
+export { selectImageTags } from './images.ts';
 export {
   inShard,
   type MirrorAction,

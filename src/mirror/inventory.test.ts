@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../errors.ts';
-import { parseCSV, parseInventory, selectVersions } from './index.ts';
+import { parseCSV, parseInventory, selectImageTags, selectVersions } from './index.ts';
 
 function issues(text: string): string[] {
   try {
@@ -74,8 +74,8 @@ describe('inventory CSV', () => {
     ],
     [
       'bad type',
-      'source,chart,type\nhttps://x.example,y,image\n',
-      /^inv\.csv:2:21 type "image" is not helm or crds/,
+      'source,chart,type\nhttps://x.example,y,oci\n',
+      /^inv\.csv:2:21 type "oci" is not helm, crds or image/,
     ],
     [
       'wrong field count',
@@ -153,5 +153,198 @@ describe('version constraints', () => {
       '1.1.0',
       '1.0.0',
     ]);
+  });
+});
+
+describe('image rows (type=image)', () => {
+  it('names the image in source, normalised as a pod pulls it, mirrored below <registry>/<repository>', () => {
+    const rows = parseInventory(
+      [
+        'source,chart,versions,type,tags,platforms,verify_key',
+        'nginx,,">=1.26 <1.28",image,,linux/amd64 linux/arm64,',
+        'quay.io/prometheus/node-exporter,,,image,v1.8.2 latest,,./quay.pub',
+        'localhost:5000/team/app,,*,image,,,',
+        'https://charts.example.com,podinfo,,,,,',
+      ].join('\n'),
+      'inv.csv',
+    );
+    assert.deepEqual(
+      rows.map((r) => [
+        r.where,
+        r.type,
+        r.sourceKind,
+        r.chart,
+        r.imagePath,
+        r.versions,
+        r.tags,
+        r.platforms,
+        r.verifyKey,
+      ]),
+      [
+        [
+          'inv.csv:2',
+          'image',
+          'image',
+          'docker.io/library/nginx',
+          'docker.io/library/nginx',
+          '>=1.26 <1.28',
+          undefined,
+          ['linux/amd64', 'linux/arm64'],
+          undefined,
+        ],
+        [
+          'inv.csv:3',
+          'image',
+          'image',
+          'quay.io/prometheus/node-exporter',
+          'quay.io/prometheus/node-exporter',
+          '',
+          ['v1.8.2', 'latest'],
+          undefined,
+          './quay.pub',
+        ],
+        [
+          'inv.csv:4',
+          'image',
+          'image',
+          'localhost:5000/team/app',
+          'localhost_5000/team/app',
+          '*',
+          undefined,
+          undefined,
+          undefined,
+        ],
+        ['inv.csv:5', 'helm', 'http', 'podinfo', undefined, '', undefined, undefined, undefined],
+      ],
+    );
+  });
+
+  it('needs no chart column when every row is an image row', () => {
+    const rows = parseInventory(
+      'source,type,tags\nghcr.io/fluxcd/source-controller,image,v1.4.1\n',
+      'inv.csv',
+    );
+    assert.equal(rows[0]?.chart, 'ghcr.io/fluxcd/source-controller');
+    assert.ok(
+      issues('source,type\nghcr.io/fluxcd/flux-cli,image\nhttps://x.example,helm\n').some((i) =>
+        /^inv\.csv:1:1 the header has no "chart" column/.test(i),
+      ),
+    );
+  });
+
+  const refused: [string, string, RegExp][] = [
+    [
+      'a tag in source',
+      'source,chart,type\nnginx:1.27,,image\n',
+      /^inv\.csv:2:1 "nginx:1\.27" names a tag or digest/,
+    ],
+    [
+      'a digest in source',
+      `source,chart,type\nnginx@sha256:${'a'.repeat(64)},,image\n`,
+      /^inv\.csv:2:1 .* names a tag or digest/,
+    ],
+    [
+      'an oci:// URL',
+      'source,chart,type\noci://ghcr.io/x/y,,image\n',
+      /^inv\.csv:2:1 write the image repository as a pod names it/,
+    ],
+    [
+      'an invalid repository',
+      'source,chart,type\nquay.io/Bad/Name,,image\n',
+      /^inv\.csv:2:1 "quay\.io\/Bad\/Name" is not an image repository/,
+    ],
+    [
+      'a chart name on an image row',
+      'source,chart,type\nnginx,nginx,image\n',
+      /^inv\.csv:2:7 an image row names its image in source/,
+    ],
+    [
+      'a target on an image row',
+      'source,chart,type,target\nnginx,,image,mirror/nginx\n',
+      /^inv\.csv:2:14 an image row is mirrored to/,
+    ],
+    [
+      'tests on an image row',
+      'source,chart,type,tests\nnginx,,image,./t\n',
+      /^inv\.csv:2:14 tests are injected into charts/,
+    ],
+    [
+      'an invalid tag',
+      'source,chart,type,tags\nnginx,,image,.hidden\n',
+      /^inv\.csv:2:14 "\.hidden" is not a valid tag/,
+    ],
+    [
+      'an invalid platform',
+      'source,chart,type,platforms\nnginx,,image,amd64\n',
+      /^inv\.csv:2:14 "amd64" is not a platform/,
+    ],
+    [
+      'a bad range',
+      'source,chart,type,versions\nnginx,,image,>>1\n',
+      /^inv\.csv:2:14 ">>1" is not a semver range/,
+    ],
+    [
+      'tags on a chart row',
+      'source,chart,tags\nhttps://x.example,y,1.0\n',
+      /^inv\.csv:2:21 tags is for type=image rows only/,
+    ],
+    [
+      'platforms on a chart row',
+      'source,chart,platforms\nhttps://x.example,y,linux/amd64\n',
+      /^inv\.csv:2:21 platforms is for type=image rows only/,
+    ],
+    [
+      'the same image twice under two names',
+      'source,chart,type\nnginx,,image\ndocker.io/library/nginx,,image\n',
+      /^inv\.csv:3:1 duplicate of line 2/,
+    ],
+  ];
+  for (const [what, text, expected] of refused) {
+    it(`refuses ${what} with line and column`, () => {
+      const found = issues(text);
+      assert.ok(
+        found.some((i) => expected.test(i)),
+        JSON.stringify(found),
+      );
+    });
+  }
+
+  it('selects tags: the range over semver tags newest first, then the listed tags', () => {
+    const offered = [
+      '1.25.4',
+      '1.26.0',
+      '1.26.2',
+      'v1.27.1',
+      '1.27.2-alpine',
+      'latest',
+      'stable',
+      '1.28.0-rc.1',
+    ];
+    const row = (versions: string, tags?: string[]) =>
+      parseInventory(
+        `source,type,versions,tags\nnginx,image,"${versions}",${(tags ?? []).join(' ')}\n`,
+        'inv.csv',
+      )[0] ?? assert.fail('no row');
+    assert.deepEqual(selectImageTags(row('>=1.26 <1.28'), offered), [
+      'v1.27.1',
+      '1.26.2',
+      '1.26.0',
+    ]);
+    assert.deepEqual(selectImageTags(row(''), offered), ['v1.27.1'], 'empty: the newest stable');
+    assert.deepEqual(selectImageTags(row('', ['stable']), offered), ['stable'], 'tags only');
+    assert.deepEqual(selectImageTags(row('~1.26', ['latest']), offered), [
+      '1.26.2',
+      '1.26.0',
+      'latest',
+    ]);
+    assert.deepEqual(selectImageTags(row('*'), offered), [
+      '1.28.0-rc.1',
+      '1.27.2-alpine',
+      'v1.27.1',
+      '1.26.2',
+      '1.26.0',
+      '1.25.4',
+    ]);
+    assert.deepEqual(selectImageTags(row('>=2'), offered), []);
   });
 });

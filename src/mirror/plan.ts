@@ -93,6 +93,8 @@ export function selectUpstream(
 
 /** The repository a row mirrors into, below the target prefix. */
 export function targetRepository(row: InventoryRow): string {
+  // An image row: `<registry>/<repository>`, the path cache rules map onto (images mirrorPath).
+  if (row.imagePath !== undefined) return row.imagePath;
   return row.target ?? (row.type === 'crds' ? `crds/${row.chart}` : row.chart);
 }
 

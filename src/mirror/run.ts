@@ -44,6 +44,7 @@ import {
   type UpstreamVersion,
 } from './plan.ts';
 import { fetchChart, listUpstream, type UpstreamContext } from './upstream.ts';
+import { mirrorImageRows } from './images.ts';
 
 /**
  * One item of the mirror report (docs/json.md's batch item, plus the mirror's fields): one per
@@ -54,9 +55,10 @@ import { fetchChart, listUpstream, type UpstreamContext } from './upstream.ts';
 export interface MirrorItem extends BatchItem {
   /** The inventory line, for messages: `inventory.csv:4`. */
   readonly row: string;
+  /** The chart name; for an image row, the image repository (`docker.io/library/nginx`). */
   readonly chart: string;
-  readonly type: 'helm' | 'crds';
-  /** Absent for a row item (its upstream could not be listed, or no version matched). */
+  readonly type: 'helm' | 'crds' | 'image';
+  /** Absent for a row item (its upstream could not be listed, or no version matched). For an image row, the tag. */
   readonly version?: string;
   /** Where the version came from (index URL of the .tgz, oci reference, local path); else the row's source. */
   readonly source: string;
@@ -68,6 +70,15 @@ export interface MirrorItem extends BatchItem {
   readonly signature?: string;
   /** true: signed by this run or its signature was found; false: mirrored unsigned; absent: not checked. */
   readonly signed?: boolean;
+  /** Image rows: the platforms of the index children mirrored, and how the row's filter applied. */
+  readonly platforms?: readonly string[];
+  readonly platformFilter?: 'filtered' | 'complete' | 'pinned' | 'not-an-index';
+  /** Image rows: blobs uploaded, mounted from another mirrored repository, or already present. */
+  readonly blobs?: {
+    readonly uploaded: number;
+    readonly mounted: number;
+    readonly present: number;
+  };
 }
 
 export type MirrorReport = BatchReport<MirrorItem>;
@@ -183,11 +194,19 @@ export async function runMirror(session: Session, options: MirrorOptions): Promi
   const started = Date.now();
   const { file } = options.inventory;
   const baseDir = resolve(file, '..');
-  const rows = parseInventory(options.inventory.text, file).filter((row) =>
+  const inventory = parseInventory(options.inventory.text, file).filter((row) =>
     inShard(row, options.shard),
   );
+  // Image rows go through images' mirrorImages after the charts (images.ts).
+  const rows = inventory.filter((row) => row.type !== 'image');
+  const imageRows = inventory.filter((row) => row.type === 'image');
   // Everything local is checked before the first request: verification columns and their keys.
-  const policies = await verificationPolicies(rows, baseDir, options.trustedRoot, session.maxSize);
+  const policies = await verificationPolicies(
+    inventory,
+    baseDir,
+    options.trustedRoot,
+    session.maxSize,
+  );
   const target = session.target(options.target);
   const signal = options.signal;
   const concurrency = options.concurrency ?? session.concurrency;
@@ -339,8 +358,30 @@ export async function runMirror(session: Session, options: MirrorOptions): Promi
       return { row: op.row, rank: rank.get(op.version) ?? 0, item };
     });
   }
+  // 5. Image rows: every tag of every row in one mirrorImages call.
+  const failed = [...early, ...ran].some((e) => e.item.outcome === 'failed');
+  const images =
+    imageRows.length === 0
+      ? []
+      : await mirrorImageRows(session, imageRows, {
+          target: options.target,
+          targetName: target.name,
+          policies,
+          signer: options.signer,
+          plan: options.plan === true,
+          strict: options.strict === true,
+          failFast: options.failFast === true,
+          concurrency,
+          signal,
+          ...(signal?.aborted
+            ? { stopped: REASON.aborted }
+            : options.failFast === true && failed
+              ? { stopped: REASON.failFast }
+              : {}),
+          onItem: (item, done, total) => options.onEvent?.({ type: 'item', item, done, total }),
+        });
   // Inventory order, each row's versions as selected (newest first).
-  const all = [...early, ...ran];
+  const all = [...early, ...ran, ...images];
   all.sort((a, b) => a.row.line - b.row.line || (a.rank ?? -1) - (b.rank ?? -1));
   return batchReport(
     'mirror',
@@ -363,7 +404,8 @@ async function verificationPolicies(
   for (const row of rows)
     if (
       (row.verifyKey !== undefined || row.verifyIdentity !== undefined) &&
-      row.sourceKind !== 'oci'
+      row.sourceKind !== 'oci' &&
+      row.sourceKind !== 'image'
     )
       issues.push({
         where: row.where,
