@@ -18,6 +18,7 @@ import { pushTestImage, pushTestIndex } from '../harness/images.ts';
 import { type FaultProxy, startProxy } from '../harness/proxy.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { missingTools, run, tempDir } from '../harness/tools.ts';
+import { airlock } from '../helpers/cli.ts';
 import { assertBatchReport } from '../helpers/report-schema.ts';
 
 // Issue 12 §2 acceptance: a multi-arch index whose children share base layers, mirrored into a
@@ -331,5 +332,188 @@ describe('images mirror', { skip }, () => {
       again.items.map((i) => [i.outcome, i.reason, i.signed]),
       [['present', 'already mirrored and signed', true]],
     );
+  });
+
+  describe('airlock images mirror', () => {
+    const cli = (args: string[]) =>
+      airlock([...args, '--insecure-registry', upstream.host, '--insecure-registry', proxy.host], {
+        env: { HOME: work.path, COSIGN_PASSWORD: PASSWORD },
+      });
+
+    it('mirrors an image list with --json, signed, each blob once', async () => {
+      const list = join(work.path, 'images.txt');
+      await writeFile(
+        list,
+        [
+          '# what images list printed',
+          `${upstream.host}/library/app:1.0.0  # chart app 1.0.0`,
+          '',
+          `${upstream.host}/team/tool:2.0`,
+          `${upstream.host}/team/single:1`,
+        ].join('\n'),
+      );
+      proxy.log.length = 0;
+      const result = await cli([
+        'images',
+        'mirror',
+        '--from-file',
+        list,
+        '--to',
+        `${proxy.host}/cli`,
+        '--key',
+        files.aKey,
+        '--json',
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const report = result.json<MirrorImagesReport>();
+      assertBatchReport(report);
+      assert.deepEqual(
+        report.items.map((i) => [i.where, i.outcome, i.signed]),
+        [
+          [`${list}:2`, 'done', true],
+          [`${list}:4`, 'done', true],
+          [`${list}:5`, 'done', true],
+        ],
+      );
+      assert.equal(rawDigest(`${target.host}/cli/${hostPath}/library/app:1.0.0`), app.digest);
+      assert.deepEqual(
+        [...completedUploads(proxy, 'cli')].filter(([, n]) => n > 1),
+        [],
+        'a blob was uploaded twice',
+      );
+    });
+
+    it('an unparsable reference names its file and line: exit 2, nothing copied', async () => {
+      const list = join(work.path, 'bad.txt');
+      await writeFile(list, `${upstream.host}/team/single:1\n\nnginx:\nquay.io/Bad/Name\n`);
+      proxy.log.length = 0;
+      const result = await cli([
+        'images',
+        'mirror',
+        '--from-file',
+        list,
+        '--to',
+        `${proxy.host}/bad`,
+        '--json',
+      ]);
+      assert.equal(result.code, 2);
+      const error = result.json<{ error: { code: string; details: string[] } }>().error;
+      assert.equal(error.code, 'CONFIG_INVALID');
+      assert.deepEqual(
+        error.details.map((d) => d.slice(0, d.indexOf(': '))),
+        [`${list}:3`, `${list}:4`],
+      );
+      assert.deepEqual(proxy.log, [], 'no request made');
+    });
+
+    it('a refused upstream signature exits 3 and writes nothing', async () => {
+      proxy.log.length = 0;
+      const result = await cli([
+        'images',
+        'mirror',
+        `${upstream.host}/library/app:1.0.0`,
+        '--to',
+        `${proxy.host}/refused`,
+        '--verify-key',
+        files.bPub,
+        '--json',
+      ]);
+      assert.equal(result.code, 3, result.stderr);
+      const report = result.json<MirrorImagesReport>();
+      assertBatchReport(report);
+      assert.equal(report.items[0]?.error?.code, 'VERIFICATION_FAILED');
+      assert.deepEqual(
+        proxy.log.filter((r) => r.method !== 'HEAD' && r.method !== 'GET'),
+        [],
+      );
+      const accepted = await cli([
+        'images',
+        'mirror',
+        `${upstream.host}/library/app:1.0.0`,
+        '--to',
+        `${proxy.host}/refused`,
+        '--verify-key',
+        files.aPub,
+      ]);
+      assert.equal(accepted.code, 0, accepted.stderr);
+    });
+
+    it('airlock mirror mirrors an inventory type=image row: a tag range, a platform filter', async () => {
+      const repository = client.repository(upstream.host, 'team/ranged');
+      const base = [blob(1), blob(2, 256 * 1024)];
+      const children = new Map<string, Map<string, Digest>>();
+      for (const [i, tag] of ['1.0.0', '1.1.0', '2.0.0', 'latest'].entries())
+        children.set(
+          tag,
+          (
+            await pushTestIndex(
+              repository,
+              [
+                { platform: 'linux/amd64', layers: [...base, blob(40 + i)] },
+                { platform: 'linux/arm64', layers: [...base, blob(50 + i)] },
+              ],
+              tag,
+            )
+          ).children,
+        );
+      const inventory = join(work.path, 'inventory.csv');
+      await writeFile(
+        inventory,
+        [
+          'source,chart,versions,type,platforms,tags',
+          `${upstream.host}/team/ranged,,">=1 <2",image,linux/arm64,`,
+          `${upstream.host}/team/single,,,image,,1`,
+        ].join('\n'),
+      );
+      proxy.log.length = 0;
+      const result = await cli(['mirror', inventory, '--to', `${proxy.host}/inv`, '--json']);
+      assert.equal(result.code, 0, result.stderr);
+      const report = result.json<{
+        items: {
+          row: string;
+          type: string;
+          version?: string;
+          outcome: string;
+          platformFilter?: string;
+        }[];
+      }>();
+      assertBatchReport(report);
+      assert.deepEqual(
+        report.items.map((i) => [i.row, i.type, i.version, i.outcome, i.platformFilter]),
+        [
+          [`${inventory}:2`, 'image', '1.1.0', 'done', 'filtered'],
+          [`${inventory}:2`, 'image', '1.0.0', 'done', 'filtered'],
+          [`${inventory}:3`, 'image', '1', 'done', undefined],
+        ],
+      );
+      const mirrored = client.repository(proxy.host, `inv/${hostPath}/team/ranged`);
+      assert.deepEqual((await mirrored.listTags()).sort(), ['1.0.0', '1.1.0']);
+      for (const tag of ['1.0.0', '1.1.0']) {
+        const listed = rawManifest(`${target.host}/inv/${hostPath}/team/ranged:${tag}`).manifests;
+        assert.deepEqual(
+          listed?.map((m) => m.digest),
+          [children.get(tag)?.get('linux/arm64')],
+        );
+      }
+      assert.deepEqual(
+        [...completedUploads(proxy, 'inv')].filter(([, n]) => n > 1),
+        [],
+        'a blob was uploaded twice',
+      );
+      // The plan of a second run: everything present.
+      const plan = await cli([
+        'mirror',
+        inventory,
+        '--to',
+        `${proxy.host}/inv`,
+        '--plan',
+        '--json',
+      ]);
+      assert.equal(plan.code, 0, plan.stderr);
+      assert.deepEqual(
+        plan.json<{ items: { outcome: string }[] }>().items.map((i) => i.outcome),
+        ['present', 'present', 'present'],
+      );
+    });
   });
 });
