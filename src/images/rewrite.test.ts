@@ -7,6 +7,7 @@ import { AirlockError } from '../errors.ts';
 import { ImageReferenceError, normalizeImage, parseCacheConfig, rewriteImage } from './index.ts';
 
 const A = `sha256:${'a'.repeat(64)}`;
+const B = `sha512:${'b'.repeat(128)}`;
 
 const CACHE_YAML = `# cache.yaml
 rules:
@@ -122,6 +123,46 @@ const CORPUS: readonly [string, string, string | undefined, string][] = [
     undefined,
     'no-rule',
   ],
+  // The legacy index is docker.io, so a one-component path gets library/ there too.
+  [
+    'index.docker.io/nginx',
+    'docker.io/library/nginx:latest',
+    'registry.internal/dockerhub/library/nginx:latest',
+    'rewritten',
+  ],
+  // registry-1.docker.io and an upper-case Docker.IO are Docker Hub for the rule but not
+  // docker.io as written: distribution adds no library/, so the cache is asked for what the
+  // runtime would ask.
+  [
+    'registry-1.docker.io/nginx',
+    'registry-1.docker.io/nginx:latest',
+    'registry.internal/dockerhub/nginx:latest',
+    'rewritten',
+  ],
+  [
+    'Docker.IO/nginx',
+    'Docker.IO/nginx:latest',
+    'registry.internal/dockerhub/nginx:latest',
+    'rewritten',
+  ],
+  // A name without "/" has no registry: localhost:5000 is the image localhost with tag 5000, and
+  // quay.io is an image called quay.io on Docker Hub.
+  [
+    'localhost:5000',
+    'docker.io/library/localhost:5000',
+    'registry.internal/dockerhub/library/localhost:5000',
+    'rewritten',
+  ],
+  [
+    'quay.io',
+    'docker.io/library/quay.io:latest',
+    'registry.internal/dockerhub/library/quay.io:latest',
+    'rewritten',
+  ],
+  // A port, a tag and a digest together; sha512 digests; "_" in a Docker Hub namespace.
+  [`localhost:5000/x:1@${A}`, `localhost:5000/x:1@${A}`, `cache.internal/x:1@${A}`, 'rewritten'],
+  [`quay.io/x/y@${B}`, `quay.io/x/y@${B}`, `registry.internal/quay/x/y@${B}`, 'rewritten'],
+  ['a_b/c', 'docker.io/a_b/c:latest', 'registry.internal/dockerhub/a_b/c:latest', 'rewritten'],
 ];
 
 describe('rewriteImage: the corpus', () => {
