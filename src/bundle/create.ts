@@ -144,13 +144,50 @@ function plan(inputs: readonly string[]): Planned[] {
   return planned;
 }
 
-/** A destination that treats what the base holds as present, so a delta does not copy it. */
-function withBase(repository: Repository, held: ReadonlySet<string>): Repository {
+/**
+ * What a delta's base holds, and where. A registry links blobs per repository, so a blob counts
+ * as the base's in a repository where the base brought it, or where an import can mount it from
+ * another repository the base brought it to (the delta records which); manifests only where the
+ * base brought them.
+ */
+class BaseHoldings {
+  readonly #byRepository = new Map<string, Set<string>>();
+  readonly #repositories = new Map<string, Set<string>>();
+
+  constructor(manifest: BundleManifest) {
+    for (const c of manifest.contents)
+      for (const r of c.repositories ?? []) this.#hold(r, c.digest);
+    for (const c of manifest.fromBase) this.#hold(c.repository, c.digest);
+  }
+
+  #hold(repository: string, digest: string): void {
+    let set = this.#byRepository.get(repository);
+    if (set === undefined) this.#byRepository.set(repository, (set = new Set()));
+    set.add(digest);
+    let where = this.#repositories.get(digest);
+    if (where === undefined) this.#repositories.set(digest, (where = new Set()));
+    where.add(repository);
+  }
+
+  /** Whether the base brought `digest` to `repository` itself. */
+  inRepository(repository: string, digest: string): boolean {
+    return this.#byRepository.get(repository)?.has(digest) === true;
+  }
+
+  /** The base repository a blob of `repository` comes from: itself, or the first that holds it. */
+  blobHolder(repository: string, digest: string): string | undefined {
+    if (this.inRepository(repository, digest)) return repository;
+    const where = this.#repositories.get(digest);
+    return where === undefined ? undefined : [...where].sort()[0];
+  }
+}
+
+/** A destination that treats blobs the base holds as present, so a delta does not copy them. */
+function withBase(repository: Repository, held: (digest: Digest) => boolean): Repository {
   return new Proxy(repository, {
     get(target, property, receiver) {
       if (property === 'hasBlob')
-        return (digest: Digest) =>
-          held.has(digest) ? Promise.resolve(true) : target.hasBlob(digest);
+        return (digest: Digest) => (held(digest) ? Promise.resolve(true) : target.hasBlob(digest));
       const value: unknown = Reflect.get(target, property, receiver);
       return typeof value === 'function'
         ? (value as (...a: unknown[]) => unknown).bind(target)
@@ -189,8 +226,8 @@ interface BundleContext {
   readonly options: CreateBundleOptions;
   readonly concurrency: number;
   readonly baseArtifacts: ReadonlyMap<string, BundleArtifact>;
-  /** What the base holds that this repository may reference (undefined: no base). */
-  readonly held: (repository: string) => ReadonlySet<string> | undefined;
+  /** What the delta's base holds (undefined: not a delta). */
+  readonly base: BaseHoldings | undefined;
 }
 
 /**
@@ -244,12 +281,15 @@ async function bundleOne(p: Planned, context: BundleContext): Promise<Bundled> {
         data: { option: 'requireSigned' },
       });
     const view = context.store.staged(p.repository);
-    const held = context.held(p.repository);
+    const { base } = context;
     const result = await copy(
       {
         source,
         reference: descriptor.digest,
-        destination: held === undefined ? view : withBase(view, held),
+        destination:
+          base === undefined
+            ? view
+            : withBase(view, (digest) => base.blobHolder(p.repository, digest) !== undefined),
         tags: p.tag === undefined ? [] : [p.tag],
       },
       {
@@ -326,16 +366,7 @@ export async function createBundle(
     );
   const planned = plan(options.references);
   const base = options.since === undefined ? undefined : await readBase(options.since);
-  // What the base holds, per repository (a registry links blobs per repository).
-  const baseHeld = new Map<string, Set<string>>();
-  const hold = (repository: string, digest: string): void => {
-    let set = baseHeld.get(repository);
-    if (set === undefined) baseHeld.set(repository, (set = new Set()));
-    set.add(digest);
-  };
-  for (const c of base?.manifest.contents ?? [])
-    for (const r of c.repositories ?? []) hold(r, c.digest);
-  for (const c of base?.manifest.fromBase ?? []) hold(c.repository, c.digest);
+  const holdings = base === undefined ? undefined : new BaseHoldings(base.manifest);
   const baseArtifacts = new Map(
     (base?.manifest.artifacts ?? []).map((a) => [`${a.repository}:${a.tag ?? a.digest}`, a]),
   );
@@ -362,8 +393,7 @@ export async function createBundle(
           options,
           concurrency,
           baseArtifacts,
-          held: (repository) =>
-            base === undefined ? undefined : (baseHeld.get(repository) ?? new Set()),
+          base: holdings,
         });
         results[index] = result;
         finished++;
@@ -418,7 +448,7 @@ export async function createBundle(
       },
     );
     const manifest = {
-      ...(await describeBundle(store, entries, artifacts, baseHeld, base, options.tool)),
+      ...(await describeBundle(store, entries, artifacts, holdings, base, options.tool)),
       unchanged,
     };
     const written = await writeBundleManifest(store, manifest, options.signer);
@@ -445,7 +475,7 @@ async function describeBundle(
   store: BundleStore,
   written: readonly IndexEntry[],
   artifacts: readonly BundleArtifact[],
-  baseHeld: ReadonlyMap<string, ReadonlySet<string>>,
+  holdings: BaseHoldings | undefined,
   base: { manifest: BundleManifest; digest: Digest } | undefined,
   tool: { readonly name: string; readonly version: string } | undefined,
 ): Promise<BundleManifest> {
@@ -465,9 +495,8 @@ async function describeBundle(
     use(entry.digest, repository);
     if (seen.has(`${repository}@${entry.digest}`)) return;
     seen.add(`${repository}@${entry.digest}`);
-    const held = baseHeld.get(repository) ?? new Set<string>();
     if (!files.has(entry.digest)) {
-      if (!held.has(entry.digest))
+      if (holdings?.inRepository(repository, entry.digest) !== true)
         throw new AirlockError(
           'INTERNAL',
           `manifest ${entry.digest} was neither copied nor in the base`,
@@ -486,7 +515,8 @@ async function describeBundle(
     for (const blob of children.blobs) {
       use(blob.digest, repository);
       if (files.has(blob.digest)) continue;
-      if (!held.has(blob.digest))
+      const holder = holdings?.blobHolder(repository, blob.digest);
+      if (holder === undefined)
         throw new AirlockError(
           'INTERNAL',
           `blob ${blob.digest} was neither copied nor in the base`,
@@ -496,6 +526,7 @@ async function describeBundle(
         size: blob.size,
         repository,
         kind: 'blob',
+        ...(holder === repository ? {} : { from: holder }),
       });
     }
   };

@@ -90,6 +90,13 @@ class Mounts {
   /** Per digest: the repository (mount name) that holds it in the target, once it does. */
   readonly #holders = new Map<string, Promise<string | undefined>>();
 
+  /** `repository` holds the blob already (a delta's base): the others mount it from there. */
+  hold(digest: string, repository: Repository): void {
+    const name = repository.mountName;
+    if (name !== undefined && !this.#holders.has(digest))
+      this.#holders.set(digest, Promise.resolve(name));
+  }
+
   through(repository: Repository): Repository {
     const self = repository.mountName;
     // A layout shares its blobs between repositories already: nothing to mount.
@@ -153,14 +160,21 @@ export async function importBundle(options: ImportBundleOptions): Promise<Bundle
     );
   const map = options.map ?? [];
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  // A delta needs its base in the target: each recorded base digest, where it was referenced.
+  const mounts = new Mounts();
+  // A delta needs its base in the target: each recorded base digest, where it was referenced, or
+  // for a blob the base brought to another repository, there (it is mounted from there).
   const missingBase = await mapLimit(manifest.fromBase, concurrency, async (content) => {
     const repository = options.to.open(mappedRepository(content.repository, map));
-    const present =
-      content.kind === 'manifest'
-        ? await repository.hasManifest(content.digest)
-        : await repository.hasBlob(content.digest);
-    return present ? undefined : content;
+    if (content.kind === 'manifest')
+      return (await repository.hasManifest(content.digest)) ? undefined : content;
+    if (content.from !== undefined) {
+      const holder = options.to.open(mappedRepository(content.from, map));
+      if (await holder.hasBlob(content.digest)) {
+        mounts.hold(content.digest, holder);
+        return undefined;
+      }
+    }
+    return (await repository.hasBlob(content.digest)) ? undefined : content;
   });
   // Artifacts the delta left out as unchanged must be in the target as the base had them.
   const missingUnchanged = await mapLimit(manifest.unchanged, concurrency, async (a) => {
@@ -180,13 +194,17 @@ export async function importBundle(options: ImportBundleOptions): Promise<Bundle
       `${escapeControl(options.dir)} is a delta of bundle ${manifest.base?.digest ?? '(unknown)'}, and ${options.to.name} does not hold ${baseMissing.length} of the base's contents: nothing was imported`,
       {
         details: [
-          ...baseMissing.slice(0, 10).map((b) => `${b.repository}: ${b.kind} ${b.digest}`),
+          ...baseMissing
+            .slice(0, 10)
+            .map(
+              (b) =>
+                `${b.repository}: ${b.kind} ${b.digest}${b.from === undefined ? '' : ` (in ${b.from})`}`,
+            ),
           'import the base bundle first (or force the import, knowing artifacts will be incomplete)',
         ],
         data: { option: 'force', base: manifest.base?.digest },
       },
     );
-  const mounts = new Mounts();
   // index.json read once (a layout repository reads it at every resolve).
   const bundle = await new BundleStore(options.dir).snapshot();
   // By the digest verify checked, not by the tag: what is imported is what was verified.

@@ -6,7 +6,10 @@ import { parseBundleManifest } from './manifest.ts';
 // The bundle manifest is read on the isolated side: what it names becomes registry paths, so a
 // repository or tag outside the grammar is refused before anything uses it.
 
-const manifest = (artifact: Record<string, unknown>): Buffer =>
+const manifest = (
+  artifact: Record<string, unknown>,
+  fromBase: Record<string, unknown>[] = [],
+): Buffer =>
   Buffer.from(
     JSON.stringify({
       schemaVersion: 1,
@@ -25,7 +28,7 @@ const manifest = (artifact: Record<string, unknown>): Buffer =>
       ],
       entries: [],
       contents: [],
-      fromBase: [],
+      fromBase,
     }),
   );
 
@@ -50,5 +53,17 @@ describe('parseBundleManifest', () => {
       assert.ok(refused(manifest({ repository })), repository);
     for (const tag of ['../x', 'a b', '-x', '']) assert.ok(refused(manifest({ tag })), tag);
     assert.ok(refused(manifest({ digest: 'sha256:zz' })));
+  });
+  it('reads the base repository a delta mounts a blob from, and refuses one outside the grammar', () => {
+    const blob = { digest: `sha256:${'b'.repeat(64)}`, size: 3, repository: 'images/new' };
+    assert.equal(
+      parseBundleManifest(manifest({}, [{ ...blob, kind: 'blob', from: 'images/old' }]), 'test')
+        .fromBase[0]?.from,
+      'images/old',
+    );
+    for (const from of ['../etc', 'Images', '', 7])
+      assert.ok(refused(manifest({}, [{ ...blob, kind: 'blob', from }])), String(from));
+    // Manifests are not mounted: only a blob names a base repository of its own.
+    assert.ok(refused(manifest({}, [{ ...blob, kind: 'manifest', from: 'images/old' }])));
   });
 });

@@ -57,6 +57,11 @@ export interface BundleBlob {
 export interface BaseContent extends BundleBlob {
   readonly repository: string;
   readonly kind: 'manifest' | 'blob';
+  /**
+   * A blob the base brought to another repository, not to `repository`: the import mounts it
+   * from there (`POST ?mount=&from=`), as registries link blobs per repository.
+   */
+  readonly from?: string;
 }
 
 export interface BundleManifest {
@@ -174,21 +179,24 @@ export function parseBundleManifest(bytes: Buffer, where: string): BundleManifes
     };
   };
   const contents = list(where, json.contents, 'contents').map(blob);
+  const baseRepository = (value: unknown, name: string): string => {
+    const r = stringField(where, value, name);
+    if (!isRepository(r))
+      fail(where, `base repository ${JSON.stringify(escapeControl(r))} is not a repository name`);
+    return r;
+  };
   const fromBase = list(where, json.fromBase, 'fromBase').map((b): BaseContent => {
     if (!isObject(b)) return fail(where, 'a base reference is malformed');
     const kind =
       b.kind === 'manifest' || b.kind === 'blob' ? b.kind : fail(where, 'a base kind is malformed');
+    if (b.from !== undefined && kind !== 'blob')
+      fail(where, 'only a blob is mounted from the base');
     return {
       digest: digestField(where, b.digest),
       size: sizeField(where, b.size),
-      repository: ((r: string) =>
-        isRepository(r)
-          ? r
-          : fail(
-              where,
-              `base repository ${JSON.stringify(escapeControl(r))} is not a repository name`,
-            ))(stringField(where, b.repository, 'a base repository')),
+      repository: baseRepository(b.repository, 'a base repository'),
       kind,
+      ...(b.from === undefined ? {} : { from: baseRepository(b.from, 'a base mount repository') }),
     };
   });
   return {

@@ -394,9 +394,15 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
     );
     const extra = client.repository(source.host, 'images/new');
     await pushTestImage(extra, [randomBytes(2048)], '0.1.0');
+    // A new repository whose image shares the base layers the base brought to other repositories.
+    const fresh = await pushTestImage(
+      client.repository(source.host, 'images/fresh'),
+      [...baseLayers, randomBytes(1024)],
+      '0.1.0',
+    );
     const delta = join(work.path, 'delta');
     const created = await createBundle(session, {
-      references: [...refs, `${source.host}/images/new:0.1.0`],
+      references: [...refs, `${source.host}/images/new:0.1.0`, `${source.host}/images/fresh:0.1.0`],
       outDir: delta,
       signer: bundleSigner,
       since: bundle,
@@ -411,24 +417,32 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
         'images/worker:1.0.0 present',
         'images/multi:2.0.0 present',
         'images/new:0.1.0 done',
+        'images/fresh:0.1.0 done',
       ],
     );
-    // Only new blobs: nothing the base holds for a repository is in the delta for it (a blob the
-    // base holds elsewhere is copied for a new repository: registries link blobs per repository).
-    const baseBlobs = new Map(
-      base.manifest.contents.map((c) => [c.digest, new Set(c.repositories)]),
-    );
+    // Only new blobs: nothing the base holds, in any repository, is in the delta. A blob the base
+    // brought to another repository is recorded with that repository, for import to mount it.
+    // The images share one config blob too (same platform, no diff_ids).
+    const config = (
+      JSON.parse(
+        (
+          await client.repository(source.host, 'images/fresh').fetchManifest(fresh.digest)
+        ).bytes.toString(),
+      ) as { config: { digest: string } }
+    ).config.digest;
+    const baseBlobs = new Set(base.manifest.contents.map((c) => c.digest));
     for (const c of created.manifest.contents)
-      assert.ok(
-        (c.repositories ?? []).some((r) => baseBlobs.get(c.digest)?.has(r) !== true),
-        `${c.digest} is only used where the base holds it`,
-      );
+      assert.ok(!baseBlobs.has(c.digest), `${c.digest} is in the base already`);
     assert.deepEqual(
       created.manifest.fromBase
         .filter((b) => b.kind === 'blob')
-        .map((b) => `${b.repository} ${b.digest}`)
+        .map((b) => `${b.repository} ${b.digest} ${b.from ?? '-'}`)
         .sort(),
-      baseLayers.map((l) => `images/web ${sha256(l)}`).sort(),
+      [
+        ...[...baseLayers.map((l) => sha256(l)), config].map((d) => `images/web ${d} -`),
+        ...[...baseLayers.map((l) => sha256(l)), config].map((d) => `images/fresh ${d} images/api`),
+        `images/new ${config} images/api`,
+      ].sort(),
     );
     const result = await verifyBundle({ dir: delta, bundlePolicy });
     assert.equal(result.report.summary.failed, 0, JSON.stringify(result.report.items[0]?.error));
@@ -460,6 +474,20 @@ describe('air-gap bundles: create, verify, import', { skip }, () => {
       `docker://${target.host}/mirror/images/web:1.0.0`,
     ]);
     assert.equal(sha256(Buffer.from(raw)), moved.digest);
+    // The base layers were mounted into the new repository from the one the base brought them to.
+    const freshRaw = run('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${target.host}/mirror/images/fresh:0.1.0`,
+    ]);
+    assert.equal(sha256(Buffer.from(freshRaw)), fresh.digest);
+    for (const layer of baseLayers)
+      assert.ok(await client.repository(target.host, 'mirror/images/fresh').hasBlob(sha256(layer)));
+    assert.ok(
+      imported.report.summary.bytes < baseLayers.reduce((n, l) => n + l.length, 0),
+      'the base layers were not uploaded again',
+    );
   });
 
   it('the commands work as written: bundle create, verify, import (--json)', async () => {
