@@ -116,7 +116,7 @@ function summary(result: EgressPolicies): string[] {
         ...(p.registry.hosts.length > 0 ? [`registry ${p.registry.hosts.join(', ')}`] : []),
         ...(p.declared.length > 0 ? [`${p.declared.length} declared`] : []),
       ];
-      return `${p.namespace}: ${allowed.join('; ')} (${p.workloads.length} workloads)`;
+      return `${p.namespace}: ${allowed.join('; ')} (${p.workloads.length} workload${p.workloads.length === 1 ? '' : 's'})`;
     }),
     ...result.unresolved.map(
       (u) =>
