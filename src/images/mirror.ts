@@ -603,12 +603,15 @@ class BlobCoordinator {
             if (this.#holders.get(key) === holder) this.#holders.delete(key);
             continue;
           }
-          // Stored in this very repository by an earlier copy: nothing to move.
-          if (holder.repository === mountName) return 'mounted';
+          // Stored in this very repository by an earlier copy: the engine's own request finds it.
+          if (holder.repository === mountName)
+            return inner.pushBlob(descriptor, source, pushOptions);
           const outcome = await inner.pushBlob(descriptor, source, {
             mountFrom: holder.repository,
           });
-          if (outcome === 'mounted') {
+          // The engine counts a mount it asked for (from a source in this registry) itself; one
+          // it did not ask for reaches it as "present", and is counted here.
+          if (outcome === 'mounted' && (pushOptions?.mountFrom ?? mountName) === mountName) {
             mounted.add(descriptor.digest);
             this.mounted.add(`${inner.name}@${descriptor.digest}`);
           }
