@@ -223,3 +223,16 @@ export {
   /** Lists, plans, fetches, verifies, pushes, tags and signs, per chart version. */
   runMirror,
 } from './mirror/index.ts';
+
+// Container images mirrored into the private registry (issue 12), where the cache rules send pods.
+export {
+  type ImageMirrorItem,
+  type ImageToMirror,
+  /** Copies images below PREFIX/<registry>/<repository>: shared blobs once, platforms, verify, sign. */
+  mirrorImages,
+  type MirrorImagesEvent,
+  type MirrorImagesOptions,
+  type MirrorImagesReport,
+  /** Reads an image list (one reference per line, as images list prints it); bad lines by file:line. */
+  parseImageList,
+} from './images/index.ts';
