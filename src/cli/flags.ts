@@ -48,6 +48,7 @@ export const FLAG_FOR_OPTION: Readonly<Record<string, string>> = {
   plainHTTP: '--insecure-registry',
   platforms: '--platform (the platforms column in an inventory)',
   to: '--to',
+  policyName: '--name',
   forgeURL: '--forge-url',
   apiURL: '--forge-url',
   forgeToken: 'the GITLAB_TOKEN or GITHUB_TOKEN environment variable',

@@ -381,7 +381,7 @@ describe('kyvernoPolicy: the object', () => {
       (error: unknown) =>
         error instanceof AirlockError &&
         error.code === 'INPUT_INVALID' &&
-        error.data.option === 'name',
+        error.data.option === 'policyName',
     );
   });
 });

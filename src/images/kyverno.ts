@@ -239,7 +239,7 @@ export function kyvernoPolicy(
     throw new AirlockError(
       'INPUT_INVALID',
       `policy name ${JSON.stringify(escapeControl(name))} is not a DNS subdomain (lower-case letters, digits, "-" and ".")`,
-      { data: { option: 'name' } },
+      { data: { option: 'policyName' } },
     );
   // An image under any rule's `to` is left alone (rewriteImage's `private`): the path itself, or
   // a path below it, or the path with a tag or digest.
