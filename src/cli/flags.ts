@@ -49,6 +49,8 @@ export const FLAG_FOR_OPTION: Readonly<Record<string, string>> = {
   platforms: '--platform (the platforms column in an inventory)',
   to: '--to',
   policyName: '--name',
+  row: '--row',
+  from: '--from',
   forgeURL: '--forge-url',
   apiURL: '--forge-url',
   forgeToken: 'the GITLAB_TOKEN or GITHUB_TOKEN environment variable',

@@ -3,6 +3,11 @@ export { INVENTORY_COLUMNS, type InventoryRow, parseInventory, sourceKind } from
 export { INDEX_ENTRY_FIELDS, parseHelmIndex } from './helm-index.ts';
 export { selectImageTags } from './images.ts';
 export {
+  type InventoryChartImages,
+  type InventoryChartImagesOptions,
+  listInventoryChartImages,
+} from './chart-images.ts';
+export {
   inShard,
   type MirrorAction,
   type MirrorOp,

@@ -1,5 +1,6 @@
 import { AirlockError } from '../../errors.ts';
 import { listFleetImages } from '../../fleet/index.ts';
+import { listInventoryChartImages } from '../../mirror/index.ts';
 import {
   type DiscoveredImage,
   describeSource,
@@ -43,7 +44,11 @@ async function listFleet(context: CommandContext, dir: string): Promise<number> 
   const { values, out } = context;
   if (context.positionals.length > 0)
     throw new AirlockError('USAGE', 'images list takes CHART arguments or --fleet, not both');
-  refuse(context, ['values', 'no-helm', 'kube-version'], 'with --fleet');
+  refuse(
+    context,
+    ['values', 'no-helm', 'kube-version', 'inventory', 'from', 'row'],
+    'with --fleet',
+  );
   const cluster = stringOption(values, 'cluster');
   if (cluster === undefined || cluster === '')
     throw new AirlockError('USAGE', '--cluster is required with --fleet', {
@@ -59,28 +64,51 @@ async function listFleet(context: CommandContext, dir: string): Promise<number> 
 
 async function listCharts(context: CommandContext): Promise<number> {
   const { values, positionals, out } = context;
-  if (positionals.length === 0)
+  const inventory = stringOption(values, 'inventory');
+  if (positionals.length === 0 && inventory === undefined)
     throw new AirlockError(
       'USAGE',
-      'images list needs a CHART (.tgz or reference) or --fleet DIR',
+      'images list needs a CHART (.tgz or reference), --inventory FILE --from REGISTRY/PREFIX or --fleet DIR',
       {
         details: ['Run "airlock images list --help" for usage.'],
       },
     );
   refuse(context, ['cluster', 'offline', 'registry-map', 'key-secret'], 'without --fleet');
+  const from = stringOption(values, 'from');
+  const rowText = stringOption(values, 'row');
+  if (inventory === undefined) refuse(context, ['from', 'row'], 'without --inventory');
+  else if (positionals.length > 0)
+    throw new AirlockError('USAGE', 'images list takes CHART arguments or --inventory, not both');
+  else if (from === undefined || from === '')
+    throw new AirlockError('USAGE', '--inventory needs --from REGISTRY/PREFIX', {
+      details: [
+        'Name the prefix the inventory is mirrored under, as given to airlock mirror --to.',
+      ],
+    });
+  const row = rowText === undefined ? undefined : Number(rowText);
+  if (row !== undefined && (!Number.isInteger(row) || row < 1))
+    throw new AirlockError('USAGE', `--row ${JSON.stringify(rowText)} is not a line number`);
   const helmBin = stringOption(values, 'helm-bin');
   const kubeVersion = stringOption(values, 'kube-version');
+  const common = {
+    values: stringList(values, 'values'),
+    helm: values['no-helm'] !== true,
+    ...(helmBin === undefined ? {} : { helmBin }),
+    ...(kubeVersion === undefined ? {} : { kubeVersion }),
+    env: context.env,
+    session: await context.session(),
+  };
   let result;
   try {
-    result = await listChartImages({
-      chart: positionals,
-      values: stringList(values, 'values'),
-      helm: values['no-helm'] !== true,
-      ...(helmBin === undefined ? {} : { helmBin }),
-      ...(kubeVersion === undefined ? {} : { kubeVersion }),
-      env: context.env,
-      session: await context.session(),
-    });
+    result =
+      inventory === undefined
+        ? await listChartImages({ chart: positionals, ...common })
+        : await listInventoryChartImages({
+            inventory,
+            from: from ?? '',
+            ...(row === undefined ? {} : { row }),
+            ...common,
+          });
   } catch (error) {
     if (error instanceof AirlockError && error.data.helmFailed === true)
       throw new AirlockError(error.code, error.message, {
@@ -108,6 +136,7 @@ export const imagesListCommand: CommandSpec = {
   name: 'images list',
   usage: [
     'airlock images list CHART… [--values FILE]… [--helm-bin PATH | --no-helm] [--json]',
+    '       airlock images list --inventory inventory.csv --from REGISTRY/PREFIX [--row LINE] [--values FILE]… [--json]',
     '       airlock images list --fleet DIR --cluster NAME [--offline | --registry-map FROM=TO --key-secret NAME=FILE --trusted-root FILE --helm-bin PATH] [--json]',
   ].join('\n'),
   description: [
@@ -126,6 +155,9 @@ export const imagesListCommand: CommandSpec = {
     'same values (test hooks skipped). helm failing (a dependency missing from charts/, say) is an',
     'error; --no-helm lists the annotation and values only.',
     '',
+    '--inventory lists the charts of an inventory as the mirror under --from holds them: every',
+    'mirrored version of every chart row (or of the row on line --row), as airlock mirror wrote it.',
+    '',
     '--fleet renders the cluster as fleet render does (online by default: every OCI source verified',
     'and pulled, HelmReleases rendered by helm template with their values and valuesFrom) and lists',
     'the images of every pod spec: Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets,',
@@ -142,6 +174,7 @@ export const imagesListCommand: CommandSpec = {
     'airlock images list prometheus-29.27.0.tgz --values prod-values.yaml --json',
     'airlock images list oci://registry.internal/charts/cert-manager:1.16.2 --no-helm',
     'airlock images list prometheus-29.27.0.tgz > images.txt && airlock images mirror --from-file images.txt --to registry.internal/mirror',
+    'airlock images list --inventory inventory.csv --from registry.internal/mirror --row 3',
     'airlock images list --fleet ./fleet --cluster prod --registry-map ghcr.io/acme=registry.internal/acme --trusted-root trusted_root.json',
   ],
   registry: true,
@@ -162,6 +195,21 @@ export const imagesListCommand: CommandSpec = {
       type: 'string',
       value: 'VERSION',
       description: 'The Kubernetes version helm template renders for (--kube-version).',
+    },
+    inventory: {
+      type: 'string',
+      value: 'FILE',
+      description: 'List the charts of this inventory as the mirror (--from) holds them.',
+    },
+    from: {
+      type: 'string',
+      value: 'REGISTRY/PREFIX',
+      description: 'With --inventory: the prefix it is mirrored under (airlock mirror --to).',
+    },
+    row: {
+      type: 'string',
+      value: 'LINE',
+      description: 'With --inventory: only the row on this line of the inventory.',
     },
     fleet: {
       type: 'string',
