@@ -113,6 +113,7 @@ describe('images list --inventory: the mirrored charts of an inventory', () => {
     ]);
     assert.equal(run.code, ExitCode.invalidInput);
     assert.equal(run.error?.code, 'INPUT_INVALID');
-    assert.match(run.error?.message ?? '', /inventory\.csv:2/);
+    assert.ok(run.error);
+    assert.match(run.error.message, /inventory\.csv:2/);
   });
 });
