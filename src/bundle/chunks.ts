@@ -2,10 +2,11 @@
 // PAX size record only for files of 8 GiB and more; mtime 0, fixed modes, fixed order, so packing
 // twice gives the same chunks) cut into fixed-size files for size-limited media, and a chunk list
 // (sha256 and size of each) signed as an OCI artifact in a small layout beside them. Unpacking
-// verifies that signature, then each chunk before any of its bytes is extracted, and keeps a
-// journal in the output directory so that a re-run after a missing chunk arrives (or after a
-// kill -9) continues at the first entry not completely extracted. Memory stays flat: every file
-// goes through one fixed buffer, never whole.
+// verifies that signature, then hashes each chunk in the same pass that extracts it: what a chunk
+// completes keeps a temporary name until the chunk's digest matches, and a corrupt chunk leaves
+// nothing behind. A journal in the output directory lets a re-run after a missing chunk arrives
+// (or after a kill -9) continue at the first entry not completely extracted. Memory stays flat:
+// every file goes through two fixed buffers (one read while the other is written), never whole.
 import { createHash, type Hash } from 'node:crypto';
 import {
   type FileHandle,
@@ -65,6 +66,7 @@ const BLOCK = 512;
 export const MIN_CHUNK_SIZE = BLOCK;
 /** The largest size a USTAR size field holds (11 octal digits); larger files get a PAX record. */
 const USTAR_MAX_SIZE = 0o77777777777;
+/** Reads and writes go through buffers of this size (two per pack or unpack). */
 const IO_BUFFER = 1024 * 1024;
 /** A PAX or GNU long-name record larger than this is refused (ours are under 100 bytes). */
 const MAX_META = 1024 * 1024;
@@ -374,16 +376,23 @@ async function listBundle(dir: string): Promise<{ entries: PackEntry[]; skipped:
   return { entries, skipped };
 }
 
-/** Writes the stream into fixed-size chunk files, hashing each as it is written. */
+/**
+ * Writes the stream into fixed-size chunk files, hashing each as it is written. File contents are
+ * read straight into one of two buffers (no copy); while one buffer is being written, the next is
+ * filled, so reading and writing overlap. One write is in flight at a time, in stream order.
+ */
 class ChunkWriter {
   readonly chunks: ChunkEntry[] = [];
   readonly #dir: string;
   readonly #chunkSize: number;
   readonly #onChunk: (chunk: ChunkEntry, index: number) => void;
-  readonly #pending = Buffer.allocUnsafe(IO_BUFFER);
+  readonly #buffers = [Buffer.allocUnsafe(IO_BUFFER), Buffer.allocUnsafe(IO_BUFFER)];
+  #current = 0;
   #fill = 0;
   #handle: FileHandle | undefined;
   #hash: Hash | undefined;
+  /** The write of the other buffer, when one is in flight. */
+  #writing: Promise<void> | undefined;
   #inChunk = 0;
   size = 0;
 
@@ -393,36 +402,78 @@ class ChunkWriter {
     this.#onChunk = onChunk;
   }
 
+  /** Room in the current buffer and chunk, opening the next chunk file when none is open. */
+  async #room(): Promise<number> {
+    if (this.#handle === undefined) {
+      this.#handle = await open(join(this.#dir, chunkName(this.chunks.length)), 'wx');
+      this.#hash = createHash('sha256');
+    }
+    return Math.min(this.#chunkSize - this.#inChunk, IO_BUFFER - this.#fill);
+  }
+
+  async #advance(n: number): Promise<void> {
+    this.#fill += n;
+    this.#inChunk += n;
+    this.size += n;
+    if (this.#fill === IO_BUFFER) await this.#flush();
+    if (this.#inChunk === this.#chunkSize) await this.#close();
+  }
+
+  /** Small pieces (headers, padding): copied into the buffer. */
   async write(data: Buffer): Promise<void> {
     let at = 0;
     while (at < data.length) {
-      if (this.#handle === undefined) {
-        this.#handle = await open(join(this.#dir, chunkName(this.chunks.length)), 'wx');
-        this.#hash = createHash('sha256');
-      }
-      const room = Math.min(this.#chunkSize - this.#inChunk, this.#pending.length - this.#fill);
-      const n = Math.min(room, data.length - at);
-      data.copy(this.#pending, this.#fill, at, at + n);
-      this.#fill += n;
-      this.#inChunk += n;
-      this.size += n;
+      const n = Math.min(await this.#room(), data.length - at);
+      data.copy(this.#buffers[this.#current] as Buffer, this.#fill, at, at + n);
       at += n;
-      if (this.#fill === this.#pending.length) await this.#flush();
-      if (this.#inChunk === this.#chunkSize) await this.#close();
+      await this.#advance(n);
     }
   }
 
+  /** `length` bytes of a file from `position`, read straight into the buffer. */
+  async writeFrom(
+    file: FileHandle,
+    length: number,
+    changed: () => Error,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    let position = 0;
+    while (position < length) {
+      throwIfAborted(signal);
+      const room = Math.min(await this.#room(), length - position);
+      const { bytesRead } = await file.read(
+        this.#buffers[this.#current] as Buffer,
+        this.#fill,
+        room,
+        position,
+      );
+      if (bytesRead === 0) throw changed();
+      position += bytesRead;
+      await this.#advance(bytesRead);
+    }
+  }
+
+  /** Hashes the filled buffer and starts writing it; the other buffer is filled meanwhile. */
   async #flush(): Promise<void> {
     if (this.#fill === 0 || this.#handle === undefined) return;
-    const part = this.#pending.subarray(0, this.#fill);
+    const part = (this.#buffers[this.#current] as Buffer).subarray(0, this.#fill);
     this.#hash?.update(part);
-    await writeAll(this.#handle, part);
+    // The other buffer is reused next: its write must be done.
+    await this.#writing;
+    const writing = writeAll(this.#handle, part);
+    // Awaited before the buffer is reused or the chunk closed; marked handled meanwhile.
+    writing.catch(() => undefined);
+    this.#writing = writing;
+    this.#current ^= 1;
     this.#fill = 0;
   }
 
   async #close(): Promise<void> {
     if (this.#handle === undefined) return;
     await this.#flush();
+    const writing = this.#writing;
+    this.#writing = undefined;
+    await writing;
     await this.#handle.close();
     this.#handle = undefined;
     const chunk: ChunkEntry = {
@@ -441,6 +492,8 @@ class ChunkWriter {
   }
 
   async destroy(): Promise<void> {
+    await this.#writing?.catch(() => undefined);
+    this.#writing = undefined;
     await this.#handle?.close().catch(() => undefined);
     this.#handle = undefined;
   }
@@ -454,11 +507,10 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
   }
 }
 
-/** Streams one file into the writer through `buffer`; it must still have the size it was listed with. */
+/** Streams one file into the writer; it must still have the size it was listed with. */
 async function copyInto(
   entry: PackEntry,
   writer: ChunkWriter,
-  buffer: Buffer,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const handle = await open(entry.path, 'r');
@@ -470,19 +522,7 @@ async function copyInto(
         { details: ['Pack a bundle nothing is writing to.'] },
       );
     if ((await handle.stat()).size !== entry.size) throw changed();
-    let position = 0;
-    while (position < entry.size) {
-      throwIfAborted(signal);
-      const { bytesRead } = await handle.read(
-        buffer,
-        0,
-        Math.min(buffer.length, entry.size - position),
-        position,
-      );
-      if (bytesRead === 0) throw changed();
-      await writer.write(buffer.subarray(0, bytesRead));
-      position += bytesRead;
-    }
+    await writer.writeFrom(handle, entry.size, changed, signal);
   } finally {
     await handle.close();
   }
@@ -566,12 +606,11 @@ export async function packBundle(options: PackBundleOptions): Promise<PackResult
     options.onEvent?.({ type: 'chunk', index, total, bytes: chunk.size, name: chunk.name }),
   );
   try {
-    const buffer = Buffer.allocUnsafe(IO_BUFFER);
     for (const entry of entries) {
       throwIfAborted(options.signal);
       await writer.write(entry.header);
       if (entry.type === 'file' && entry.size > 0) {
-        await copyInto(entry, writer, buffer, options.signal);
+        await copyInto(entry, writer, options.signal);
         await writer.write(tarPadding(entry.size));
       }
     }
@@ -917,6 +956,10 @@ class Extractor {
   #file: OpenFile | undefined;
   #skip = 0;
   #endStart = -1;
+  /** Files complete but not yet verified (their chunk is still being read), in stream order. */
+  #completed: { file: OpenFile; next: number }[] = [];
+  /** Directories created since the last commit. */
+  #created: string[] = [];
 
   constructor(
     root: string,
@@ -1111,11 +1154,18 @@ class Extractor {
   /** Creates a directory and checks that it really is inside the output (no symlink out). */
   async #ensureDir(dir: string, name: string): Promise<void> {
     if (this.#dirs.has(dir)) return;
+    let first: string | undefined;
     try {
-      await mkdir(dir, { recursive: true });
+      first = await mkdir(dir, { recursive: true });
     } catch (error) {
       throw ioError(`${escapeControl(dir)}: cannot create it`, error);
     }
+    // Created from a chunk not verified yet: removed again (when empty) if the chunk is corrupt.
+    if (first !== undefined)
+      for (let d = dir; ; d = dirname(d)) {
+        this.#created.push(d);
+        if (d === first || dirname(d) === d) break;
+      }
     const real = await realpath(dir);
     if (real !== this.#root && !real.startsWith(this.#root + sep))
       throw this.#invalid(
@@ -1124,31 +1174,48 @@ class Extractor {
     this.#dirs.add(dir);
   }
 
+  /**
+   * A file whose bytes are all written: closed, and kept under its temporary name until the
+   * chunks it came from are verified (`commit`).
+   */
   async #completeFile(file: OpenFile): Promise<void> {
     await file.handle.close();
     this.#file = undefined;
-    try {
-      await rename(file.tmp, file.path);
-    } catch (error) {
-      await rm(file.tmp, { force: true });
-      throw ioError(`${escapeControl(file.path)}: cannot move it in place`, error);
-    }
-    this.files.push(file.name);
-    this.bytes += file.size;
-    this.totalFiles++;
-    this.totalBytes += file.size;
-    // The next entry starts after the padding: record it now, the file is complete.
+    // The next entry starts after the padding.
     const next = this.offset + padding(file.size);
     this.#entryStart = next;
-    await writeJournal(this.#root, {
-      ...this.#journal,
-      offset: next,
-      chunk: Math.floor(next / this.#chunkSize),
-      files: this.totalFiles,
-      bytes: this.totalBytes,
-    });
-    this.#onEvent?.({ type: 'file', name: file.name, bytes: file.size });
+    this.#completed.push({ file, next });
     this.#skipThen(padding(file.size));
+  }
+
+  /**
+   * The chunk read so far verified: the files completed in it go to their real names, each
+   * followed by the journal moving past it, as if extracted one after another.
+   */
+  async commit(): Promise<void> {
+    const completed = this.#completed;
+    this.#completed = [];
+    this.#created = [];
+    for (const [i, { file, next }] of completed.entries()) {
+      try {
+        await rename(file.tmp, file.path);
+      } catch (error) {
+        this.#completed = completed.slice(i);
+        throw ioError(`${escapeControl(file.path)}: cannot move it in place`, error);
+      }
+      this.files.push(file.name);
+      this.bytes += file.size;
+      this.totalFiles++;
+      this.totalBytes += file.size;
+      await writeJournal(this.#root, {
+        ...this.#journal,
+        offset: next,
+        chunk: Math.floor(next / this.#chunkSize),
+        files: this.totalFiles,
+        bytes: this.totalBytes,
+      });
+      this.#onEvent?.({ type: 'file', name: file.name, bytes: file.size });
+    }
   }
 
   /** After the last chunk: the stream must have ended with its two zero blocks. */
@@ -1161,13 +1228,25 @@ class Extractor {
       throw this.#invalid(`the tar stream is truncated: it ends inside ${this.#where()}`);
   }
 
-  /** Closes and removes the partial file after a failure (the journal stays for a re-run). */
+  /**
+   * After a failure: the partial file, the files of chunks not verified, and the (empty)
+   * directories they created are removed; the journal stays for a re-run.
+   */
   async abandon(): Promise<void> {
     const file = this.#file;
     this.#file = undefined;
-    if (file === undefined) return;
-    await file.handle.close().catch(() => undefined);
-    await rm(file.tmp, { force: true });
+    if (file !== undefined) {
+      await file.handle.close().catch(() => undefined);
+      await rm(file.tmp, { force: true });
+    }
+    for (const { file: done } of this.#completed) await rm(done.tmp, { force: true });
+    this.#completed = [];
+    // Deepest first, so a directory is empty when its turn comes.
+    for (const dir of [...this.#created].sort((a, b) => b.length - a.length)) {
+      this.#dirs.delete(dir);
+      await rmdir(dir).catch(() => undefined);
+    }
+    this.#created = [];
   }
 }
 
@@ -1185,35 +1264,13 @@ async function missingChunks(
   return missing;
 }
 
-async function hashHandle(
-  handle: FileHandle,
-  size: number,
-  buffer: Buffer,
-  signal: AbortSignal | undefined,
-): Promise<{ digest: Digest; read: number }> {
-  const hash = createHash('sha256');
-  let position = 0;
-  while (position < size) {
-    throwIfAborted(signal);
-    const { bytesRead } = await handle.read(
-      buffer,
-      0,
-      Math.min(buffer.length, size - position),
-      position,
-    );
-    if (bytesRead === 0) break;
-    hash.update(buffer.subarray(0, bytesRead));
-    position += bytesRead;
-  }
-  return { digest: `sha256:${hash.digest('hex')}`, read: position };
-}
-
 /**
  * Reassembles a packed bundle into `outDir`. The chunk list comes from its signed copy (verified
- * when `policy` is given); each chunk is hashed and its size checked before any of its bytes are
- * extracted. A missing chunk is CHUNK_MISSING, a corrupt one BUNDLE_INVALID, both naming the
- * chunk; the journal `outDir/.airlock-unpack.json` lets a re-run continue at the first entry not
- * completely extracted, and is removed when everything is.
+ * when `policy` is given); each chunk's size is checked before it is read, and its sha256 as it is
+ * extracted, nothing it completes taking its real name before the digest matches (a corrupt
+ * chunk leaves nothing behind). A missing chunk is CHUNK_MISSING, a corrupt one BUNDLE_INVALID,
+ * both naming the chunk; the journal `outDir/.airlock-unpack.json` lets a re-run continue at the
+ * first entry not completely extracted, and is removed when everything is.
  */
 export async function unpackBundle(options: UnpackBundleOptions): Promise<UnpackResult> {
   const started = Date.now();
@@ -1238,7 +1295,7 @@ export async function unpackBundle(options: UnpackBundleOptions): Promise<Unpack
   }
   const root = await realpath(outDir);
   const extractor = new Extractor(root, journal, list.chunkSize, options.onEvent);
-  const buffer = Buffer.allocUnsafe(IO_BUFFER);
+  const buffers = [Buffer.allocUnsafe(IO_BUFFER), Buffer.allocUnsafe(IO_BUFFER)];
   const total = list.chunks.length;
   let chunksRead = 0;
   try {
@@ -1276,23 +1333,44 @@ export async function unpackBundle(options: UnpackBundleOptions): Promise<Unpack
         const size = (await handle.stat()).size;
         if (size !== chunk.size)
           throw corrupt(`${size} bytes where the chunk list says ${chunk.size}`);
-        const hashed = await hashHandle(handle, size, buffer, options.signal);
-        if (hashed.read !== size) throw corrupt('it shrank while it was being read');
-        if (hashed.digest !== chunk.digest)
-          throw corrupt(`its digest is ${hashed.digest}, the chunk list says ${chunk.digest}`);
-        let position = index === journal.chunk ? journal.offset - index * list.chunkSize : 0;
-        while (position < size) {
+        // One pass: each piece is hashed and extracted as it is read (the next read overlapping
+        // both), and what the chunk completes keeps its temporary name until its digest matches.
+        const start = index === journal.chunk ? journal.offset - index * list.chunkSize : 0;
+        const hash = createHash('sha256');
+        let refused: Error | undefined;
+        let position = 0;
+        let turn = 0;
+        const readAt = (at: number): Promise<Buffer> => {
+          const buffer = buffers[(turn ^= 1)] as Buffer;
+          const read = handle
+            .read(buffer, 0, Math.min(buffer.length, size - at), at)
+            .then(({ bytesRead }) => buffer.subarray(0, bytesRead));
+          read.catch(() => undefined);
+          return read;
+        };
+        let reading = size > 0 ? readAt(0) : undefined;
+        while (reading !== undefined) {
           throwIfAborted(options.signal);
-          const { bytesRead } = await handle.read(
-            buffer,
-            0,
-            Math.min(buffer.length, size - position),
-            position,
-          );
-          if (bytesRead === 0) throw corrupt('it shrank while it was being read');
-          await extractor.feed(buffer.subarray(0, bytesRead));
-          position += bytesRead;
+          const piece = await reading;
+          if (piece.length === 0) throw corrupt('it shrank while it was being read');
+          const at = position;
+          position += piece.length;
+          reading = position < size ? readAt(position) : undefined;
+          hash.update(piece);
+          // A tar the extractor refuses is reported only once the chunk is known to be intact:
+          // a corrupt chunk is named as such.
+          if (refused === undefined && position > start)
+            await extractor
+              .feed(piece.subarray(Math.max(0, start - at)))
+              .catch((error: unknown) => {
+                refused = error instanceof Error ? error : new Error(String(error));
+              });
         }
+        const digest = `sha256:${hash.digest('hex')}`;
+        if (digest !== chunk.digest)
+          throw corrupt(`its digest is ${digest}, the chunk list says ${chunk.digest}`);
+        if (refused !== undefined) throw refused;
+        await extractor.commit();
       } finally {
         await handle.close();
       }

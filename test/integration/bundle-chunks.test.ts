@@ -393,6 +393,33 @@ describe('bundle pack and unpack in chunks', () => {
     assert.deepEqual(await tree(out), source);
   });
 
+  it('leaves nothing of a corrupt chunk behind, not even files it completed', async () => {
+    // Chunks are hashed while they are extracted: what a corrupt chunk held must not stay.
+    const dir = join(work.path, 'corrupt-whole');
+    const content = randomBytes(1000);
+    const tar = Buffer.concat([
+      fileEntry('oci-layout', Buffer.from('{}')),
+      tarHeader({ name: 'blobs/', type: 'dir', mode: 0o755, size: 0 }),
+      tarHeader({ name: 'blobs/extra/', type: 'dir', mode: 0o755, size: 0 }),
+      fileEntry('blobs/extra/a', content),
+      fileEntry('blobs/extra/b', content),
+      TAR_TRAILER,
+    ]);
+    await packRaw(tar, dir, signer);
+    const chunk = join(dir, 'bundle.000000');
+    const bytes = await readFile(chunk);
+    const at = bytes.indexOf(content) + 10;
+    bytes[at] = (bytes[at] ?? 0) ^ 0xff;
+    await writeFile(chunk, bytes);
+    const out = join(dir, 'out');
+    const error = await assertRejectsCode(
+      () => unpackBundle({ packed: dir, outDir: out, policy }),
+      'BUNDLE_INVALID',
+    );
+    assert.equal(error.data.chunk, 'bundle.000000');
+    assert.deepEqual(await readdir(out), ['.airlock-unpack.json']);
+  });
+
   it('refuses a chunk list re-signed with another key', async () => {
     const resigned = join(work.path, 'resigned');
     const other = join(work.path, 'packed-other');

@@ -369,7 +369,8 @@ export const bundleUnpackCommand: CommandSpec = {
   usage: 'airlock bundle unpack OUT -o DIR [--key PUB]',
   description: [
     'Reassembles a packed bundle into DIR, verifying the chunk list signature (--key, or the',
-    'identity flags with --trusted-root) and each chunk before any of its bytes are extracted.',
+    'identity flags with --trusted-root) and each chunk as it is extracted: nothing a chunk holds',
+    'takes its real name before the chunk verifies, and a corrupt chunk leaves nothing behind.',
     'A missing chunk is named (exit 1) and a corrupt one refused (exit 3); re-running after the',
     'missing chunk has arrived continues from it, as does a re-run after an interruption. Then',
     'run "airlock bundle verify DIR" before importing.',
