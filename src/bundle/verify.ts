@@ -4,9 +4,8 @@
 // size and sha256, nothing unlisted, every manifest reachable from the index present (or, in a
 // delta, recorded as held by the base) — and then each artifact's own signature (the artifact
 // policy). One report item for the bundle itself, one per artifact.
-import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { AirlockError } from '../errors.ts';
 import {
@@ -56,10 +55,23 @@ export interface BundleVerification {
 const HASH_CONCURRENCY = 4;
 const VERIFY_CONCURRENCY = 8;
 
+/** One buffer per file hashed at once, reused: no garbage per read, memory flat. */
+const hashBuffers: Buffer[] = [];
+
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
-    hash.update(chunk as Buffer);
+  const buffer = hashBuffers.pop() ?? Buffer.allocUnsafe(1024 * 1024);
+  const handle = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+    hashBuffers.push(buffer);
+  }
   return `sha256:${hash.digest('hex')}`;
 }
 
