@@ -141,6 +141,29 @@ describe('checkIsolation', () => {
     assert.deepEqual(await checkIsolation(groups, options, () => Promise.resolve(true)), []);
   });
 
+  it('a rule of mode mirror is asked for what it rewrites to; a cache rule is not', async () => {
+    const mirrored = parseCacheConfig(
+      'rules:\n  - {upstream: docker.io, to: registry.internal/dockerhub}\n  - {upstream: ghcr.io, to: registry.internal/mirror/ghcr.io, mode: mirror}\n',
+      'cache.yaml',
+    );
+    const groups = cluster({
+      appsObjects: [
+        deployment('shop', 'web', 'ghcr.io/acme/web:1.0'),
+        deployment('shop', 'cache', 'redis:7'),
+        closeEgress('shop'),
+      ],
+    });
+    const asked: string[] = [];
+    const findings = await checkIsolation(groups, { cache: mirrored }, (image) => {
+      asked.push(image);
+      return Promise.resolve(false);
+    });
+    assert.deepEqual(asked, ['registry.internal/mirror/ghcr.io/acme/web:1.0']);
+    assert.deepEqual(rules(findings), [
+      'image-not-mirrored Deployment/shop/web spec.template.spec.containers[0].image',
+    ]);
+  });
+
   it('image-invalid: an unparsable workload image is a finding, not a crash', async () => {
     const findings = await checkIsolation(
       cluster({ appsObjects: [deployment('shop', 'web', 'Nginx:1'), closeEgress('shop')] }),

@@ -4,8 +4,9 @@
 //
 // - image-public: a workload image that still names a public registry once the cache rules are
 //   applied (what Kyverno would rewrite it to, src/images/rewrite.ts): the pull leaves the boundary;
-// - image-not-mirrored (online): an image under the private registry, outside every pull-through
-//   cache path, that the registry does not hold: nothing will fetch it on demand;
+// - image-not-mirrored (online): an image under the private registry — written so, or rewritten
+//   onto a rule of mode mirror — outside every pull-through cache path, that the registry does not
+//   hold: nothing will fetch it on demand;
 // - egress-policy-missing: a namespace that runs workloads but has no CiliumNetworkPolicy that
 //   selects all its endpoints with egress rules (Cilium's default deny applies only to endpoints a
 //   policy with egress rules selects);
@@ -401,10 +402,11 @@ async function imageFindings(
       field: w.field,
     };
     let pulled: string;
-    let outcome: string;
+    let fetchedOnDemand: boolean;
     try {
       const result = rewriteImage(w.raw, cache);
-      outcome = result.outcome;
+      // Only a pull-through cache path fetches what it lacks; a mirror path holds what was copied.
+      fetchedOnDemand = result.rule !== undefined && result.rule.mode === 'cache';
       pulled = result.rewritten ?? result.image.normalized;
     } catch (error) {
       if (!(error instanceof ImageReferenceError)) throw error;
@@ -428,14 +430,14 @@ async function imageFindings(
       continue;
     }
     // Under a pull-through cache path the cache fetches it on demand; elsewhere it must be there.
-    if (outcome !== 'no-rule' || holds === undefined) continue;
+    if (fetchedOnDemand || holds === undefined) continue;
     let present = checked.get(pulled);
     if (present === undefined) checked.set(pulled, (present = holds(pulled)));
     if (!(await present))
       findings.push({
         ...base,
         rule: 'image-not-mirrored',
-        message: `${escapeControl(pulled)} is not in the private registry and no cache rule's path covers it: nothing will fetch it; mirror it (images mirror) or reference it through a cache path`,
+        message: `${escapeControl(pulled)} is not in the private registry, and it is not under a pull-through cache path (a rule of mode cache): nothing will fetch it; mirror it (images mirror) or reference it through a cache path`,
         severity: 'error',
       });
   }

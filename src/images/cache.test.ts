@@ -36,6 +36,8 @@ const GOOD: Record<string, string> = {
   'block style, ports, a bare host':
     'rules:\n  - upstream: registry.k8s.io\n    to: registry.internal:5000/cache/k8s\n  - upstream: localhost:5000\n    to: cache.internal\n  - upstream: "[::1]:5001"\n    to: registry.internal/v6\n',
   'a Docker Hub alias': 'rules:\n  - {upstream: index.docker.io, to: registry.internal/hub}\n',
+  'modes: a cache and a mirror':
+    'rules:\n  - {upstream: docker.io, to: r.internal/hub, mode: cache}\n  - {upstream: ghcr.io, to: r.internal/mirror/ghcr.io, mode: mirror}\n',
 };
 
 const BAD: Record<string, string> = {
@@ -59,6 +61,7 @@ const BAD: Record<string, string> = {
   'to no registry host': 'rules: [{upstream: docker.io, to: cache/x}]\n',
   'to bad port': 'rules: [{upstream: docker.io, to: "r.internal:http/x"}]\n',
   'not a mapping': '- upstream: docker.io\n',
+  'an unknown mode': 'rules: [{upstream: docker.io, to: r.internal/x, mode: proxy}]\n',
 };
 
 /** Valid for the schema; refused by the parser (the schema's description lists these). */
@@ -102,8 +105,15 @@ describe('cache.yaml: docs/cache.schema.json and parseCacheConfig', () => {
     );
     assert.deepEqual(config, {
       file: 'c.yaml',
-      rules: [{ upstream: 'docker.io', to: 'registry.internal/hub', where: 'c.yaml:2:5' }],
+      rules: [
+        { upstream: 'docker.io', to: 'registry.internal/hub', where: 'c.yaml:2:5', mode: 'cache' },
+      ],
     });
+    const modes = parseCacheConfig(
+      'rules:\n  - {upstream: ghcr.io, to: r.internal/mirror/ghcr.io, mode: mirror}\n',
+      'c.yaml',
+    );
+    assert.equal(modes.rules[0]?.mode, 'mirror');
   });
   it('reports every problem at once, each with file:line:col and field', () => {
     assert.throws(

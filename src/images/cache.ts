@@ -17,6 +17,12 @@ export interface CacheRule {
   readonly to: string;
   /** Where the rule is written: `cache.yaml:3:5`. */
   readonly where: string;
+  /**
+   * `cache` (default): a pull-through cache, which fetches an image from the upstream the first
+   * time it is asked for it. `mirror`: a path that holds only what was copied there (`images
+   * mirror`), so an image missing from it is not pulled: `fleet check` asks the registry.
+   */
+  readonly mode: 'cache' | 'mirror';
 }
 
 export interface CacheConfig {
@@ -166,7 +172,14 @@ export function parseCacheConfig(text: string, file: string): CacheConfig {
         problems.add(node, at, 'must be a mapping with upstream and to');
         return;
       }
-      unknownKeys(node, ['upstream', 'to'], `${at}.`, problems);
+      unknownKeys(node, ['upstream', 'to', 'mode'], `${at}.`, problems);
+      const modeNode = value(node, 'mode');
+      let mode: CacheRule['mode'] = 'cache';
+      if (modeNode !== undefined) {
+        const raw = isScalar(modeNode) ? modeNode.value : undefined;
+        if (raw === 'cache' || raw === 'mirror') mode = raw;
+        else problems.add(modeNode, `${at}.mode`, 'must be cache or mirror');
+      }
       const upstreamRaw = stringField(node, 'upstream', `${at}.`, problems);
       const toRaw = stringField(node, 'to', `${at}.`, problems);
       const upstreamNode = value(node, 'upstream');
@@ -179,7 +192,7 @@ export function parseCacheConfig(text: string, file: string): CacheConfig {
       if (toProblem !== undefined) problems.add(toNode, `${at}.to`, toProblem);
       if (upstream !== undefined && to !== undefined)
         parsed.push({
-          rule: { upstream, to, where: problems.at(node) },
+          rule: { upstream, to, where: problems.at(node), mode },
           index,
           upstreamNode,
           toNode,

@@ -189,6 +189,7 @@ describe('rewriteImage: the corpus', () => {
       upstream: 'quay.io',
       to: 'registry.internal/quay',
       where: 'cache.yaml:4:5',
+      mode: 'cache',
     });
     assert.equal(rewriteImage('registry.k8s.io/pause', config).rule?.where, 'cache.yaml:5:5');
   });
