@@ -9,6 +9,9 @@ import { type MockSigstore, startMockSigstore } from '../harness/sigstore.ts';
 import { D2_CLUSTERS, type D2Published, publishD2, writeD2Fleet } from '../harness/d2-fleet.ts';
 import { runCommand } from '../helpers/command.ts';
 import { imagesListCommand } from '../../src/cli/commands/images-list.ts';
+import { fleetCheckCommand } from '../../src/cli/commands/fleet-check.ts';
+import type { FleetCheck } from '../../src/fleet/index.ts';
+import { pushTestImage } from '../harness/images.ts';
 import { listFleetImages, parseRegistryMappings } from '../../src/fleet/index.ts';
 import { type ImageSource, parseImageList } from '../../src/images/index.ts';
 import { RegistryClient } from '../../src/oci/index.ts';
@@ -201,5 +204,49 @@ describe('images list --fleet: what each environment of a D2 fleet pulls', () =>
     const noCluster = await runCommand(imagesListCommand, ['--fleet', fleet]);
     assert.equal(noCluster.error?.code, 'USAGE');
     assert.equal(noCluster.code, 2);
+  });
+
+  it('fleet check --cache online: an image a mirror rule rewrites is looked for in the registry, and found once mirrored', async () => {
+    // docker.io and quay.io are pulled through; ghcr.io is a mirror, which holds only what was
+    // copied into it: podinfo is not there yet.
+    const cacheFile = join(work.path, 'cache.yaml');
+    await writeFile(
+      cacheFile,
+      `rules:\n  - {upstream: docker.io, to: ${registry.host}/dockerhub}\n  - {upstream: quay.io, to: ${registry.host}/quay}\n  - {upstream: ghcr.io, to: ${registry.host}/mirror/ghcr.io, mode: mirror}\n`,
+    );
+    const check = async () => {
+      const run = await runCommand(fleetCheckCommand, [
+        fleet,
+        '--cluster',
+        'dev',
+        '--cache',
+        cacheFile,
+        ...flags,
+        '--json',
+      ]);
+      assert.ok(run.stdout !== '', run.error?.message);
+      const result = JSON.parse(run.stdout) as FleetCheck;
+      return {
+        code: run.code,
+        images: result.clusters
+          .flatMap((c) => c.findings)
+          .filter((f) => f.rule.startsWith('image-'))
+          .map((f) => `${f.rule} ${f.object} ${f.field}`)
+          .sort(),
+      };
+    };
+    const before = await check();
+    assert.equal(before.code, 3);
+    // Both apps run podinfo; the other images are under pull-through rules.
+    assert.deepEqual(before.images, [
+      'image-not-mirrored Deployment/backend/backend spec.template.spec.containers[0].image',
+      'image-not-mirrored Deployment/frontend/frontend spec.template.spec.containers[0].image',
+    ]);
+    await pushTestImage(
+      client.repository(registry.host, 'mirror/ghcr.io/stefanprodan/podinfo'),
+      [Buffer.from('podinfo layer')],
+      '6.7.0',
+    );
+    assert.deepEqual((await check()).images, []);
   });
 });
