@@ -249,4 +249,123 @@ describe('checkIsolation', () => {
     const none = await checkIsolation(cluster({ coreObjects: [] }), { cache });
     assert.deepEqual(rules(none), [`isolation-phase ${ROOT} spec`, `isolation-phase ${ROOT} spec`]);
   });
+
+  it('a D2 first phase: component tenants with several Flux objects each, in any order', async () => {
+    const tenant = (ns: string): string =>
+      docs(
+        flux('Kustomization', 'infra-controllers', ns),
+        flux('Kustomization', 'infra-configs', ns, '\n  dependsOn:\n    - name: infra-controllers'),
+      );
+    for (const order of [
+      ['cilium', 'kyverno'],
+      ['kyverno', 'cilium'],
+    ])
+      assert.deepEqual(
+        await checkIsolation(
+          cluster({ coreObjects: order.map(tenant), appsObjects: [closeEgress('shop')] }),
+          { cache },
+        ),
+        [],
+      );
+  });
+
+  it('a ResourceSet dependsOn without ready: true waits for nothing', async () => {
+    const groups: FleetRenderGroup[] = [
+      {
+        appliedBy: ROOT,
+        objects: readObjects(
+          docs(
+            'apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSet\nmetadata: {name: core, namespace: flux-system}\nspec: {}\n',
+            'apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSet\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  dependsOn:\n    - {apiVersion: fluxcd.controlplane.io/v1, kind: ResourceSet, name: core, namespace: flux-system}\n',
+          ),
+        ),
+      },
+      {
+        appliedBy: 'ResourceSet/flux-system/core',
+        objects: readObjects(
+          docs(flux('HelmRelease', 'cilium', 'cilium'), flux('HelmRelease', 'kyverno', 'kyverno')),
+        ),
+      },
+    ];
+    assert.deepEqual(rules(await checkIsolation(groups, { cache })), [
+      'isolation-phase ResourceSet/flux-system/apps spec.dependsOn',
+    ]);
+    const ready = groups.map((g) => ({
+      ...g,
+      objects: readObjects(
+        docs(
+          'apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSet\nmetadata: {name: core, namespace: flux-system}\nspec: {}\n',
+          'apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSet\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  dependsOn:\n    - {apiVersion: fluxcd.controlplane.io/v1, kind: ResourceSet, name: core, namespace: flux-system, ready: true}\n',
+        ),
+      ),
+    }));
+    ready[1] = groups[1] as FleetRenderGroup;
+    assert.deepEqual(await checkIsolation(ready, { cache }), []);
+  });
+
+  it("helm's objects without a namespace are in the HelmRelease's target namespace", async () => {
+    const groups = cluster({
+      appsObjects: [
+        flux('HelmRelease', 'web', 'apps', '\n  targetNamespace: shop'),
+        closeEgress('shop'),
+      ],
+    });
+    groups.push({
+      appliedBy: 'HelmRelease/apps/web',
+      objects: readObjects(
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {template: {spec: {containers: [{name: web, image: nginx}]}}}\n',
+      ),
+    });
+    assert.deepEqual(await checkIsolation(groups, { cache }), []);
+  });
+
+  it("Cilium's and Kyverno's own images, and kube-system's, are pulled as written", async () => {
+    const groups = cluster();
+    groups.push(
+      {
+        appliedBy: 'HelmRelease/kube-system/cilium',
+        objects: readObjects(
+          docs(
+            deployment('kube-system', 'cilium-operator', 'quay.io/cilium/operator:v1.16.5'),
+            deployment('kube-system', 'private', 'registry.internal/quay/cilium/cilium:v1.16.5'),
+          ),
+        ),
+      },
+      {
+        appliedBy: 'Kustomization/flux-system/apps',
+        objects: readObjects(
+          docs(deployment('kube-system', 'tool', 'nginx'), closeEgress('kube-system')),
+        ),
+      },
+    );
+    assert.deepEqual(rules(await checkIsolation(groups, { cache })), [
+      'image-public Deployment/kube-system/cilium-operator spec.template.spec.containers[0].image',
+      'image-public Deployment/kube-system/tool spec.template.spec.containers[0].image',
+    ]);
+  });
+
+  it('egress: [] closes nothing; a clusterwide policy closes every namespace or one', async () => {
+    const empty = closeEgress('shop').replace(/  egress:\n[^]*$/, '  egress: []\n');
+    const findings = await checkIsolation(
+      cluster({ appsObjects: [deployment('shop', 'web', 'nginx'), empty] }),
+      { cache },
+    );
+    assert.deepEqual(rules(findings), [
+      'egress-policy-missing Deployment/shop/web metadata.namespace',
+    ]);
+    const clusterwide = (selector: string): string =>
+      closeEgress('x')
+        .replace('CiliumNetworkPolicy', 'CiliumClusterwideNetworkPolicy')
+        .replace('metadata: {name: egress, namespace: x}', 'metadata: {name: egress}')
+        .replace('  endpointSelector: {}', `  endpointSelector: ${selector}`);
+    for (const selector of ['{}', '{matchLabels: {k8s:io.kubernetes.pod.namespace: shop}}'])
+      assert.deepEqual(
+        await checkIsolation(
+          cluster({ appsObjects: [deployment('shop', 'web', 'nginx'), clusterwide(selector)] }),
+          { cache },
+        ),
+        [],
+        selector,
+      );
+  });
 });

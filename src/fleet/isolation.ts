@@ -114,14 +114,19 @@ function componentOf(o: GoMap): 'cilium' | 'kyverno' | undefined {
   return undefined;
 }
 
-/** dependsOn targets as ids (Kustomization/HelmRelease: same kind, own namespace by default). */
-function dependsOn(o: GoMap): string[] {
+/**
+ * dependsOn targets as ids (Kustomization/HelmRelease: same kind, own namespace by default), and
+ * whether the dependant waits for them to be ready: kustomize-controller and helm-controller
+ * always check the target's Ready condition; a ResourceSet only with `ready: true` (without it the
+ * target merely has to exist; resourceset.md §1.7), so such an entry waits for nothing.
+ */
+function dependsOn(o: GoMap): { target: string; awaited: boolean }[] {
   const list = field(field(o, 'spec'), 'dependsOn');
   if (!Array.isArray(list)) return [];
   const kind = nestedString(o, 'kind');
   const own = objectNamespace(o);
   const resourceSet = kind === 'ResourceSet';
-  const targets: string[] = [];
+  const targets: { target: string; awaited: boolean }[] = [];
   for (const entry of list) {
     if (!isGoMap(entry)) continue;
     const name = typeof entry.get('name') === 'string' ? (entry.get('name') as string) : '';
@@ -132,7 +137,10 @@ function dependsOn(o: GoMap): string[] {
         : ''
       : kind;
     if (name === '' || targetKind === '') continue;
-    targets.push(id(targetKind, resourceSet ? ns : ns || own, name));
+    targets.push({
+      target: id(targetKind, resourceSet ? ns : ns || own, name),
+      awaited: !resourceSet || entry.get('ready') === true,
+    });
   }
   return targets;
 }
@@ -198,7 +206,8 @@ function waitsFor(tree: FluxTree): (node: string) => Set<string> {
     visiting.add(node);
     const out = new Set<string>();
     const object = tree.nodes.get(node);
-    for (const target of object === undefined ? [] : dependsOn(object)) {
+    for (const { target, awaited } of object === undefined ? [] : dependsOn(object)) {
+      if (!awaited) continue;
       for (const held of subtree(tree, target)) out.add(held);
       for (const held of compute(target)) out.add(held);
     }
@@ -211,30 +220,61 @@ function waitsFor(tree: FluxTree): (node: string) => Set<string> {
   return compute;
 }
 
+type Component = 'cilium' | 'kyverno';
+const COMPONENT_NAME: Readonly<Record<Component, string>> = {
+  cilium: 'Cilium',
+  kyverno: 'Kyverno',
+};
+const ENFORCES: Readonly<Record<Component, string>> = {
+  cilium: 'egress is closed',
+  kyverno: 'images are rewritten',
+};
+const sorted = <T>(entries: Iterable<[string, T]>): [string, T][] =>
+  [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+/** Cilium's and Kyverno's Flux objects, and what is exempt from waiting for them. */
+interface Isolation {
+  /** Per component, its outermost Flux objects (none inside another component object). */
+  readonly tops: ReadonlyMap<Component, readonly string[]>;
+  /** The component objects and everything they apply. */
+  readonly members: ReadonlySet<string>;
+  /** The objects that apply a component (its phase, the cluster's root…). */
+  readonly containers: ReadonlySet<string>;
+}
+
+function isolationOf(tree: FluxTree): Isolation {
+  const all = new Map<string, Component>();
+  for (const [key, o] of tree.nodes) {
+    const component = componentOf(o);
+    if (component !== undefined) all.set(key, component);
+  }
+  const tops = new Map<Component, string[]>([
+    ['cilium', []],
+    ['kyverno', []],
+  ]);
+  for (const [key, component] of sorted(all))
+    if (!ancestors(tree, key).some((a) => all.has(a))) tops.get(component)?.push(key);
+  const members = new Set<string>();
+  const containers = new Set<string>();
+  for (const keys of tops.values())
+    for (const key of keys) {
+      for (const held of subtree(tree, key)) members.add(held);
+      for (const a of ancestors(tree, key)) containers.add(a);
+    }
+  return { tops, members, containers };
+}
+
 function phaseFindings(
   groups: readonly FleetRenderGroup[],
   workloads: readonly WorkloadImage[],
 ): FleetFinding[] {
   const tree = fluxTree(groups);
   const waits = waitsFor(tree);
-  const components = new Map<'cilium' | 'kyverno', string[]>([
-    ['cilium', []],
-    ['kyverno', []],
-  ]);
-  for (const [key, o] of tree.nodes) {
-    const component = componentOf(o);
-    if (component !== undefined) components.get(component)?.push(key);
-  }
-  // The outermost Flux object of each component: the one the phase applies.
-  const outermost = new Map<'cilium' | 'kyverno', string>();
-  for (const [component, keys] of components) {
-    const top = keys.find((k) => !ancestors(tree, k).some((a) => keys.includes(a)));
-    if (top !== undefined) outermost.set(component, top);
-  }
+  const { tops, members, containers } = isolationOf(tree);
   const root = groups[0]?.appliedBy ?? 'the cluster';
   const findings: FleetFinding[] = [];
-  for (const component of ['cilium', 'kyverno'] as const)
-    if (!outermost.has(component))
+  for (const [component, keys] of tops)
+    if (keys.length === 0)
       findings.push({
         rule: 'isolation-phase',
         object: escapeControl(root),
@@ -245,48 +285,57 @@ function phaseFindings(
             : 'no Flux object installs Kyverno (a Kustomization, HelmRelease or ResourceSet named, or in the namespace, kyverno): public image references are not rewritten to the cache',
         severity: 'error',
       });
-  const isolation = new Set<string>();
-  for (const key of outermost.values()) for (const held of subtree(tree, key)) isolation.add(held);
-  // The first phase waits for nothing but the other isolation component (Kyverno after Cilium),
-  // or a phase that applies it.
-  for (const [component, key] of outermost) {
-    const allowed = new Set(isolation);
-    for (const [other, otherKey] of outermost)
-      if (other !== component) for (const a of ancestors(tree, otherKey)) allowed.add(a);
-    const others = [...waits(key)].filter((w) => !allowed.has(w)).sort();
-    if (others.length === 0) continue;
-    // Name the object that declares the wait: itself or the nearest applier with a dependsOn.
-    const declarer =
-      [key, ...ancestors(tree, key)].find((k) => {
-        const o = tree.nodes.get(k);
-        return o !== undefined && dependsOn(o).length > 0;
-      }) ?? key;
+  // The first phase waits for nothing but the other component objects and the phases that apply
+  // them (Kyverno after Cilium); one finding per declaring object.
+  const allowed = new Set([...members, ...containers]);
+  const late = new Map<string, { component: Component; key: string; others: string[] }>();
+  for (const [component, keys] of tops)
+    for (const key of keys) {
+      const others = [...waits(key)].filter((w) => !allowed.has(w)).sort();
+      if (others.length === 0) continue;
+      // Name the object that declares the wait: itself or the nearest applier with a dependsOn.
+      const declarer =
+        [key, ...ancestors(tree, key)].find((k) => {
+          const o = tree.nodes.get(k);
+          return o !== undefined && dependsOn(o).some((d) => d.awaited);
+        }) ?? key;
+      if (!late.has(declarer)) late.set(declarer, { component, key, others });
+    }
+  for (const [declarer, { component, key, others }] of sorted(late))
     findings.push({
       rule: 'isolation-phase',
       object: declarer,
       field: 'spec.dependsOn',
-      message: `${component === 'cilium' ? 'Cilium' : 'Kyverno'} (${key}) is not in the first phase: it waits for ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''}, so workloads could run before ${component === 'cilium' ? 'egress policies are enforced' : 'image references are rewritten'}`,
+      message: `${COMPONENT_NAME[component]} (${key}) is not in the first phase: it waits for ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''}, so workloads could run before ${ENFORCES[component]}`,
       severity: 'error',
     });
-  }
-  // Every other Flux object waits for both; only the outermost offender of a subtree is named.
-  const required = [...outermost.entries()];
-  const containers = new Set<string>();
-  for (const key of outermost.values()) for (const a of ancestors(tree, key)) containers.add(a);
-  const failing = new Map<string, (typeof required)[number][]>();
-  for (const key of tree.nodes.keys()) {
-    if (isolation.has(key) || containers.has(key)) continue;
+  // Every other Flux object waits for every component object; only the outermost offender of a
+  // subtree is named.
+  const missingFor = (key: string): Map<Component, string[]> => {
     const waited = waits(key);
-    const missing = required.filter(([, c]) => !waited.has(c));
-    if (missing.length > 0) failing.set(key, missing);
-  }
-  const describe = (missing: (typeof required)[number][]) => ({
-    names: missing.map(([c, k]) => `${c === 'cilium' ? 'Cilium' : 'Kyverno'} (${k})`).join(' and '),
-    before: missing
-      .map(([c]) => (c === 'cilium' ? 'egress is closed' : 'images are rewritten'))
+    const missing = new Map<Component, string[]>();
+    for (const [component, keys] of tops) {
+      const lacking = keys.filter((k) => !waited.has(k));
+      if (lacking.length > 0) missing.set(component, lacking);
+    }
+    return missing;
+  };
+  const describe = (missing: Map<Component, string[]>) => ({
+    names: [...missing]
+      .map(
+        ([c, keys]) =>
+          `${COMPONENT_NAME[c]} (${keys[0] ?? ''}${keys.length > 1 ? ` and ${keys.length - 1} more` : ''})`,
+      )
       .join(' and '),
+    before: [...missing.keys()].map((c) => ENFORCES[c]).join(' and '),
   });
-  for (const [key, missing] of [...failing].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  const failing = new Map<string, Map<Component, string[]>>();
+  for (const key of tree.nodes.keys()) {
+    if (members.has(key) || containers.has(key)) continue;
+    const missing = missingFor(key);
+    if (missing.size > 0) failing.set(key, missing);
+  }
+  for (const [key, missing] of sorted(failing)) {
     if (ancestors(tree, key).some((a) => failing.has(a))) continue;
     const { names, before } = describe(missing);
     const applier = tree.applier.get(key);
@@ -305,14 +354,11 @@ function phaseFindings(
   for (const w of workloads)
     if (w.appliedBy !== undefined && !byApplier.has(w.appliedBy))
       byApplier.set(w.appliedBy, w.object);
-  for (const [applier, workload] of [...byApplier].sort(([a], [b]) =>
-    a < b ? -1 : a > b ? 1 : 0,
-  )) {
-    if (isolation.has(applier) || failing.has(applier)) continue;
+  for (const [applier, workload] of sorted(byApplier)) {
+    if (members.has(applier) || failing.has(applier)) continue;
     if (ancestors(tree, applier).some((a) => failing.has(a))) continue;
-    const waited = waits(applier);
-    const missing = required.filter(([, c]) => !waited.has(c));
-    if (missing.length === 0) continue;
+    const missing = missingFor(applier);
+    if (missing.size === 0) continue;
     const { names, before } = describe(missing);
     const parent = tree.applier.get(applier);
     findings.push({
@@ -327,30 +373,47 @@ function phaseFindings(
   return findings;
 }
 
+const NAMESPACE_LABEL = 'k8s:io.kubernetes.pod.namespace';
+
 /**
- * A CiliumNetworkPolicy (or one of its `specs`) that selects every endpoint of its namespace and
- * has egress rules: Cilium then denies any egress those rules do not allow (default deny is on
- * for the selected endpoints unless `enableDefaultDeny.egress: false`).
+ * Which namespaces a Cilium policy closes egress of: a CiliumNetworkPolicy (or one of its
+ * `specs`) that selects every endpoint of its namespace, or a CiliumClusterwideNetworkPolicy that
+ * selects every endpoint (`*`) or those of one namespace (its pod-namespace label), each with a
+ * non-empty egress or egressDeny list — Cilium enforces egress on the selected endpoints only when
+ * a rule has one (pkg/policy/api Sanitize), unless `enableDefaultDeny.egress: false`.
  */
-function closesEgress(o: GoMap): boolean {
-  if (groupOf(nestedString(o, 'apiVersion')) !== CILIUM) return false;
-  if (nestedString(o, 'kind') !== 'CiliumNetworkPolicy') return false;
+function closedBy(o: GoMap): string[] {
+  if (groupOf(nestedString(o, 'apiVersion')) !== CILIUM) return [];
+  const kind = nestedString(o, 'kind');
+  const clusterwide = kind === 'CiliumClusterwideNetworkPolicy';
+  if (kind !== 'CiliumNetworkPolicy' && !clusterwide) return [];
   const spec = field(o, 'spec');
   const specs = field(o, 'specs');
   const all = [...(isGoMap(spec) ? [spec] : []), ...(Array.isArray(specs) ? specs : [])];
-  return all.some((s) => {
-    if (!isGoMap(s)) return false;
+  const closed: string[] = [];
+  for (const s of all) {
+    if (!isGoMap(s)) continue;
+    const nonEmpty = (key: string): boolean => {
+      const list = s.get(key);
+      return Array.isArray(list) && list.length > 0;
+    };
+    if (!(nonEmpty('egress') || nonEmpty('egressDeny'))) continue;
+    if (field(s.get('enableDefaultDeny'), 'egress') === false) continue;
     const selector = s.get('endpointSelector');
-    const selectsAll =
-      isGoMap(selector) &&
-      [...selector].every(
-        ([, v]) =>
-          v === null || (isGoMap(v) && v.size === 0) || (Array.isArray(v) && v.length === 0),
-      );
-    const egress = s.get('egress') ?? s.get('egressDeny');
-    const defaultDeny = field(s.get('enableDefaultDeny'), 'egress');
-    return selectsAll && Array.isArray(egress) && defaultDeny !== false;
-  });
+    if (!isGoMap(selector)) continue;
+    const labels = selector.get('matchLabels');
+    const expressions = selector.get('matchExpressions');
+    const labelMap = isGoMap(labels) ? labels : new Map<string, GoValue>();
+    if (Array.isArray(expressions) && expressions.length > 0) continue;
+    if (labelMap.size === 0) closed.push(clusterwide ? '*' : objectNamespace(o));
+    else if (
+      clusterwide &&
+      labelMap.size === 1 &&
+      typeof labelMap.get(NAMESPACE_LABEL) === 'string'
+    )
+      closed.push(labelMap.get(NAMESPACE_LABEL) as string);
+  }
+  return closed;
 }
 
 function egressFindings(
@@ -359,12 +422,12 @@ function egressFindings(
 ): FleetFinding[] {
   const closed = new Set<string>();
   for (const group of groups)
-    for (const o of group.objects) if (closesEgress(o)) closed.add(objectNamespace(o));
+    for (const o of group.objects) for (const ns of closedBy(o)) closed.add(ns);
   const first = new Map<string, WorkloadImage>();
   for (const w of workloads) if (!first.has(w.namespace)) first.set(w.namespace, w);
   const findings: FleetFinding[] = [];
   for (const [namespace, w] of [...first].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (closed.has(namespace)) continue;
+    if (closed.has(namespace) || closed.has('*')) continue;
     findings.push({
       rule: 'egress-policy-missing',
       object: w.object,
@@ -383,10 +446,14 @@ const hostOf = (to: string): string => {
   return registryKey(slash < 0 ? to : to.slice(0, slash));
 };
 
+/** Namespaces the Kyverno chart's resourceFilters leave out of every policy (kyverno.md). */
+const KYVERNO_EXCLUDED = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'kyverno']);
+
 async function imageFindings(
   workloads: readonly WorkloadImage[],
   options: IsolationOptions,
   holds: ImageHolder | undefined,
+  unrewritten: (w: WorkloadImage) => string | undefined,
 ): Promise<FleetFinding[]> {
   const cache = options.cache;
   const privateHosts = new Set([
@@ -403,8 +470,15 @@ async function imageFindings(
     };
     let pulled: string;
     let fetchedOnDemand: boolean;
+    const notRewritten = unrewritten(w);
     try {
-      const result = rewriteImage(w.raw, cache);
+      // What Kyverno never sees is pulled as written: only a reference already under a rule's
+      // path (rewriteImage's `private`) keeps it inside.
+      const written = rewriteImage(w.raw, cache);
+      const result =
+        notRewritten === undefined || written.outcome === 'private'
+          ? written
+          : { ...written, outcome: 'no-rule' as const, rewritten: undefined, rule: undefined };
       // Only a pull-through cache path fetches what it lacks; a mirror path holds what was copied.
       fetchedOnDemand = result.rule !== undefined && result.rule.mode === 'cache';
       pulled = result.rewritten ?? result.image.normalized;
@@ -424,7 +498,10 @@ async function imageFindings(
       findings.push({
         ...base,
         rule: 'image-public',
-        message: `${escapeControl(w.raw)} is pulled from ${escapeControl(host)}, outside the boundary: no cache rule covers that registry and it is not mirrored under a private registry; add a rule for it to the cache rules or mirror it and reference the mirror`,
+        message:
+          notRewritten === undefined
+            ? `${escapeControl(w.raw)} is pulled from ${escapeControl(host)}, outside the boundary: no cache rule covers that registry and it is not mirrored under a private registry; add a rule for it to the cache rules or mirror it and reference the mirror`
+            : `${escapeControl(w.raw)} is pulled from ${escapeControl(host)} as written, outside the boundary: Kyverno does not rewrite it (${escapeControl(notRewritten)}); reference the private registry in its values`,
         severity: 'error',
       });
       continue;
@@ -453,11 +530,32 @@ export async function checkIsolation(
   options: IsolationOptions,
   holds?: ImageHolder,
 ): Promise<FleetFinding[]> {
-  const workloads = groups.flatMap((group) =>
-    workloadImages(group.objects).map((w) => ({ ...w, appliedBy: group.appliedBy })),
-  );
+  const tree = fluxTree(groups);
+  const workloads = groups.flatMap((group) => {
+    // helm-controller installs a release's objects without a namespace into its targetNamespace,
+    // else its own namespace (helm template leaves metadata.namespace empty for most charts).
+    const release = tree.nodes.get(group.appliedBy);
+    const fallback =
+      release === undefined || nestedString(release, 'kind') !== 'HelmRelease'
+        ? 'default'
+        : nestedString(release, 'spec', 'targetNamespace') || objectNamespace(release) || 'default';
+    return workloadImages(group.objects).map((w) => ({
+      ...w,
+      namespace: w.namespace || fallback,
+      appliedBy: group.appliedBy,
+    }));
+  });
+  // Images Kyverno never rewrites: those of Cilium and Kyverno themselves (they start before the
+  // policy exists) and of the namespaces Kyverno's default resourceFilters exclude.
+  const { members } = isolationOf(tree);
+  const unrewritten = (w: WorkloadImage): string | undefined =>
+    w.appliedBy !== undefined && members.has(w.appliedBy)
+      ? 'it belongs to Cilium or Kyverno, which start before the rewriting policy exists'
+      : KYVERNO_EXCLUDED.has(w.namespace)
+        ? `Kyverno's default resourceFilters exclude namespace ${w.namespace}`
+        : undefined;
   return [
-    ...(await imageFindings(workloads, options, holds)),
+    ...(await imageFindings(workloads, options, holds, unrewritten)),
     ...egressFindings(groups, workloads),
     ...phaseFindings(groups, workloads),
   ];
