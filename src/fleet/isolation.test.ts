@@ -345,7 +345,7 @@ describe('checkIsolation', () => {
   });
 
   it('egress: [] closes nothing; a clusterwide policy closes every namespace or one', async () => {
-    const empty = closeEgress('shop').replace(/  egress:\n[^]*$/, '  egress: []\n');
+    const empty = closeEgress('shop').replace(/ {2}egress:\n[^]*$/, '  egress: []\n');
     const findings = await checkIsolation(
       cluster({ appsObjects: [deployment('shop', 'web', 'nginx'), empty] }),
       { cache },
