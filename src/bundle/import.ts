@@ -208,12 +208,34 @@ export async function importBundle(options: ImportBundleOptions): Promise<Bundle
   // index.json read once (a layout repository reads it at every resolve).
   const bundle = await new BundleStore(options.dir).snapshot();
   // By the digest verify checked, not by the tag: what is imported is what was verified.
-  const requests: CopyRequest[] = manifest.artifacts.map((a) => ({
-    source: bundle.repository(a.repository),
-    reference: a.digest,
-    destination: mounts.through(options.to.open(mappedRepository(a.repository, map))),
-    tags: a.tag === undefined ? [] : [a.tag],
-  }));
+  // Each target repository's tags listed once (one request per repository, not one per tag): a
+  // tag not listed needs no lookup before it is written. A listing that fails leaves the lookups.
+  const repositories = [
+    ...new Set(manifest.artifacts.map((a) => mappedRepository(a.repository, map))),
+  ];
+  const listed = new Map(
+    await mapLimit(repositories, concurrency, async (repository) => {
+      const tags = await options.to
+        .open(repository)
+        .listTags()
+        .then(
+          (list) => new Set(list),
+          () => undefined,
+        );
+      return [repository, tags] as const;
+    }),
+  );
+  const requests: CopyRequest[] = manifest.artifacts.map((a) => {
+    const repository = mappedRepository(a.repository, map);
+    const destinationTags = listed.get(repository);
+    return {
+      source: bundle.repository(a.repository),
+      reference: a.digest,
+      destination: mounts.through(options.to.open(repository)),
+      tags: a.tag === undefined ? [] : [a.tag],
+      ...(destinationTags === undefined ? {} : { destinationTags }),
+    };
+  });
   const report = await copyAll(requests, {
     signatures: true,
     referrers: true,
