@@ -2,9 +2,7 @@
 // inventory.csv, every chart version the mirror under REGISTRY/PREFIX holds — the repository
 // `airlock mirror` writes the row into (mirror targetRepository), its version tags (Helm writes
 // `+` as `_`), not the signature or attestation tags beside them, which travel with each version.
-import { AirlockError } from '../errors.ts';
-import { escapeControl, tagVersion } from '../core/index.ts';
-import { parseInventory, targetRepository } from '../mirror/index.ts';
+import { mirroredVersions, parseInventory, targetRepository } from '../mirror/index.ts';
 import type { Session } from '../session/index.ts';
 
 export interface InventoryContent {
@@ -21,32 +19,13 @@ export async function inventoryReferences(
   inventory: InventoryContent,
 ): Promise<string[]> {
   const rows = parseInventory(inventory.text, inventory.file);
-  const target = session.target(inventory.from);
   const references: string[] = [];
   const seen = new Set<string>();
   for (const row of rows) {
     const repository = targetRepository(row);
     if (seen.has(repository)) continue;
     seen.add(repository);
-    const opened = target.open(repository);
-    let tags: string[];
-    try {
-      tags = await opened.listTags();
-    } catch (error) {
-      if (error instanceof AirlockError && error.code === 'REGISTRY_NOT_FOUND') tags = [];
-      else throw error;
-    }
-    const versions = tags.filter((t) => tagVersion(t) !== undefined).sort();
-    if (versions.length === 0)
-      throw new AirlockError(
-        'INPUT_INVALID',
-        `${row.where}: ${escapeControl(opened.name)} holds no mirrored version of ${escapeControl(row.chart)}`,
-        {
-          details: ['run airlock mirror first, or leave the row out'],
-          data: { option: 'inventory' },
-        },
-      );
-    for (const tag of versions) references.push(`${opened.name}:${tag}`);
+    references.push(...(await mirroredVersions(session, row, inventory.from)));
   }
   return references;
 }

@@ -27,8 +27,13 @@ export interface InventoryChartImages extends ChartImages {
   readonly rows: readonly { readonly where: string; readonly references: readonly string[] }[];
 }
 
-/** Every mirrored version of a chart row, as `REPOSITORY:TAG`, sorted by tag. */
-async function mirroredVersions(
+/**
+ * Every version of a row the mirror under `from` holds, as `REPOSITORY:TAG` sorted by tag: the
+ * repository `airlock mirror` writes the row into (targetRepository), its version tags (Helm
+ * writes `+` as `_`; an image row: every tag), not the signature or attestation tags beside them.
+ * INPUT_INVALID (option `from`) when it holds none.
+ */
+export async function mirroredVersions(
   session: Session,
   row: InventoryRow,
   from: string,
@@ -41,8 +46,15 @@ async function mirroredVersions(
     if (error instanceof AirlockError && error.code === 'REGISTRY_NOT_FOUND') tags = [];
     else throw error;
   }
-  // Version tags only (Helm writes `+` as `_`); .sig and .att tags travel with their subject.
-  const versions = tags.filter((t) => tagVersion(t) !== undefined).sort();
+  // Version tags only (Helm writes `+` as `_`); an image row's tags are whatever it mirrored.
+  // The .sig and .att tags (`sha256-<hex>.sig`) travel with their subject.
+  const versions = tags
+    .filter((t) =>
+      row.type === 'image'
+        ? !/^sha256-[0-9a-f]{64}(\.[a-z]+)?$/.test(t)
+        : tagVersion(t) !== undefined,
+    )
+    .sort();
   if (versions.length === 0)
     throw new AirlockError(
       'INPUT_INVALID',

@@ -6,6 +6,7 @@ export {
   type InventoryChartImages,
   type InventoryChartImagesOptions,
   listInventoryChartImages,
+  mirroredVersions,
 } from './chart-images.ts';
 export {
   inShard,

@@ -3,16 +3,20 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe } from 'node:test';
 import { packageChartBytes, pushChartArchive } from '../../src/artifact/index.ts';
+import { bundleCreateCommand } from '../../src/cli/commands/bundle.ts';
 import { imagesListCommand } from '../../src/cli/commands/images-list.ts';
+import { generateKeyPair } from '../../src/sign/index.ts';
+import { pushTestImage } from '../harness/images.ts';
 import { ExitCode } from '../../src/cli/exit-codes.ts';
 import { RegistryClient } from '../../src/oci/index.ts';
 import { type RegistryServer, startRegistry } from '../harness/registry.ts';
 import { gated, missingTools, tempDir } from '../harness/tools.ts';
 import { runCommand } from '../helpers/command.ts';
 
-// images list --inventory (issue 12 §1, "an inventory row"): the charts of an inventory as the
-// mirror holds them — every mirrored version of each chart row, at the repository airlock mirror
-// writes it to — listed with their images; one row by its line; image rows refused.
+// An inventory as the mirror holds it — every mirrored version of each row, at the repository
+// airlock mirror writes it to: images list --inventory (issue 12 §1, "an inventory row") lists
+// the charts' images, one row by its line, image rows refused; bundle create --inventory
+// (issue 11 §1) bundles every one of them, image rows with every tag they mirrored.
 
 const { it, before, after } = gated(missingTools(['docker-registry']));
 
@@ -48,6 +52,14 @@ describe('images list --inventory: the mirrored charts of an inventory', () => {
         created: '2026-01-01T00:00:00Z',
       });
     }
+    // An image row's mirror: <prefix>/<registry>/<repository>, beside a signature tag.
+    const tool = client.repository(registry.host, 'mirror/quay.io/acme/tool');
+    const pushed = await pushTestImage(tool, [Buffer.from('tool layer')], '2.1');
+    await pushTestImage(
+      tool,
+      [Buffer.from('not a signature')],
+      `${pushed.digest.replace(':', '-')}.sig`,
+    );
     client.close();
     inventory = join(work.path, 'inventory.csv');
     await writeFile(
@@ -115,5 +127,39 @@ describe('images list --inventory: the mirrored charts of an inventory', () => {
     assert.equal(run.error?.code, 'INPUT_INVALID');
     assert.ok(run.error);
     assert.match(run.error.message, /inventory\.csv:2/);
+  });
+
+  it('bundle create --inventory: every mirrored chart version and image tag of every row', async () => {
+    const key = generateKeyPair('bundle-test-password');
+    const keyFile = join(work.path, 'b.key');
+    await writeFile(keyFile, key.privateKeyPEM);
+    const run = await runCommand(
+      bundleCreateCommand,
+      [
+        '--inventory',
+        inventory,
+        '--from',
+        `${registry.host}/mirror`,
+        '-o',
+        join(work.path, 'bundle'),
+        '--key',
+        keyFile,
+        '--insecure-registry',
+        registry.host,
+        '--json',
+      ],
+      { env: { ...process.env, COSIGN_PASSWORD: 'bundle-test-password' } },
+    );
+    assert.equal(run.code, ExitCode.ok, run.error?.message);
+    const report = JSON.parse(run.stdout) as { items: { reference: string; outcome: string }[] };
+    assert.deepEqual(
+      report.items.map((i) => `${i.reference} ${i.outcome}`),
+      [
+        'mirror/web:1.0.0 done',
+        'mirror/web:1.1.0 done',
+        'mirror/cache:7.4.0 done',
+        'mirror/quay.io/acme/tool:2.1 done',
+      ],
+    );
   });
 });
