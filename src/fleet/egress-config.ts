@@ -1,8 +1,12 @@
 // egress.yaml (issue 12 §4): what each namespace may reach besides what `policy cilium` finds by
-// itself (DNS, and where the rendered fleet shows the need, the Kubernetes API and the registry).
+// itself (DNS, its own namespace's pods, and where the rendered fleet shows the need, the
+// Kubernetes API and the registry), and where the cluster DNS runs when the render cannot show it.
 // docs/egress.schema.json is its JSON Schema; every problem is reported at once with its
 // file:line:col and field, as cache.yaml's are (src/images/cache.ts).
 //
+//   dns:                                    # default: kube-system, k8s-app: kube-dns
+//     namespace: coredns
+//     matchLabels: {k8s-app: coredns}       # omitted: every pod of the namespace (port 53)
 //   namespaces:
 //     cert-manager:
 //       kubeAPI: true                       # override the heuristic (true or false)
@@ -30,9 +34,35 @@ export interface EgressPort {
   readonly endPort?: number;
 }
 
-/** One declared destination: a name, a name pattern or an address block, on some ports. */
+/**
+ * The Cilium entities egress.yaml may name: the in-cluster ones. `world` and `all` open egress to
+ * everything (refused, as `*` and `0.0.0.0/0` are), `kube-apiserver` is the `kubeAPI` switch and
+ * `none` selects nothing.
+ */
+export const EGRESS_ENTITIES = [
+  'cluster',
+  'host',
+  'remote-node',
+  'health',
+  'ingress',
+  'init',
+  'unmanaged',
+] as const;
+export type EgressEntity = (typeof EGRESS_ENTITIES)[number];
+
+/** Pod labels (Kubernetes label keys and values, without Cilium's `k8s:` source prefix). */
+export type PodLabels = Readonly<Record<string, string>>;
+
+/**
+ * One declared destination: a name, a name pattern or an address block outside the cluster; the
+ * pods of a namespace (all, or those with matchLabels); or a Cilium entity; on some ports.
+ */
 export type EgressDestination = (
-  { readonly fqdn: string } | { readonly fqdnPattern: string } | { readonly cidr: string }
+  | { readonly fqdn: string }
+  | { readonly fqdnPattern: string }
+  | { readonly cidr: string }
+  | { readonly namespace: string; readonly matchLabels?: PodLabels }
+  | { readonly entity: EgressEntity }
 ) & {
   /** No ports: every port. */
   readonly ports: readonly EgressPort[];
@@ -49,8 +79,17 @@ export interface NamespaceEgress {
   readonly where: string;
 }
 
+/** Where the cluster DNS runs (egress.yaml `dns`), overriding what the render shows. */
+export interface EgressDNSConfig {
+  readonly namespace: string;
+  /** The DNS pods' labels; absent: every pod of the namespace. */
+  readonly matchLabels?: PodLabels;
+  readonly where: string;
+}
+
 export interface EgressConfig {
   readonly file: string;
+  readonly dns?: EgressDNSConfig;
   readonly namespaces: ReadonlyMap<string, NamespaceEgress>;
 }
 
@@ -60,6 +99,14 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const FQDN_LABEL = /^[A-Za-z0-9_]([-A-Za-z0-9_]{0,61}[A-Za-z0-9_])?$/;
 const PATTERN_LABEL = /^[-A-Za-z0-9_*]{1,63}$/;
 const PROTOCOLS: readonly EgressProtocol[] = ['TCP', 'UDP', 'SCTP', 'ANY'];
+/** A label key's name part, and a label value (apimachinery validation.IsQualifiedName/IsValidLabelValue). */
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** The label Cilium gives every endpoint for its namespace: written by namespace, never by hand. */
+export const NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';
+
+/** A Kubernetes namespace name: a DNS-1123 label (a-z, 0-9, "-", at most 63 characters). */
+export const isNamespaceName = (name: string): boolean => name.length <= 63 && DNS_LABEL.test(name);
 
 class Problems {
   readonly list: string[] = [];
@@ -219,7 +266,83 @@ function parsePorts(node: Node, at: string, problems: Problems): EgressPort[] {
   return ports;
 }
 
-const DESTINATION_KEYS = ['fqdn', 'fqdnPattern', 'cidr'] as const;
+/** A Kubernetes label key (optional DNS-subdomain prefix, a name of at most 63 characters). */
+export const isLabelKey = (key: string): boolean => labelKeyProblem(key) === undefined;
+/** A Kubernetes label value: empty, or at most 63 letters, digits, "-", "_" and ".". */
+export const isLabelValue = (v: string): boolean =>
+  v === '' || (v.length <= 63 && LABEL_NAME.test(v));
+
+function labelKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))
+    return 'is not a label key: its prefix must be a DNS subdomain (example.com/name)';
+  if (name.length > 63 || !LABEL_NAME.test(name))
+    return 'is not a label key (letters, digits, "-", "_" and ".", at most 63, an optional prefix/)';
+  if (key === NAMESPACE_LABEL) return 'is the namespace itself: write it as namespace';
+  return undefined;
+}
+
+/** matchLabels: a non-empty mapping of label keys to label values (strings). */
+function parseLabels(node: Node, at: string, problems: Problems): PodLabels | undefined {
+  if (!isMap(node) || node.items.length === 0) {
+    problems.add(node, at, 'must be a non-empty mapping of pod labels (app: postgres)');
+    return undefined;
+  }
+  const labels: Record<string, string> = {};
+  let ok = true;
+  for (const { key, keyNode, value: valueNode } of pairs(node)) {
+    const here = `${at}.${escapeControl(key)}`;
+    const problem = labelKeyProblem(key);
+    if (problem !== undefined) {
+      problems.add(keyNode, here, problem);
+      ok = false;
+      continue;
+    }
+    const v = scalar(valueNode);
+    if (typeof v !== 'string') {
+      problems.add(valueNode, here, 'must be a string (quote numbers and booleans)');
+      ok = false;
+    } else if (!isLabelValue(v)) {
+      problems.add(
+        valueNode,
+        here,
+        `${JSON.stringify(escapeControl(v))} is not a label value (letters, digits, "-", "_" and ".", at most 63)`,
+      );
+      ok = false;
+    } else labels[key] = v;
+  }
+  return ok ? labels : undefined;
+}
+
+function parseNamespaceName(
+  node: Node | undefined,
+  at: string,
+  problems: Problems,
+): string | undefined {
+  const name = scalar(node);
+  if (typeof name !== 'string' || !isNamespaceName(name)) {
+    problems.add(
+      node,
+      at,
+      `${typeof name === 'string' ? `${JSON.stringify(escapeControl(name))} ` : ''}is not a namespace name (a DNS label: a-z, 0-9 and "-")`,
+    );
+    return undefined;
+  }
+  return name;
+}
+
+function entityProblem(entity: string): string | undefined {
+  if (entity === 'world' || entity === 'all')
+    return 'opens egress to everything outside and inside the cluster: name the destinations';
+  if (entity === 'kube-apiserver') return 'is the Kubernetes API: write kubeAPI: true';
+  if ((EGRESS_ENTITIES as readonly string[]).includes(entity)) return undefined;
+  return `is not an entity allowed here (one of ${EGRESS_ENTITIES.join(', ')})`;
+}
+
+const DESTINATION_KEYS = ['fqdn', 'fqdnPattern', 'cidr', 'namespace', 'entity'] as const;
+const KINDS_TEXT = 'fqdn, fqdnPattern, cidr, namespace or entity';
 
 function parseDestination(
   node: Node,
@@ -227,27 +350,51 @@ function parseDestination(
   problems: Problems,
 ): EgressDestination | undefined {
   if (!isMap(node)) {
-    problems.add(node, at, 'must be a mapping with one of fqdn, fqdnPattern or cidr, and ports');
+    problems.add(node, at, `must be a mapping with one of ${KINDS_TEXT}, and ports`);
     return undefined;
   }
-  unknownKeys(node, [...DESTINATION_KEYS, 'ports'], `${at}.`, problems);
+  unknownKeys(node, [...DESTINATION_KEYS, 'matchLabels', 'ports'], `${at}.`, problems);
   const kinds = DESTINATION_KEYS.filter((k) => value(node, k) !== undefined);
   if (kinds.length !== 1) {
     problems.add(
       node,
       at,
       kinds.length === 0
-        ? 'needs one of fqdn, fqdnPattern or cidr'
+        ? `needs one of ${KINDS_TEXT}`
         : `has ${kinds.join(' and ')}: one destination per entry`,
     );
     return undefined;
   }
   const kind = kinds[0] ?? 'fqdn';
+  const labelsNode = value(node, 'matchLabels');
+  if (labelsNode !== undefined && kind !== 'namespace')
+    problems.add(labelsNode, `${at}.matchLabels`, 'selects pods: it goes with namespace');
   const targetNode = value(node, kind);
   const target = scalar(targetNode);
   if (typeof target !== 'string' || target === '') {
     problems.add(targetNode, `${at}.${kind}`, 'must be a non-empty string');
     return undefined;
+  }
+  const portsNode = value(node, 'ports');
+  const ports = (): EgressPort[] =>
+    portsNode === undefined ? [] : parsePorts(portsNode, `${at}.ports`, problems);
+  const where = problems.at(node);
+  if (kind === 'namespace') {
+    const namespace = parseNamespaceName(targetNode, `${at}.namespace`, problems);
+    const matchLabels =
+      labelsNode === undefined ? undefined : parseLabels(labelsNode, `${at}.matchLabels`, problems);
+    const list = ports();
+    if (namespace === undefined || (labelsNode !== undefined && matchLabels === undefined))
+      return undefined;
+    return { namespace, ...(matchLabels === undefined ? {} : { matchLabels }), ports: list, where };
+  }
+  if (kind === 'entity') {
+    const problem = entityProblem(target);
+    if (problem !== undefined)
+      problems.add(targetNode, `${at}.entity`, `${escapeControl(target)} ${problem}`);
+    const list = ports();
+    if (problem !== undefined) return undefined;
+    return { entity: target as EgressEntity, ports: list, where };
   }
   const problem =
     kind === 'cidr' ? cidrProblem(target) : fqdnProblem(target, kind === 'fqdnPattern');
@@ -255,20 +402,44 @@ function parseDestination(
     problems.add(targetNode, `${at}.${kind}`, `${escapeControl(target)} ${problem}`);
   if (kind === 'fqdn' && target.includes('*'))
     problems.add(targetNode, `${at}.fqdn`, 'a name with "*" is an fqdnPattern');
-  const portsNode = value(node, 'ports');
-  const ports = portsNode === undefined ? [] : parsePorts(portsNode, `${at}.ports`, problems);
+  const list = ports();
   if (problem !== undefined) return undefined;
-  const where = problems.at(node);
-  if (kind === 'cidr') return { cidr: target, ports, where };
-  if (kind === 'fqdnPattern') return { fqdnPattern: target, ports, where };
-  return { fqdn: target, ports, where };
+  if (kind === 'cidr') return { cidr: target, ports: list, where };
+  if (kind === 'fqdnPattern') return { fqdnPattern: target, ports: list, where };
+  return { fqdn: target, ports: list, where };
+}
+
+function parseDNS(node: Node, problems: Problems): EgressDNSConfig | undefined {
+  if (!isMap(node)) {
+    problems.add(node, 'dns', 'must be a mapping with namespace and matchLabels');
+    return undefined;
+  }
+  unknownKeys(node, ['namespace', 'matchLabels'], 'dns.', problems);
+  const namespaceNode = value(node, 'namespace');
+  if (namespaceNode === undefined) {
+    problems.add(node, 'dns.namespace', 'is required');
+    return undefined;
+  }
+  const namespace = parseNamespaceName(namespaceNode, 'dns.namespace', problems);
+  const labelsNode = value(node, 'matchLabels');
+  const matchLabels =
+    labelsNode === undefined ? undefined : parseLabels(labelsNode, 'dns.matchLabels', problems);
+  if (namespace === undefined || (labelsNode !== undefined && matchLabels === undefined))
+    return undefined;
+  return {
+    namespace,
+    ...(matchLabels === undefined ? {} : { matchLabels }),
+    where: problems.at(node),
+  };
 }
 
 /**
  * Parses egress.yaml. CONFIG_INVALID with every problem (file:line:col, field): malformed YAML,
  * repeated keys, unknown fields, a namespace name that is not a DNS label, a destination with
- * none or several of fqdn/fqdnPattern/cidr, a name that is not a DNS name, a CIDR with host bits
- * or /0, a pattern that matches every name, a port outside 1-65535 or a range that runs backwards.
+ * none or several of fqdn/fqdnPattern/cidr/namespace/entity, a name that is not a DNS name, a
+ * CIDR with host bits or /0, a pattern that matches every name, an entity that opens everything
+ * (world, all) or is not an in-cluster one, pod labels that are not label keys and values, a port
+ * outside 1-65535 or a range that runs backwards.
  */
 export function parseEgressConfig(text: string, file: string): EgressConfig {
   const lines = new LineCounter();
@@ -286,7 +457,9 @@ export function parseEgressConfig(text: string, file: string): EgressConfig {
   const root = document.contents;
   if (!root || !isMap(root))
     throw invalid(file, [`${file}:1:1: the document must be a mapping with "namespaces"`]);
-  unknownKeys(root, ['namespaces'], '', problems);
+  unknownKeys(root, ['dns', 'namespaces'], '', problems);
+  const dnsNode = value(root, 'dns');
+  const dns = dnsNode === undefined ? undefined : parseDNS(dnsNode, problems);
   const namespacesNode = value(root, 'namespaces');
   const namespaces = new Map<string, NamespaceEgress>();
   if (namespacesNode === undefined) problems.add(root, 'namespaces', 'is required');
@@ -295,7 +468,7 @@ export function parseEgressConfig(text: string, file: string): EgressConfig {
   else
     for (const { key, keyNode, value: node } of pairs(namespacesNode)) {
       const at = `namespaces.${escapeControl(key)}`;
-      if (!DNS_LABEL.test(key) || key.length > 63) {
+      if (!isNamespaceName(key)) {
         problems.add(keyNode, at, 'is not a namespace name (a DNS label: a-z, 0-9 and "-")');
         continue;
       }
@@ -326,7 +499,7 @@ export function parseEgressConfig(text: string, file: string): EgressConfig {
       namespaces.set(key, { ...flags, to, where: problems.at(keyNode) });
     }
   if (problems.list.length > 0) throw invalid(file, problems.list);
-  return { file, namespaces };
+  return { file, ...(dns === undefined ? {} : { dns }), namespaces };
 }
 
 function invalid(file: string, problems: readonly string[]): AirlockError {

@@ -75,9 +75,13 @@ export { secretValues } from './objects.ts';
 export { findHelm, type HelmTool, releaseName, releaseValues } from './helm.ts';
 export { type FleetImages, listFleetImages, type ListFleetImagesOptions } from './images.ts';
 export {
+  DEFAULT_DNS,
   DEFAULT_EGRESS_POLICY_NAME,
+  dnsText,
   EGRESS_FILE,
   type EgressDecision,
+  type EgressDNS,
+  type EgressPlan,
   type EgressPlanOptions,
   type EgressPolicies,
   egressPolicies,
@@ -87,15 +91,22 @@ export {
   EGRESS_HEADER,
   planEgress,
   policyYAML,
+  type SkippedNamespace,
+  SYSTEM_NAMESPACES,
   writeEgressPolicies,
 } from './egress.ts';
 export {
   cidrProblem,
+  EGRESS_ENTITIES,
   type EgressConfig,
   type EgressDestination,
+  type EgressDNSConfig,
+  type EgressEntity,
   type EgressPort,
   type EgressProtocol,
+  isNamespaceName,
   type NamespaceEgress,
   parseEgressConfig,
+  type PodLabels,
   readEgressConfig,
 } from './egress-config.ts';

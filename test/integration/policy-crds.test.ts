@@ -90,6 +90,20 @@ const objects = (text: string): GoMap[] =>
 
 const RENDERED = [
   {
+    // CoreDNS as fleet init installs it: its own tenant namespace, its Service seen online.
+    appliedBy: 'Kustomization/coredns/platform',
+    objects: objects(`apiVersion: v1
+kind: Service
+metadata: {name: coredns, namespace: coredns}
+spec: {selector: {k8s-app: coredns, app.kubernetes.io/instance: coredns}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hubble-relay, namespace: kube-system}
+spec: {template: {spec: {containers: [{name: r, image: hubble-relay}]}}}
+`),
+  },
+  {
     appliedBy: 'Kustomization/flux-system/flux-system',
     objects: objects(`apiVersion: fluxcd.controlplane.io/v1
 kind: FluxInstance
@@ -136,11 +150,16 @@ describe('cilium.io/v2 CiliumNetworkPolicy (Cilium v1.16.15 CRD)', () => {
       - {fqdnPattern: "*.vault.internal", ports: [{port: 8200}]}
       - {cidr: 10.20.0.0/16, ports: [{port: 5432, protocol: TCP}, {port: 8000, endPort: 8100, protocol: UDP}]}
       - {cidr: "fd00:10::/32", ports: [{port: 9, protocol: SCTP}, {port: 7, protocol: ANY}]}
+      - {namespace: monitoring, matchLabels: {app.kubernetes.io/name: prometheus}, ports: [9090]}
+      - {namespace: databases}
+      - {entity: host, ports: [{port: 10250}]}
+      - {entity: remote-node}
+      - {entity: cluster, ports: [{port: 8080, protocol: UDP}]}
   quiet: {kubeAPI: false}
 `,
     'egress.yaml',
   );
-  const policies = planEgress(RENDERED, { cache, egress });
+  const { policies, dns } = planEgress(RENDERED, { cache, egress });
 
   it('the CRD is the one stored: CiliumNetworkPolicy, namespaced, v2', () => {
     assert.equal(cilium.kind, 'CiliumNetworkPolicy');
@@ -148,11 +167,13 @@ describe('cilium.io/v2 CiliumNetworkPolicy (Cilium v1.16.15 CRD)', () => {
     assert.equal(cilium.scope, 'Namespaced');
   });
 
-  it('every generated policy validates: DNS, API, registry FQDNs and CIDRs, every declared kind', () => {
+  it('every generated policy validates: DNS, own namespace, API, registry FQDNs and CIDRs, every declared kind', () => {
+    // kube-system and coredns (where the DNS runs) are left alone: not declared.
     assert.deepEqual(
       policies.map((p) => p.namespace),
       ['apps', 'flux-system', 'operator', 'quiet'],
     );
+    assert.equal(dns.namespace, 'coredns');
     for (const p of policies) assert.deepEqual(crdErrors(cilium, p.policy), [], p.namespace);
     // The rules that need checking are there: toFQDNs, toCIDR, toEntities, ranges.
     const text = JSON.stringify(policies.map((p) => p.policy));
@@ -162,6 +183,10 @@ describe('cilium.io/v2 CiliumNetworkPolicy (Cilium v1.16.15 CRD)', () => {
       '"kube-apiserver"',
       '"endPort"',
       '"matchPattern"',
+      '"toEndpoints"',
+      '"k8s:app.kubernetes.io/name"',
+      '"remote-node"',
+      '"k8s:io.kubernetes.pod.namespace":"coredns"',
     ])
       assert.ok(text.includes(needle), needle);
   });
@@ -170,6 +195,12 @@ describe('cilium.io/v2 CiliumNetworkPolicy (Cilium v1.16.15 CRD)', () => {
   assert.ok(apps);
   const egressOf = (p: Record<string, unknown>): Record<string, unknown>[] =>
     (p.spec as { egress: Record<string, unknown>[] }).egress;
+
+  it('refuses an entity Cilium does not know (the parser only allows known in-cluster ones)', () => {
+    const broken = clone(policies[0]?.policy ?? {});
+    egressOf(broken).push({ toEntities: ['nodes'] });
+    assert.notDeepEqual(crdErrors(cilium, broken), []);
+  });
 
   it('refuses a misspelled field (toFQDN for toFQDNs)', () => {
     const broken = clone(apps);

@@ -14,6 +14,7 @@ import { type CommandRun, runCommand } from '../helpers/command.ts';
 import { crdErrors, loadCRD } from '../helpers/crd-schema.ts';
 import { policyCiliumCommand, policyKyvernoCommand } from '../../src/cli/commands/policy.ts';
 import { kyvernoPolicy, parseCacheConfig } from '../../src/images/index.ts';
+import { initFleet } from '../../src/fleet/index.ts';
 
 const kyvernoCRD = loadCRD(
   await readFile(new URL('../data/crds/kyverno.io_clusterpolicies.yaml', import.meta.url), 'utf8'),
@@ -134,6 +135,8 @@ spec:
 interface PolicyJSON {
   cluster: string;
   egressFile?: string;
+  dns: { namespace: string; matchLabels: Record<string, string>; reason: string };
+  skipped: { namespace: string; workloads: string[]; reason: string }[];
   policies: {
     namespace: string;
     workloads: string[];
@@ -184,8 +187,15 @@ describe('airlock policy cilium --offline on a fleet', () => {
     for (const d of docs) assert.deepEqual(crdErrors(ciliumCRD, d), []);
     const egress = (d: Record<string, unknown> | undefined): unknown[] =>
       (d?.spec as { egress: unknown[] }).egress;
-    assert.equal(egress(docs[0]).length, 1, 'apps: DNS only');
-    assert.deepEqual(egress(docs[1])[1], { toEntities: ['kube-apiserver'] });
+    assert.deepEqual(
+      egress(docs[0]),
+      [
+        egress(docs[1])[0],
+        { toEndpoints: [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'apps' } }] },
+      ],
+      'apps: DNS and its own pods only',
+    );
+    assert.deepEqual(egress(docs[1])[2], { toEntities: ['kube-apiserver'] });
   });
 
   kit('--json names why: the binding that grants the operator its API access', async () => {
@@ -283,9 +293,126 @@ describe('airlock policy cilium --offline on a fleet', () => {
     assert.equal(docs.length, 2);
   });
 
+  kit('kube-system is left alone unless egress.yaml declares it: listed as skipped', async () => {
+    await write(fleet, {
+      'clusters/dev/system.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hubble-relay, namespace: kube-system}
+spec:
+  selector: {matchLabels: {app: hubble-relay}}
+  template:
+    metadata: {labels: {app: hubble-relay}}
+    spec:
+      containers: [{name: relay, image: "quay.io/cilium/hubble-relay:v1.16.15"}]
+`,
+    });
+    try {
+      const run = await cli(['--json']);
+      assert.equal(run.code, 0, run.error?.message);
+      const json = JSON.parse(run.stdout) as PolicyJSON;
+      assert.deepEqual(
+        json.policies.map((p) => p.namespace),
+        ['apps', 'operator'],
+      );
+      assert.deepEqual(
+        json.skipped.map((k) => [k.namespace, k.workloads]),
+        [['kube-system', ['Deployment/kube-system/hubble-relay']]],
+      );
+      // The YAML stream holds no policy for it either.
+      const text = await cli([]);
+      assert.equal(text.code, 0, text.error?.message);
+      assert.deepEqual(
+        documents(text.stdout).map((d) => (d.metadata as { namespace: string }).namespace),
+        ['apps', 'operator'],
+      );
+      const egressFile = join(dir.path, 'system-egress.yaml');
+      await writeFile(egressFile, 'namespaces:\n  kube-system: {kubeAPI: true}\n');
+      const declared = JSON.parse(
+        (await cli(['--json', '--egress', egressFile])).stdout,
+      ) as PolicyJSON;
+      assert.deepEqual(
+        declared.policies.map((p) => p.namespace),
+        ['apps', 'kube-system', 'operator'],
+      );
+    } finally {
+      await rm(join(fleet, 'clusters/dev/system.yaml'));
+    }
+  });
+
+  kit(
+    'a rendered namespace that would leave -o DIR: exit 2, INPUT_INVALID naming the object, nothing written',
+    async () => {
+      await write(fleet, {
+        'clusters/dev/escape.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ../../escaped}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "nginx:1.27"}]
+`,
+      });
+      const out = join(dir.path, 'deep', 'er', 'policies');
+      try {
+        const run = await cli(['-o', out]);
+        assert.equal(run.code, 2);
+        assert.equal(run.error?.code, 'INPUT_INVALID');
+        assert.ok(
+          run.error.message.startsWith('Deployment/../../escaped/web: '),
+          run.error.message,
+        );
+        assert.deepEqual(
+          (await readdir(dir.path)).filter((n) => n.startsWith('escaped') || n === 'deep'),
+          [],
+        );
+      } finally {
+        await rm(join(fleet, 'clusters/dev/escape.yaml'));
+      }
+    },
+  );
+
   kit('--fleet and --cluster are required (USAGE)', async () => {
     const run = await runCommand(policyCiliumCommand, ['--cluster', 'dev', '--offline']);
     assert.equal(run.code, 2);
     assert.equal(run.error?.code, 'USAGE');
+  });
+});
+
+describe('airlock policy cilium on the fleet fleet init writes', () => {
+  let dir: { path: string; remove: () => Promise<void> };
+  let fleet: string;
+  before(async () => {
+    dir = await tempDir('airlock-policy-init-');
+    fleet = join(dir.path, 'fleet');
+    await initFleet(fleet, { registry: 'registry.internal:5000' });
+  });
+  after(() => dir.remove());
+
+  kit('DNS goes to CoreDNS in its coredns tenant namespace, not to kube-system', async () => {
+    const run = await runCommand(policyCiliumCommand, [
+      '--fleet',
+      fleet,
+      '--cluster',
+      'dev',
+      '--offline',
+      '--kustomize-bin',
+      kubectlBinary(),
+      '--json',
+    ]);
+    assert.equal(run.code, 0, run.error?.message);
+    const json = JSON.parse(run.stdout) as PolicyJSON;
+    assert.equal(json.dns.namespace, 'coredns');
+    assert.ok(json.policies.length > 0);
+    for (const p of json.policies) {
+      const [dns] = (p.policy.spec as { egress: { toEndpoints?: unknown }[] }).egress;
+      assert.deepEqual(
+        dns?.toEndpoints,
+        [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'coredns' } }],
+        p.namespace,
+      );
+      assert.deepEqual(crdErrors(ciliumCRD, p.policy), []);
+    }
   });
 });

@@ -2,6 +2,7 @@ import { AirlockError } from '../../errors.ts';
 import { escapeControl, writeFileAtomic } from '../../core/index.ts';
 import { kyvernoPolicyFromFile } from '../../images/index.ts';
 import {
+  dnsText,
   type EgressPolicies,
   egressPolicies,
   egressPoliciesYAML,
@@ -94,6 +95,7 @@ export const policyKyvernoCommand: CommandSpec = {
 const asJSON = (result: EgressPolicies, files?: readonly string[]): unknown => ({
   cluster: result.cluster,
   ...(result.egressFile === undefined ? {} : { egressFile: result.egressFile }),
+  dns: result.dns,
   policies: result.policies.map((p) => ({
     namespace: p.namespace,
     workloads: p.workloads,
@@ -103,21 +105,28 @@ const asJSON = (result: EgressPolicies, files?: readonly string[]): unknown => (
     declared: p.declared,
     policy: p.policy,
   })),
+  skipped: result.skipped,
   unresolved: result.unresolved,
   ...(files === undefined ? {} : { files }),
 });
 
 function summary(result: EgressPolicies): string[] {
   return [
+    `DNS: ${escapeControl(dnsText(result.dns))}: ${escapeControl(result.dns.reason)}`,
     ...result.policies.map((p) => {
       const allowed = [
         'DNS',
+        'its own pods',
         ...(p.kubeAPI.allowed ? ['Kubernetes API'] : []),
         ...(p.registry.hosts.length > 0 ? [`registry ${p.registry.hosts.join(', ')}`] : []),
         ...(p.declared.length > 0 ? [`${p.declared.length} declared`] : []),
       ];
       return `${p.namespace}: ${allowed.join('; ')} (${p.workloads.length} workload${p.workloads.length === 1 ? '' : 's'})`;
     }),
+    ...result.skipped.map(
+      (k) =>
+        `skipped: ${k.namespace} (${k.workloads.length} workload${k.workloads.length === 1 ? '' : 's'}): ${escapeControl(k.reason)}`,
+    ),
     ...result.unresolved.map(
       (u) =>
         `unresolved: ${u.object} needs ${u.source}: ${escapeControl(u.reason)} (its workloads are not seen: declare their namespace in egress.yaml)`,
@@ -135,14 +144,20 @@ export const policyCiliumCommand: CommandSpec = {
     'DaemonSets, ReplicaSets, Jobs, CronJobs), holds the FluxInstance, or is declared in',
     'egress.yaml. Each selects every pod of its namespace and closes egress (Cilium denies what',
     'no egress rule allows) except:',
-    '  - DNS to kube-dns (UDP and TCP 53), with the DNS visibility rule FQDN rules need;',
+    '  - DNS (UDP and TCP 53), with the DNS visibility rule FQDN rules need, to the cluster DNS:',
+    '    egress.yaml\'s "dns", else a Service or Deployment named coredns or kube-dns (or',
+    '    labelled k8s-app: kube-dns) in the render, else kube-system k8s-app=kube-dns;',
+    '  - every pod of its own namespace;',
     "  - the Kubernetes API, where a workload's ServiceAccount (its token mounted) is bound by a",
     '    RoleBinding or ClusterRoleBinding in the fleet, and where the FluxInstance runs;',
     "  - the registry (the cache rules' hosts and the fleet's OCI source hosts), where the",
     '    FluxInstance runs only: the kubelet pulls images, pods do not;',
     '  - what egress.yaml declares (--egress, default egress.yaml in DIR when present; JSON',
     '    Schema docs/egress.schema.json): per namespace kubeAPI, registry (true/false,',
-    '    overriding the above) and "to" destinations (fqdn, fqdnPattern or cidr, with ports).',
+    '    overriding the above) and "to" destinations (fqdn, fqdnPattern, cidr, another',
+    '    namespace with matchLabels, or an in-cluster entity, with ports).',
+    'kube-system, kube-public, kube-node-lease and the DNS namespace get no policy unless',
+    'egress.yaml declares them (they are listed as skipped).',
     '',
     'Offline, workloads inside OCI artifacts and charts are not seen: they are listed as',
     'unresolved; render online, or declare those namespaces in egress.yaml.',
@@ -150,7 +165,8 @@ export const policyCiliumCommand: CommandSpec = {
     'Output: a YAML stream on stdout (one document per namespace, sorted), or -o FILE.yaml for one',
     'file, or -o DIR for one NAMESPACE.yaml each (DIR holds only files it wrote before: they are',
     'replaced, stale ones removed); --json the policies with the reasons for each destination.',
-    'Exit 2 for an invalid egress.yaml or cache.yaml (file:line:col).',
+    'Exit 2 for an invalid egress.yaml or cache.yaml (file:line:col), or a rendered namespace',
+    'that is not a DNS-1123 label.',
   ].join('\n'),
   examples: [
     'airlock policy cilium --fleet ./fleet --cluster prod --offline --cache cache.yaml',
@@ -224,7 +240,9 @@ export const policyCiliumCommand: CommandSpec = {
     out.result(egressPoliciesYAML(result).replace(/\n$/, ''), asJSON(result));
     // The stream is stdout's; what could not be seen goes to stderr, where it cannot break it.
     if (!out.json)
-      for (const line of summary(result).filter((l) => l.startsWith('unresolved: ')))
+      for (const line of summary(result).filter(
+        (l) => l.startsWith('unresolved: ') || l.startsWith('skipped: '),
+      ))
         out.info(line);
     return ExitCode.ok;
   },
