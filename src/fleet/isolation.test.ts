@@ -368,4 +368,21 @@ describe('checkIsolation', () => {
         selector,
       );
   });
+
+  it('kube-system without a policy is a warning: policy cilium leaves system namespaces open', async () => {
+    const groups = cluster({
+      appsObjects: [
+        deployment('kube-system', 'tool', 'registry.internal/dockerhub/library/busybox:1'),
+        deployment('shop', 'web', 'nginx'),
+      ],
+    });
+    const findings = await checkIsolation(groups, { cache });
+    assert.deepEqual(
+      findings.map((f) => `${f.severity} ${f.rule} ${f.object}`),
+      [
+        'warning egress-policy-missing Deployment/kube-system/tool',
+        'error egress-policy-missing Deployment/shop/web',
+      ],
+    );
+  });
 });

@@ -35,6 +35,7 @@ import type { FleetFinding } from './findings.ts';
 import type { FleetSourceOptions } from './sources.ts';
 import { nestedString, objectName, objectNamespace } from './objects.ts';
 import type { FleetRenderGroup } from './render.ts';
+import { planEgress } from './egress.ts';
 
 export interface IsolationOptions {
   readonly cache: CacheConfig;
@@ -425,9 +426,32 @@ function egressFindings(
     for (const o of group.objects) for (const ns of closedBy(o)) closed.add(ns);
   const first = new Map<string, WorkloadImage>();
   for (const w of workloads) if (!first.has(w.namespace)) first.set(w.namespace, w);
+  // The namespaces policy cilium leaves open unless egress.yaml declares them (the system ones,
+  // the cluster DNS's): a policy there would cut pods the fleet does not manage. A warning there.
+  let left: Map<string, string>;
+  try {
+    left = new Map(planEgress(groups).skipped.map((n) => [n.namespace, n.reason]));
+  } catch {
+    // A namespace that is no DNS label stops policy cilium; here only the system ones are known.
+    left = new Map(
+      ['kube-system', 'kube-public', 'kube-node-lease'].map((n) => [n, 'a system namespace']),
+    );
+  }
   const findings: FleetFinding[] = [];
   for (const [namespace, w] of [...first].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (closed.has(namespace) || closed.has('*')) continue;
+    const reason = left.get(namespace);
+    if (reason !== undefined) {
+      findings.push({
+        rule: 'egress-policy-missing',
+        object: w.object,
+        ...(w.appliedBy === undefined ? {} : { appliedBy: escapeControl(w.appliedBy) }),
+        field: 'metadata.namespace',
+        message: `namespace ${escapeControl(namespace)} runs workloads and its egress is open: policy cilium leaves it alone unless egress.yaml declares it (${escapeControl(reason)})`,
+        severity: 'warning',
+      });
+      continue;
+    }
     findings.push({
       rule: 'egress-policy-missing',
       object: w.object,
