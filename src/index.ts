@@ -235,4 +235,5 @@ export {
   type MirrorImagesReport,
   /** Reads an image list (one reference per line, as images list prints it); bad lines by file:line. */
   parseImageList,
+  type TagLeft,
 } from './images/index.ts';

@@ -26,6 +26,7 @@ export const FLAG_FOR_OPTION: Readonly<Record<string, string>> = {
   force: '--force',
   chunkSize: '--chunk-size',
   references: '--from-file',
+  fromFile: '--from-file',
   inventory: '--inventory',
   registryMap: '--registry-map',
   keySecrets: '--key-secret',

@@ -46,6 +46,7 @@ export {
   type MirrorImagesReport,
   parseImageList,
   type PlatformFilter,
+  type TagLeft,
 } from './mirror.ts';
 export {
   describeSource,

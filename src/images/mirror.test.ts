@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AirlockError, ConfigError } from '../errors.ts';
+import { openSession } from '../session/index.ts';
 import {
+  mirrorImages,
   mirrorPath,
   normalizeImage,
   parseImageList,
@@ -91,5 +96,48 @@ describe('image lists', () => {
         ['images.txt:2', 'images.txt:4', 'images.txt:5'],
       );
     }
+  });
+});
+
+describe('mirrorImages fromFile', () => {
+  // Both fail before any request: no registry answers registry.invalid.
+  const attempt = async (write: (dir: string) => Promise<string>, images?: string[]) => {
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-mirror-list-'));
+    const session = openSession({});
+    try {
+      const fromFile = await write(dir);
+      await mirrorImages({
+        session,
+        fromFile,
+        to: 'registry.invalid/m',
+        ...(images && { images }),
+      });
+    } finally {
+      session.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('an image list that cannot be read is FILE_UNREADABLE, naming the option', async () => {
+    await assert.rejects(
+      attempt((dir) => Promise.resolve(join(dir, 'missing.txt'))),
+      (e) =>
+        e instanceof AirlockError && e.code === 'FILE_UNREADABLE' && e.data.option === 'fromFile',
+    );
+  });
+
+  it('bad lines of the list are CONFIG_INVALID by file:line, beside the images given', async () => {
+    let file = '';
+    await assert.rejects(
+      attempt(
+        async (dir) => {
+          file = join(dir, 'images.txt');
+          await writeFile(file, 'nginx:1.27\nnginx:\n');
+          return file;
+        },
+        ['quay.io/x/y:1'],
+      ),
+      (e) => e instanceof ConfigError && e.issues.map((i) => i.where).join() === `${file}:2`,
+    );
   });
 });

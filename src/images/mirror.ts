@@ -15,6 +15,14 @@
 //   reference pinned by digest is copied whole, filter or not: its digest is what pods pull.
 // - Upstream signatures are verified (the same VerifyPolicy as mirror rows and promote) before
 //   anything is written; the mirrored digest is signed (cosign legacy format) after its tag.
+// - One writer per tag: every destination repository's tag is written by one copy of the run.
+//   A list can name a tag both unpinned and pinned (`nginx:1.27` and `nginx:1.27@sha256:…`, as
+//   `images list` prints when one source pins a digest and another does not): the unpinned entry
+//   writes the tag (what the tag resolves to upstream, filtered by platform), the pinned digest is
+//   copied by digest only, which is all a pod pulling `tag@digest` resolves. Entries pinning
+//   different digests under one tag, with no unpinned entry, leave the tag unwritten. Either way
+//   the entry that did not write its tag says so in `tagsLeft`, so which digest the tag names is
+//   the same whatever the order of the list or of the copies.
 import { AirlockError, ConfigError, type ConfigIssue } from '../errors.ts';
 import {
   type BatchEvent,
@@ -28,6 +36,7 @@ import {
   itemError,
   Limiter,
   type Outcome,
+  readUserFile,
   sha256,
   throwIfAborted,
 } from '../core/index.ts';
@@ -81,7 +90,13 @@ export interface ImageToMirror {
 
 export interface MirrorImagesOptions {
   readonly session: Session;
-  readonly images: readonly (string | ImageToMirror)[];
+  /** The images to mirror (after those of `fromFile`, when both are given). */
+  readonly images?: readonly (string | ImageToMirror)[];
+  /**
+   * An image list to read (what `images list` prints: one reference per line, `#` comments),
+   * parsed by parseImageList: FILE_UNREADABLE, or CONFIG_INVALID naming each bad `file:line`.
+   */
+  readonly fromFile?: string;
   /** `REGISTRY/PREFIX` (or a bare registry host, or `oci-layout:PATH`) the images go below. */
   readonly to: string;
   /** `os/arch[/variant]` of the children to keep from an index; default every platform. */
@@ -112,6 +127,24 @@ export interface MirrorImagesOptions {
  */
 export type PlatformFilter = 'filtered' | 'complete' | 'pinned' | 'not-an-index';
 
+/**
+ * A tag an image's reference names that its copy did not write, because other entries of the
+ * call name the same tag in the same destination repository: `unpinned` (an entry without a
+ * digest writes it, `writtenBy`), or `pinned-digests-differ` (entries pin different digests under
+ * it and none names it unpinned: no entry writes it).
+ */
+export interface TagLeft {
+  readonly tag: string;
+  readonly reason: 'unpinned' | 'pinned-digests-differ';
+  /** The `source` of the item that writes the tag. */
+  readonly writtenBy?: string;
+  /**
+   * The upstream digest the tag resolved to for that item, when it read it: a digest other than
+   * this item's `sourceDigest` means the pin is not what the tag names upstream now.
+   */
+  readonly tagDigest?: string;
+}
+
 /** One image in the report (docs/json.md's batch item plus the mirror's fields). */
 export interface ImageMirrorItem extends BatchItem {
   /** The upstream image, normalised (`docker.io/library/nginx:1.27`). */
@@ -122,7 +155,10 @@ export interface ImageMirrorItem extends BatchItem {
   readonly sourceDigest?: string;
   /** The destination repository (`registry.internal/mirror/docker.io/library/nginx`). */
   readonly destination: string;
+  /** The tags this item wrote (or found up to date). */
   readonly tags: readonly string[];
+  /** Tags its reference named that another entry writes, or that no entry writes (TagLeft). */
+  readonly tagsLeft?: readonly TagLeft[];
   readonly mediaType?: string;
   /** For an index: the platforms of the children mirrored. */
   readonly platforms?: readonly string[];
@@ -216,7 +252,10 @@ interface Group {
   readonly image: ImageReference;
   readonly where: string | undefined;
   readonly path: string;
+  /** The tags this copy writes. */
   readonly tags: string[];
+  /** The tags named that another group writes (`owner`), or that no group writes. */
+  readonly left: { readonly tag: string; readonly owner: Group | undefined }[];
   readonly platforms: readonly Platform[] | undefined;
   readonly policies: VerifyPolicy[];
 }
@@ -224,21 +263,25 @@ interface Group {
 /**
  * Mirrors images below `to` through the copy engine (one engine, one concurrency budget): each
  * image with its index children, every blob verified, blobs shared between images uploaded once,
- * tags written last, then signed. Bad input fails the call before any request (CONFIG_INVALID
- * naming each image's `where`, INPUT_INVALID for a platform); each image then succeeds or fails
- * on its own in the batch report.
+ * tags written last, then signed. The images are `fromFile`'s (read with parseImageList) and
+ * `images`; each tag of a destination repository is written by one of them (assignTags). Bad
+ * input fails the call before any request (FILE_UNREADABLE, CONFIG_INVALID naming each image's
+ * `where`, INPUT_INVALID for a platform); each image then succeeds or fails on its own in the
+ * batch report.
  */
 export async function mirrorImages(options: MirrorImagesOptions): Promise<MirrorImagesReport> {
   const started = Date.now();
   const { session } = options;
+  const listed = options.fromFile === undefined ? [] : await readImageList(options.fromFile);
   const target = openTarget(session, options.to);
-  const groups = groupImages(options, prefixPath(target));
+  const groups = groupImages([...(options.images ?? []), ...listed], options, prefixPath(target));
   const concurrency = options.concurrency ?? session.concurrency;
   const blobs = new BlobCoordinator();
-  const plans = groups.map((group) => {
+  const plans: Plan[] = groups.map((group) => {
+    const root = group.image.digest ?? group.image.tag ?? '';
     const upstream = new UpstreamImage(
       session.client.repository(registryKey(group.image.registry), group.image.repository),
-      group.image.digest ?? group.tags[0] ?? '',
+      root,
       group.platforms,
       group.policies,
       options.signal,
@@ -247,12 +290,18 @@ export async function mirrorImages(options: MirrorImagesOptions): Promise<Mirror
     const counted = blobs.wrap(destination);
     const request: CopyRequest = {
       source: upstream.repository,
-      reference: group.image.digest ?? group.tags[0] ?? '',
+      reference: root,
       destination: counted.repository,
       tags: group.tags,
     };
-    return { group, upstream, destination, counted, request };
+    let copiedNow = (): void => undefined;
+    const copied = new Promise<void>((resolve) => (copiedNow = resolve));
+    return { group, upstream, destination, counted, request, copied, copiedNow, left: [] };
   });
+  const planOf = new Map(plans.map((plan) => [plan.group, plan]));
+  for (const plan of plans)
+    for (const { tag, owner } of plan.group.left)
+      plan.left.push({ tag, owner: owner === undefined ? undefined : planOf.get(owner) });
   const bySource = new Map(plans.map((plan, i) => [copySource(plan.request), i]));
   const items = new Array<ImageMirrorItem>(plans.length);
   const signing = new Limiter(concurrency);
@@ -281,6 +330,7 @@ export async function mirrorImages(options: MirrorImagesOptions): Promise<Mirror
         const index = bySource.get(event.item.source);
         const plan = index === undefined ? undefined : plans[index];
         if (index === undefined || plan === undefined) return;
+        plan.copiedNow();
         copied++;
         options.onEvent?.({
           type: 'copied',
@@ -289,9 +339,13 @@ export async function mirrorImages(options: MirrorImagesOptions): Promise<Mirror
           done: copied,
           total: plans.length,
         });
+        // A tag left to another copy is reported with what that copy read upstream: wait for it
+        // (outside the signing slots, which that copy may need).
+        const owners = plan.left.flatMap((l) => (l.owner === undefined ? [] : [l.owner.copied]));
+        const copiedItem = event.item;
         finishing.push(
-          signing
-            .run(() => finish(plan, event.item, options))
+          Promise.all(owners)
+            .then(() => signing.run(() => finish(plan, copiedItem, options)))
             .then((item) => {
               items[index] = item;
               finished++;
@@ -328,12 +382,33 @@ function prefixPath(target: Target): string {
   return target.name.includes('/') ? reference.repository : '';
 }
 
+/** Reads and parses `fromFile` (FILE_UNREADABLE with `data.option` "fromFile"). */
+async function readImageList(file: string): Promise<ImageToMirror[]> {
+  let bytes: Buffer;
+  try {
+    bytes = await readUserFile(file, { what: 'the image list' });
+  } catch (error) {
+    if (!(error instanceof AirlockError)) throw error;
+    throw new AirlockError(error.code, error.message, {
+      cause: error,
+      details: error.details,
+      data: { ...error.data, option: 'fromFile' },
+    });
+  }
+  return parseImageList(bytes.toString('utf8'), file);
+}
+
 /**
  * Normalises, checks and groups the inputs: everything wrong is reported at once. Inputs naming
  * one manifest by digest in one repository become one copy with all their tags; repeated
- * references are mirrored once.
+ * references are mirrored once. Then each tag of each destination repository gets one writer
+ * (assignTags).
  */
-function groupImages(options: MirrorImagesOptions, prefix: string): Group[] {
+function groupImages(
+  inputs: readonly (string | ImageToMirror)[],
+  options: MirrorImagesOptions,
+  prefix: string,
+): Group[] {
   const issues: ConfigIssue[] = [];
   const platformsOf = (texts: readonly string[] | undefined, where: string | undefined) =>
     texts === undefined || texts.length === 0
@@ -341,7 +416,7 @@ function groupImages(options: MirrorImagesOptions, prefix: string): Group[] {
       : texts.map((text) => parsePlatform(text, where));
   const common = platformsOf(options.platforms, undefined);
   const groups = new Map<string, Group>();
-  options.images.forEach((input, i) => {
+  inputs.forEach((input, i) => {
     const spec = typeof input === 'string' ? { reference: input } : input;
     const where = spec.where ?? `image ${i + 1}`;
     let image: ImageReference;
@@ -388,13 +463,44 @@ function groupImages(options: MirrorImagesOptions, prefix: string): Group[] {
       where: spec.where,
       path,
       tags: image.tag === undefined ? [] : [image.tag],
+      left: [],
       platforms,
       policies: policy === undefined ? [] : [policy],
     });
   });
   if (issues.length > 0)
     throw new ConfigError(`${issues.length} problem(s) in the images to mirror`, issues);
-  return [...groups.values()];
+  const all = [...groups.values()];
+  assignTags(all);
+  return all;
+}
+
+/**
+ * One writer per tag and destination repository, decided before any copy starts, so the digest a
+ * tag names does not depend on which copy finishes last. The unpinned entry (at most one per tag:
+ * unpinned inputs are grouped by tag) writes the tag: a pod pulling `repo:tag` gets what the tag
+ * names upstream, platform-filtered, while a pod pulling `repo:tag@digest` resolves the digest,
+ * which the pinned copy writes without the tag. Without an unpinned entry, one pinned digest
+ * writes its tag; several different ones leave it unwritten (none is more right than another).
+ */
+function assignTags(groups: readonly Group[]): void {
+  const claims = new Map<string, { tag: string; groups: Group[] }>();
+  for (const group of groups)
+    for (const tag of group.tags) {
+      const key = `${group.path}:${tag}`;
+      const claim = claims.get(key);
+      if (claim === undefined) claims.set(key, { tag, groups: [group] });
+      else claim.groups.push(group);
+    }
+  for (const { tag, groups: claimants } of claims.values()) {
+    if (claimants.length < 2) continue;
+    const owner = claimants.find((group) => group.image.digest === undefined);
+    for (const group of claimants) {
+      if (group === owner) continue;
+      group.tags.splice(group.tags.indexOf(tag), 1);
+      group.left.push({ tag, owner });
+    }
+  }
 }
 
 /** How the copy engine names a request's source in its items (copy.ts sourceName). */
@@ -629,6 +735,24 @@ interface Plan {
   readonly destination: Repository;
   readonly counted: { readonly mounted: ReadonlySet<Digest> };
   readonly request: CopyRequest;
+  /** Settles when the copy engine reports this copy (done, failed or skipped). */
+  readonly copied: Promise<void>;
+  readonly copiedNow: () => void;
+  /** group.left, with the plan of each tag's writer. */
+  readonly left: { readonly tag: string; readonly owner: Plan | undefined }[];
+}
+
+function tagsLeft(plan: Plan): TagLeft[] {
+  return plan.left.map(({ tag, owner }) => {
+    if (owner === undefined) return { tag, reason: 'pinned-digests-differ' };
+    const tagDigest = owner.upstream.result?.sourceDigest;
+    return {
+      tag,
+      reason: 'unpinned',
+      writtenBy: owner.group.image.normalized,
+      ...(tagDigest === undefined ? {} : { tagDigest }),
+    };
+  });
 }
 
 /** The copy's item as an image item, signed when there is a signer. */
@@ -663,6 +787,7 @@ async function finish(
     ...(prepared === undefined ? {} : { sourceDigest: prepared.sourceDigest }),
     destination: plan.destination.name,
     tags: plan.group.tags,
+    ...(plan.left.length === 0 ? {} : { tagsLeft: tagsLeft(plan) }),
     ...(copied.mediaType === undefined ? {} : { mediaType: copied.mediaType }),
     ...(prepared?.platforms === undefined ? {} : { platforms: prepared.platforms }),
     ...(prepared?.filter === undefined ? {} : { platformFilter: prepared.filter }),

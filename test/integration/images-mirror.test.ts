@@ -334,6 +334,182 @@ describe('images mirror', { skip }, () => {
     );
   });
 
+  describe('one writer per tag', () => {
+    /** An older index of library/app, which a chart may still pin under the tag 1.0.0. */
+    let stale: Digest;
+    const app100 = () => `${upstream.host}/library/app:1.0.0`;
+    const pin = (digest: Digest | undefined) => `${app100()}@${digest ?? ''}`;
+    /** Manifest PUTs (answered 201) of `tag` in the mirrored library/app below `prefix`. */
+    const tagWrites = (prefix: string, tag: string) =>
+      proxy.log.filter(
+        (r) =>
+          r.method === 'PUT' &&
+          r.status === 201 &&
+          r.path === `/v2/${prefix}/${hostPath}/library/app/manifests/${tag}`,
+      ).length;
+
+    before(async () => {
+      const base = [blob(1), blob(2, 256 * 1024)];
+      stale = (
+        await pushTestIndex(
+          client.repository(upstream.host, 'library/app'),
+          [
+            { platform: 'linux/amd64', layers: [...base, blob(60)] },
+            { platform: 'linux/arm64', layers: [...base, blob(61)] },
+          ],
+          'old',
+        )
+      ).digest;
+    });
+
+    it('a tag listed unpinned and pinned is written once, from the unpinned line, in any order', async () => {
+      // What images list prints when one chart pins a digest (an older one, and the current one)
+      // and another names the bare tag; with a platform filter, so the unpinned line's tag names
+      // a filtered index and each pinned digest is a whole index.
+      const list = join(work.path, 'pinned-and-not.txt');
+      await writeFile(list, [pin(stale), app100(), pin(app.digest)].join('\n'));
+      proxy.log.length = 0;
+      const report = await mirrorImages({
+        session,
+        fromFile: list,
+        to: `${proxy.host}/onetag`,
+        platforms: ['linux/arm64'],
+      });
+      assertBatchReport(report);
+      assert.deepEqual(
+        report.items.map((i) => [i.where, i.outcome, i.platformFilter, i.tags]),
+        [
+          [`${list}:1`, 'done', 'pinned', []],
+          [`${list}:2`, 'done', 'filtered', ['1.0.0']],
+          [`${list}:3`, 'done', 'pinned', []],
+        ],
+        JSON.stringify(report.items),
+      );
+      const unpinned = item(report, app100());
+      assert.equal(unpinned.tagsLeft, undefined);
+      // Each pinned line says who writes its tag, and what the tag names upstream: the stale pin
+      // differs from it, the current one does not.
+      for (const [digest, source] of [
+        [stale, pin(stale)],
+        [app.digest, pin(app.digest)],
+      ] as const) {
+        const pinned = item(report, source);
+        assert.equal(pinned.digest, digest);
+        assert.equal(pinned.sourceDigest, digest);
+        assert.deepEqual(pinned.tagsLeft, [
+          { tag: '1.0.0', reason: 'unpinned', writtenBy: app100(), tagDigest: app.digest },
+        ]);
+      }
+      assert.equal(tagWrites('onetag', '1.0.0'), 1, 'the tag is written once');
+      const mirrored = `${target.host}/onetag/${hostPath}/library/app`;
+      assert.equal(rawDigest(`${mirrored}:1.0.0`), unpinned.digest, 'the tag: the filtered index');
+      assert.deepEqual(
+        rawManifest(`${mirrored}:1.0.0`).manifests?.map((m) => m.digest),
+        [app.children?.get('linux/arm64')],
+      );
+      // Pods pulling tag@digest find each pinned digest whole.
+      assert.equal(rawDigest(`${mirrored}@${stale}`), stale);
+      assert.equal(rawDigest(`${mirrored}@${app.digest ?? ''}`), app.digest);
+
+      // The same lines in the reverse order, into another prefix: the same tag digest.
+      proxy.log.length = 0;
+      const reversed = await mirrorImages({
+        session,
+        images: [pin(app.digest), app100(), pin(stale)],
+        to: `${proxy.host}/onetag-reversed`,
+        platforms: ['linux/arm64'],
+      });
+      assert.deepEqual(
+        reversed.items.map((i) => i.outcome),
+        ['done', 'done', 'done'],
+      );
+      assert.equal(tagWrites('onetag-reversed', '1.0.0'), 1, 'the tag is written once');
+      assert.equal(
+        rawDigest(`${target.host}/onetag-reversed/${hostPath}/library/app:1.0.0`),
+        unpinned.digest,
+      );
+
+      // A re-run finds all three mirrored and writes nothing.
+      proxy.log.length = 0;
+      const again = await mirrorImages({
+        session,
+        fromFile: list,
+        to: `${proxy.host}/onetag`,
+        platforms: ['linux/arm64'],
+      });
+      assert.deepEqual(
+        again.items.map((i) => i.outcome),
+        ['present', 'present', 'present'],
+      );
+      assert.deepEqual(
+        proxy.log.filter((r) => r.method !== 'HEAD' && r.method !== 'GET'),
+        [],
+      );
+    });
+
+    it('one pinned line writes its tag; pinned lines that disagree leave the tag unwritten', async () => {
+      const single = await mirrorImages({
+        session,
+        images: [pin(stale)],
+        to: `${proxy.host}/one-pin`,
+      });
+      assert.equal(single.items[0]?.outcome, 'done');
+      assert.deepEqual(single.items[0].tags, ['1.0.0']);
+      assert.equal(rawDigest(`${target.host}/one-pin/${hostPath}/library/app:1.0.0`), stale);
+
+      proxy.log.length = 0;
+      const report = await mirrorImages({
+        session,
+        images: [pin(stale), pin(app.digest)],
+        to: `${proxy.host}/two-pins`,
+      });
+      assertBatchReport(report);
+      assert.deepEqual(
+        report.items.map((i) => [i.outcome, i.digest, i.tags, i.tagsLeft]),
+        [
+          ['done', stale, [], [{ tag: '1.0.0', reason: 'pinned-digests-differ' }]],
+          ['done', app.digest, [], [{ tag: '1.0.0', reason: 'pinned-digests-differ' }]],
+        ],
+      );
+      assert.equal(tagWrites('two-pins', '1.0.0'), 0);
+      const repository = client.repository(proxy.host, `two-pins/${hostPath}/library/app`);
+      assert.equal(await repository.resolve('1.0.0'), undefined, 'no tag');
+      assert.equal(await repository.hasManifest(stale), true);
+      assert.equal(await repository.hasManifest(app.digest as Digest), true);
+    });
+
+    it("airlock images mirror names the line that writes a pinned line's tag", async () => {
+      const list = join(work.path, 'cli-pinned.txt');
+      await writeFile(list, `${pin(stale)}\n${app100()}\n`);
+      const result = await airlock(
+        [
+          'images',
+          'mirror',
+          '--from-file',
+          list,
+          '--to',
+          `${proxy.host}/cli-onetag`,
+          '--insecure-registry',
+          upstream.host,
+          '--insecure-registry',
+          proxy.host,
+        ],
+        { env: { HOME: work.path } },
+      );
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.stdout.split('\n');
+      const pinnedLine = lines.find((l) => l.includes(`${list}:1 `));
+      assert.ok(pinnedLine !== undefined, result.stdout);
+      assert.ok(pinnedLine.includes(`tag 1.0.0 written from ${list}:2`), result.stdout);
+      assert.ok(pinnedLine.includes(`where it is ${app.digest ?? ''} upstream`), result.stdout);
+      assert.equal(
+        rawDigest(`${target.host}/cli-onetag/${hostPath}/library/app:1.0.0`),
+        app.digest,
+        'no platform filter: the tag names the upstream index',
+      );
+    });
+  });
+
   describe('airlock images mirror', () => {
     const cli = (args: string[]) =>
       airlock([...args, '--insecure-registry', upstream.host, '--insecure-registry', proxy.host], {

@@ -1,10 +1,8 @@
 import { AirlockError } from '../../errors.ts';
-import { readUserFile } from '../../core/index.ts';
 import {
   type ImageMirrorItem,
-  type ImageToMirror,
   mirrorImages,
-  parseImageList,
+  type MirrorImagesReport,
   type RewriteResult,
   rewriteImages,
 } from '../../images/index.ts';
@@ -90,11 +88,22 @@ export const imagesRewriteCommand: CommandSpec = {
   },
 };
 
-function mirrorLine(item: ImageMirrorItem): string {
+function mirrorLine(report: MirrorImagesReport, item: ImageMirrorItem): string {
   const filtered =
     item.platformFilter === 'filtered' ? ` (${(item.platforms ?? []).join(', ')})` : '';
   const digest = item.digest === undefined || item.tags.length === 0 ? '' : `@${item.digest}`;
-  return `${item.where === undefined ? '' : `${item.where} `}${item.source} → ${item.reference}${digest}${filtered}`;
+  const left = (item.tagsLeft ?? []).map((l) => {
+    if (l.reason === 'pinned-digests-differ')
+      return ` (tag ${l.tag} not written: other entries pin other digests under it)`;
+    const writer = report.items.find((i) => i.source === l.writtenBy);
+    const by = writer?.where ?? l.writtenBy ?? '';
+    const moved =
+      l.tagDigest !== undefined && l.tagDigest !== item.sourceDigest
+        ? `, where it is ${l.tagDigest} upstream`
+        : '';
+    return ` (tag ${l.tag} written from ${by}${moved})`;
+  });
+  return `${item.where === undefined ? '' : `${item.where} `}${item.source} → ${item.reference}${digest}${filtered}${left.join('')}`;
 }
 
 export const imagesMirrorCommand: CommandSpec = {
@@ -109,7 +118,9 @@ export const imagesMirrorCommand: CommandSpec = {
     'is written "_"). Indexes are copied with their children; a blob shared by several images is',
     'uploaded once and mounted into the other repositories. --platform keeps only those children',
     'of an index (a new index, listing them with their upstream digests); an image pinned by',
-    'digest is copied whole. Upstream signatures are checked before anything is written',
+    'digest is copied whole. A tag is written once: when the list names it both unpinned and',
+    'pinned (nginx:1.27 and nginx:1.27@sha256:…), the unpinned line writes it and the pinned',
+    'digest is copied by digest only. Upstream signatures are checked before anything is written',
     '(--verify-key or the identity flags); --key or --keyless signs each mirrored digest.',
     'Exit 2 for an invalid reference (file:line), 3 when a signature is refused, 1 on failures.',
   ].join('\n'),
@@ -156,13 +167,6 @@ export const imagesMirrorCommand: CommandSpec = {
       throw new AirlockError('USAGE', '--to is required', {
         details: ['Name the registry prefix the images go below: --to registry.internal/mirror.'],
       });
-    const images: (string | ImageToMirror)[] =
-      file === undefined
-        ? [...positionals]
-        : parseImageList(
-            (await readUserFile(file, { what: 'the image list (--from-file)' })).toString('utf8'),
-            file,
-          );
     const verifying =
       stringList(values, 'verify-key').length > 0 ||
       stringList(values, 'certificate-identity').length > 0 ||
@@ -177,7 +181,7 @@ export const imagesMirrorCommand: CommandSpec = {
     const platforms = stringList(values, 'platform');
     const report = await mirrorImages({
       session,
-      images,
+      ...(file === undefined ? { images: positionals } : { fromFile: file }),
       to,
       ...(platforms.length > 0 ? { platforms } : {}),
       ...(verify === undefined ? {} : { verify }),
@@ -200,7 +204,7 @@ export const imagesMirrorCommand: CommandSpec = {
       ...(!dryRun && s.skipped > 0 ? [`${s.skipped} not started`] : []),
     ];
     return renderBatch(out, report, {
-      line: mirrorLine,
+      line: (item) => mirrorLine(report, item),
       summary: `${counts.join(', ')}; ${formatBytes(s.bytes)} ${dryRun ? 'to upload' : 'uploaded'}, ${mounted} blobs mounted, in ${(s.durationMs / 1000).toFixed(1)} s`,
       showAll: dryRun,
     });
