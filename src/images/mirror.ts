@@ -310,51 +310,59 @@ export async function mirrorImages(options: MirrorImagesOptions): Promise<Mirror
   let finished = 0;
   const relayed = new Set<string>();
 
-  await copyAll(
-    plans.map((p) => p.request),
-    {
-      concurrency,
-      ...(options.dryRun === true ? { dryRun: true } : {}),
-      ...(options.failFast === true ? { failFast: true } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      onEvent: (event) => {
-        if (event.type === 'blob') {
-          // A blob this run mounted from another mirrored repository reaches the engine as present.
-          const key = `${event.destination}@${event.digest}`;
-          const mounted = event.action === 'present' && blobs.mounted.has(key) && !relayed.has(key);
-          if (mounted) relayed.add(key);
-          options.onEvent?.({ ...event, action: mounted ? 'mounted' : event.action });
-          return;
-        }
-        if (event.type !== 'item') return;
-        const index = bySource.get(event.item.source);
-        const plan = index === undefined ? undefined : plans[index];
-        if (index === undefined || plan === undefined) return;
-        plan.copiedNow();
-        copied++;
-        options.onEvent?.({
-          type: 'copied',
-          source: plan.group.image.normalized,
-          outcome: event.item.outcome,
-          done: copied,
-          total: plans.length,
-        });
-        // A tag left to another copy is reported with what that copy read upstream: wait for it
-        // (outside the signing slots, which that copy may need).
-        const owners = plan.left.flatMap((l) => (l.owner === undefined ? [] : [l.owner.copied]));
-        const copiedItem = event.item;
-        finishing.push(
-          Promise.all(owners)
-            .then(() => signing.run(() => finish(plan, copiedItem, options)))
-            .then((item) => {
-              items[index] = item;
-              finished++;
-              options.onEvent?.({ type: 'item', item, done: finished, total: plans.length });
-            }),
-        );
-      },
+  const copyOptions: Parameters<typeof copyAll>[1] = {
+    concurrency,
+    ...(options.dryRun === true ? { dryRun: true } : {}),
+    ...(options.failFast === true ? { failFast: true } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    onEvent: (event) => {
+      if (event.type === 'blob') {
+        // A blob this run mounted from another mirrored repository reaches the engine as present.
+        const key = `${event.destination}@${event.digest}`;
+        const mounted = event.action === 'present' && blobs.mounted.has(key) && !relayed.has(key);
+        if (mounted) relayed.add(key);
+        options.onEvent?.({ ...event, action: mounted ? 'mounted' : event.action });
+        return;
+      }
+      if (event.type !== 'item') return;
+      const index = bySource.get(event.item.source);
+      const plan = index === undefined ? undefined : plans[index];
+      if (index === undefined || plan === undefined) return;
+      plan.copiedNow();
+      copied++;
+      options.onEvent?.({
+        type: 'copied',
+        source: plan.group.image.normalized,
+        outcome: event.item.outcome,
+        done: copied,
+        total: plans.length,
+      });
+      // A tag left to another copy is reported with what that copy read upstream: wait for it
+      // (outside the signing slots, which that copy may need).
+      const owners = plan.left.flatMap((l) => (l.owner === undefined ? [] : [l.owner.copied]));
+      const copiedItem = event.item;
+      finishing.push(
+        Promise.all(owners)
+          .then(() => signing.run(() => finish(plan, copiedItem, options)))
+          .then((item) => {
+            items[index] = item;
+            finished++;
+            options.onEvent?.({ type: 'item', item, done: finished, total: plans.length });
+          }),
+      );
     },
-  );
+  };
+  // Copies that leave their tag to another line go first: a pinned index and the filtered index
+  // written under its tag share child manifests in one repository, and two copies writing the
+  // same manifest at once can push an index before its child is stored (MANIFEST_BLOB_UNKNOWN).
+  const first = plans.filter((p) => p.left.length > 0);
+  const rest = plans.filter((p) => p.left.length === 0);
+  for (const wave of [first, rest])
+    if (wave.length > 0)
+      await copyAll(
+        wave.map((p) => p.request),
+        copyOptions,
+      );
   await Promise.all(finishing);
   return batchReport('images mirror', items, started);
 }

@@ -422,6 +422,7 @@ describe('images mirror', { skip }, () => {
       assert.deepEqual(
         reversed.items.map((i) => i.outcome),
         ['done', 'done', 'done'],
+        JSON.stringify(reversed.items.map((i) => i.error)),
       );
       assert.equal(tagWrites('onetag-reversed', '1.0.0'), 1, 'the tag is written once');
       assert.equal(
